@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import type { JsonValue } from '../store/store.ts'
+import type { Bus } from './bus.ts'
+
+/** Resolves with the first `count` messages `subscribe` receives. */
+function collect(bus: Bus, subject: string, count: number, group?: string): Promise<JsonValue[]> & { seen: JsonValue[] } {
+  const seen: JsonValue[] = []
+  const done = new Promise<JsonValue[]>((resolve) => {
+    bus.subscribe(
+      subject,
+      (message) => {
+        seen.push(message)
+        if (seen.length === count) resolve(seen)
+      },
+      group === undefined ? {} : { group },
+    )
+  })
+  return Object.assign(done, { seen })
+}
+
+/** The promises of the `Bus` interface, for every implementation. */
+export function busContract(label: string, open: () => Promise<Bus>): void {
+  async function fresh(t: TestContext): Promise<Bus> {
+    const bus = await open()
+    t.after(() => bus.close())
+    return bus
+  }
+
+  describe(`${label} bus`, () => {
+    it('delivers to every subscriber, in publish order, never inside publish', async (t) => {
+      const bus = await fresh(t)
+      const a = collect(bus, 'ch.a', 3)
+      const b = collect(bus, 'ch.a', 3)
+      for (const n of [1, 2, 3]) bus.publish('ch.a', { n })
+      assert.equal(a.seen.length, 0, 'delivery is asynchronous')
+      assert.deepEqual(await a, [{ n: 1 }, { n: 2 }, { n: 3 }])
+      assert.deepEqual(await b, [{ n: 1 }, { n: 2 }, { n: 3 }])
+    })
+
+    it('matches * and > wildcards and nothing else', async (t) => {
+      const bus = await fresh(t)
+      const star = collect(bus, 'ev.*.x', 1)
+      const tail = collect(bus, 'ev.>', 3)
+      const other = collect(bus, 'ev.b', 1)
+      bus.publish('ev.a.x', 1)
+      bus.publish('ev.a.y.z', 2)
+      bus.publish('ev', 'not ev.>')
+      bus.publish('ev.c', 3)
+      assert.deepEqual(await star, [1])
+      assert.deepEqual(await tail, [1, 2, 3])
+      await bus.flush()
+      assert.deepEqual(other.seen, [])
+    })
+
+    it('gives each message of a queue group to one member only', async (t) => {
+      const bus = await fresh(t)
+      const members = [collect(bus, 'work', 100, 'g'), collect(bus, 'work', 100, 'g'), collect(bus, 'work', 100, 'g')]
+      const everyone = collect(bus, 'work', 30)
+      for (let i = 0; i < 30; i++) bus.publish('work', i)
+      await everyone
+      await bus.flush()
+      const received = members.flatMap((member) => member.seen).sort((x, y) => (x as number) - (y as number))
+      assert.deepEqual(
+        received,
+        Array.from({ length: 30 }, (_, i) => i),
+      )
+    })
+
+    it('hands each receiver its own copy', async (t) => {
+      const bus = await fresh(t)
+      const first = collect(bus, 'copy', 1)
+      const second = collect(bus, 'copy', 1)
+      const sent = { list: [1] }
+      bus.publish('copy', sent)
+      const [a] = await first
+      const [b] = await second
+      ;(a as { list: number[] }).list.push(2)
+      assert.deepEqual(b, { list: [1] })
+      assert.deepEqual(sent, { list: [1] })
+      assert.notEqual(a, sent)
+    })
+
+    it('stops delivering after unsubscribe', async (t) => {
+      const bus = await fresh(t)
+      const seen: JsonValue[] = []
+      const subscription = bus.subscribe('u', (message) => seen.push(message))
+      bus.publish('u', 1)
+      await bus.flush()
+      subscription.unsubscribe()
+      bus.publish('u', 2)
+      await bus.flush()
+      assert.deepEqual(seen, [1])
+    })
+  })
+}

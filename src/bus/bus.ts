@@ -1,0 +1,32 @@
+import type { JsonValue } from '../store/store.ts'
+
+/**
+ * Messages between the parts of a node and, in cluster mode, between nodes.
+ *
+ * Subjects are dot-separated tokens; a subscription may use `*` (one token) and `>` (the rest).
+ * Guarantees, for every implementation:
+ * - delivery is asynchronous: a handler never runs inside `publish`;
+ * - at most once per subscription (a lost connection may lose messages: callers that need more
+ *   use the queue engine);
+ * - messages of one subject from one publisher arrive in publish order;
+ * - subscriptions that share a `group` on a subject split its messages: each goes to one of them;
+ * - a message is a copy: the receiver never shares an object with the sender.
+ */
+export interface Bus {
+  publish(subject: string, message: JsonValue): void
+  subscribe(subject: string, handler: BusHandler, options?: SubscribeOptions): BusSubscription
+  /** Resolves when everything published so far has left this node. */
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+export type BusHandler = (message: JsonValue, subject: string) => void
+
+export interface SubscribeOptions {
+  /** Queue group: each message of the subject goes to one member of the group. Default: none. */
+  readonly group?: string
+}
+
+export interface BusSubscription {
+  unsubscribe(): void
+}

@@ -1,0 +1,120 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Code, Ext, ExtInput, ScriptRef, Uuid } from '../http/shared-schemas.ts'
+
+/** Websocket Token-APIs a channel may open besides the base protocol (SPEC §6.4). */
+export const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
+export type Capability = (typeof CAPABILITIES)[number]
+
+export const BUILT_IN_TYPES = ['public', 'eventing'] as const
+
+export const MAX_RECV_TIMEOUT_S = 60
+
+const Token = Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })
+const RemoteSecret = Type.String({ maxLength: 4096 })
+const RoleCode = Type.String({ minLength: 1, maxLength: 64 })
+const CapabilityName = Type.Union([...CAPABILITIES.map((name) => Type.Literal(name)), Type.Literal('*')])
+const IpMask = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })
+const Url = Type.String({ maxLength: 2048, description: 'empty, or an absolute http(s) URL' })
+
+const ChannelOpts = Type.Object(
+  {
+    allow_files_api: Type.Boolean(),
+    comment: Type.String({ maxLength: 4096 }),
+    issync: Type.Boolean(),
+    recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S, description: 'seconds; 0 = 10 s' }),
+    roles: Type.Array(RoleCode, { maxItems: 64 }),
+    userid: Type.Union([Uuid, Type.Null()]),
+    title: Type.String({ maxLength: 256 }),
+    filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
+  },
+  { additionalProperties: false },
+)
+
+export const Channel = Type.Object(
+  {
+    id: Uuid,
+    code: Code,
+    type: Code,
+    token_local: Token,
+    token_remote: RemoteSecret,
+    token_remote2: RemoteSecret,
+    ipmask: IpMask,
+    url: Url,
+    recv_svcscriptcode: ScriptRef,
+    send_svcscriptcode: ScriptRef,
+    recv_svcscriptcode_ws: ScriptRef,
+    send_svcscriptcode_ws: ScriptRef,
+    opts: ChannelOpts,
+    ext: Ext,
+  },
+  { additionalProperties: false, title: 'Integration point' },
+)
+export type Channel = Static<typeof Channel>
+
+export const ChannelCreate = Type.Object(
+  {
+    id: Type.Optional(Uuid),
+    code: Code,
+    type: Code,
+    token_local: Type.Optional(Token),
+    token_remote: Type.Optional(RemoteSecret),
+    token_remote2: Type.Optional(RemoteSecret),
+    ipmask: Type.Optional(IpMask),
+    url: Type.Optional(Url),
+    recv_svcscriptcode: Type.Optional(ScriptRef),
+    send_svcscriptcode: Type.Optional(ScriptRef),
+    recv_svcscriptcode_ws: Type.Optional(ScriptRef),
+    send_svcscriptcode_ws: Type.Optional(ScriptRef),
+    opts: Type.Optional(Type.Partial(ChannelOpts)),
+    ext: Type.Optional(ExtInput),
+  },
+  { additionalProperties: false },
+)
+
+/** A solution-defined channel type (SPEC §3.1): the values its channels take. */
+export const ChannelType = Type.Object(
+  {
+    id: Uuid,
+    type: Code,
+    recv_svcscriptcode: ScriptRef,
+    recv_svcscriptcode_ws: ScriptRef,
+    send_svcscriptcode: ScriptRef,
+    send_svcscriptcode_ws: ScriptRef,
+    url: Url,
+    issync: Type.Boolean(),
+    recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S }),
+    ext: Ext,
+  },
+  { additionalProperties: false, title: 'Channel type' },
+)
+export type ChannelType = Static<typeof ChannelType>
+
+export const ChannelTypeCreate = Type.Object(
+  {
+    id: Type.Optional(Uuid),
+    type: Code,
+    recv_svcscriptcode: Type.Optional(ScriptRef),
+    recv_svcscriptcode_ws: Type.Optional(ScriptRef),
+    send_svcscriptcode: Type.Optional(ScriptRef),
+    send_svcscriptcode_ws: Type.Optional(ScriptRef),
+    url: Type.Optional(Url),
+    issync: Type.Optional(Type.Boolean()),
+    recv_timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S })),
+    ext: Type.Optional(ExtInput),
+  },
+  { additionalProperties: false },
+)
+
+/** Why `url` is not empty or an absolute http(s) URL, or undefined. */
+export function urlProblem(url: string): string | undefined {
+  if (url === '') return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return 'must be empty or an absolute http(s) URL'
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL'
+  if (parsed.username !== '' || parsed.password !== '') return 'must not carry credentials: use token_remote'
+  return undefined
+}

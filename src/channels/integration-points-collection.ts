@@ -1,0 +1,157 @@
+import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
+import { AppError, type FieldError, invalidField } from '../errors.ts'
+import { isKnownRole } from '../iam/roles.ts'
+import { newChannelToken } from '../ids.ts'
+import { ipRangeProblem } from '../net/ip-ranges.ts'
+import { SCRIPT_FIELDS } from '../scripts/svcscripts-collection.ts'
+import type { Doc } from '../store/store.ts'
+import { type Channel, ChannelCreate, Channel as ChannelSchema, type ChannelType, urlProblem } from './channel-schemas.ts'
+import type { Licensing } from './licensing.ts'
+
+type Draft = Record<string, unknown>
+type Opts = Channel['opts']
+
+/** The fields a solution-defined type fixes, as [channel path, channel-type field]. */
+const LOCKED_FIELDS = [
+  ...SCRIPT_FIELDS.map((field) => [[field], field] as const),
+  [['url'], 'url'],
+  [['opts', 'issync'], 'issync'],
+  [['opts', 'recv_timeout'], 'recv_timeout'],
+] as const satisfies ReadonlyArray<readonly [readonly string[], keyof ChannelType]>
+
+function complete(draft: Draft, token: string): Channel {
+  const opts = (draft.opts ?? {}) as Partial<Opts>
+  return {
+    id: draft.id as string,
+    code: draft.code as string,
+    type: draft.type as string,
+    token_local: token,
+    token_remote: (draft.token_remote as string | undefined) ?? '',
+    token_remote2: (draft.token_remote2 as string | undefined) ?? '',
+    ipmask: (draft.ipmask as string[] | undefined) ?? [],
+    url: (draft.url as string | undefined) ?? '',
+    recv_svcscriptcode: (draft.recv_svcscriptcode as string | undefined) ?? '',
+    send_svcscriptcode: (draft.send_svcscriptcode as string | undefined) ?? '',
+    recv_svcscriptcode_ws: (draft.recv_svcscriptcode_ws as string | undefined) ?? '',
+    send_svcscriptcode_ws: (draft.send_svcscriptcode_ws as string | undefined) ?? '',
+    opts: {
+      allow_files_api: opts.allow_files_api ?? false,
+      comment: opts.comment ?? '',
+      issync: opts.issync ?? false,
+      recv_timeout: opts.recv_timeout ?? 0,
+      roles: opts.roles ?? [],
+      userid: opts.userid ?? null,
+      title: opts.title ?? '',
+      filter_capabilities: opts.filter_capabilities ?? [],
+    },
+    ext: draft.ext as Channel['ext'],
+  }
+}
+
+function valueAt(source: unknown, path: readonly string[]): unknown {
+  let value = source
+  for (const part of path) value = value !== null && typeof value === 'object' ? (value as Draft)[part] : undefined
+  return value
+}
+
+function setAt(target: Channel, path: readonly string[], value: unknown): void {
+  if (path.length === 1) (target as unknown as Draft)[path[0] as string] = value
+  else (target.opts as unknown as Draft)[path[1] as string] = value
+}
+
+/** SPEC §3 rules of the integration_point collection. */
+export function integrationPointsCollection(licensing: Licensing): CollectionDef {
+  /**
+   * Checks and completes `channel`. `sent` is the body as the client sent it (create or PATCH):
+   * only values the client sent can conflict with a solution-defined type.
+   */
+  async function check(channel: Channel, sent: Draft, before: Doc | undefined, context: WriteContext): Promise<Channel> {
+    const { tx, scope } = context
+    const problems: FieldError[] = []
+    const scriptsMustExist = channel.type === 'public'
+
+    if (channel.type === 'eventing') {
+      for (const field of SCRIPT_FIELDS) {
+        if (channel[field] !== '') problems.push({ field, message: 'must be empty on an eventing channel' })
+      }
+    } else if (channel.type !== 'public') {
+      const found = await tx.table('channel_types').findBy('type', channel.type)
+      if (!found) throw invalidField('type', `'${channel.type}' is not public, eventing or a channel type defined by the master`)
+      const channelType = found.doc as unknown as ChannelType
+      for (const [path, typeField] of LOCKED_FIELDS) {
+        const given = valueAt(sent, path)
+        if (given !== undefined && given !== null && given !== channelType[typeField]) {
+          problems.push({
+            field: path.join('.'),
+            message: `is fixed to ${JSON.stringify(channelType[typeField])} by channel type '${channel.type}'`,
+          })
+        }
+        setAt(channel, path, channelType[typeField])
+      }
+    }
+
+    if (scriptsMustExist) {
+      const scripts = tx.table('svcscripts')
+      for (const field of SCRIPT_FIELDS) {
+        const code = channel[field]
+        const unchanged = before !== undefined && before.type === channel.type && before[field] === code
+        if (code !== '' && !unchanged && !(await scripts.findBy('code', code, scope))) {
+          problems.push({ field, message: `names script '${code}', which does not exist in this domain` })
+        }
+      }
+    }
+
+    channel.ipmask.forEach((entry, i) => {
+      const problem = ipRangeProblem(entry)
+      if (problem) problems.push({ field: `ipmask.${i}`, message: problem })
+    })
+    const badUrl = urlProblem(channel.url)
+    if (badUrl) problems.push({ field: 'url', message: badUrl })
+    for (const role of channel.opts.roles) {
+      if (!isKnownRole(role)) problems.push({ field: 'opts.roles', message: `'${role}' is not a known role` })
+    }
+    const userid = channel.opts.userid
+    if (
+      userid !== null &&
+      userid !== (before?.opts as Opts | undefined)?.userid &&
+      !(await tx.table('users').get(scope, userid))
+    ) {
+      problems.push({ field: 'opts.userid', message: `user '${userid}' does not exist in this domain` })
+    }
+
+    const [first] = problems
+    if (first) throw new AppError('bad_request', `${first.field} ${first.message}`, problems)
+
+    if (before === undefined || before.type !== channel.type) await licensing.reserve(tx, scope as string, channel.type)
+    return channel
+  }
+
+  const rules: CollectionRules = {
+    async create(draft, context) {
+      const channel = complete(draft, (draft.token_local as string | undefined) ?? newChannelToken())
+      return (await check(channel, draft, undefined, context)) as unknown as Doc
+    },
+    async update(merged, before, patch, context) {
+      // "token_local": null rotates the token; a given value replaces it; otherwise it stays.
+      const token = patch.token_local === null ? newChannelToken() : (merged.token_local as string)
+      const channel = complete(merged, token)
+      return (await check(channel, patch, before, context)) as unknown as Doc
+    },
+  }
+
+  return {
+    name: 'integration_points',
+    path: '/rest/v1/service/integration_points',
+    noun: 'integration point',
+    master: false,
+    entity: ChannelSchema,
+    createBody: ChannelCreate,
+    keys: ['code', 'token_local'],
+    secrets: ['token_local', 'token_remote', 'token_remote2'],
+    hidden: [],
+    onceFields: [],
+    defaultOrder: [{ path: ['code'], descending: false }],
+    writable: true,
+    rules,
+  }
+}

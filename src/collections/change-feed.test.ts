@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { MemoryBus } from '../bus/memory-bus.ts'
+import { ChannelDirectory } from '../channels/channel-directory.ts'
+import { integrationPointsCollection } from '../channels/integration-points-collection.ts'
+import { Licensing } from '../channels/licensing.ts'
+import { DomainDirectory } from '../domains/domain-directory.ts'
+import { openSqliteStore } from '../store/sqlite-store.ts'
+import type { Doc, JsonValue } from '../store/store.ts'
+import { ChangeFeed, type ChangeNotice } from './change-feed.ts'
+import { createCollectionService } from './collection-service.ts'
+
+const DOMAIN = '11111111-1111-4111-8111-111111111111'
+const context = { scope: DOMAIN, actor: { kind: 'root' as const, id: 'root' } }
+
+/** Polls `check` until it holds (the remote path reads the store asynchronously). */
+async function eventually(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(check(), 'condition never held')
+}
+
+describe('change feed', () => {
+  it('publishes every change without secrets, and keeps another node’s directory current', async (t) => {
+    const store = openSqliteStore(':memory:')
+    await store.migrate()
+    const bus = new MemoryBus()
+    t.after(async () => {
+      await bus.close()
+      await store.close()
+    })
+    const notices: ChangeNotice[] = []
+    bus.subscribe('changes.>', (message) => notices.push(message as unknown as ChangeNotice))
+    const onError = (error: unknown) => assert.fail(String(error))
+
+    // Node A writes; node B only hears the bus and reads the shared store.
+    const feedA = new ChangeFeed(bus, 'node-a')
+    const feedB = new ChangeFeed(bus, 'node-b')
+    const channels = createCollectionService(
+      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
+      {
+        store,
+        changes: feedA,
+      },
+    )
+    const onA = new ChannelDirectory(store, feedA, onError)
+    const onB = new ChannelDirectory(store, feedB, onError)
+
+    const created = await channels.create(context, { code: 'c', type: 'public', token_remote: 'remote-secret' })
+    const token = created.token_local as string
+    assert.equal(onA.byToken(token)?.channel.id, created.id, 'the writing node knows at once')
+    await eventually(() => onB.byToken(token)?.channel.id === created.id)
+    assert.equal(onB.byCode(DOMAIN, 'c')?.channel.id, created.id)
+
+    const rotated = await channels.update(context, created.id, { token_local: null })
+    assert.equal(onA.byToken(token), undefined)
+    await eventually(() => onB.byToken(rotated.token_local as string) !== undefined && onB.byToken(token) === undefined)
+
+    await channels.remove(context, created.id)
+    await eventually(() => onB.byId(created.id) === undefined)
+
+    await bus.flush()
+    assert.deepEqual(
+      notices.map((notice) => [notice.node, notice.collection, notice.operation, notice.id, notice.scope]),
+      [
+        ['node-a', 'integration_points', 'create', created.id, DOMAIN],
+        ['node-a', 'integration_points', 'update', created.id, DOMAIN],
+        ['node-a', 'integration_points', 'delete', created.id, DOMAIN],
+      ],
+    )
+    for (const notice of notices) {
+      assert.equal(notice.entity.code, 'c')
+      for (const secret of ['token_local', 'token_remote', 'token_remote2']) assert.equal(secret in notice.entity, false)
+    }
+  })
+
+  it('never lets a slow reload overwrite a newer change of the same entity', async (t) => {
+    const bus = new MemoryBus()
+    t.after(() => bus.close())
+    const feed = new ChangeFeed(bus, 'me')
+    const cache = new Map<string, Doc>()
+    let release: (doc: Doc) => void = () => {}
+    const slowLoad = new Promise<Doc>((resolve) => {
+      release = resolve
+    })
+    feed.mirror(
+      'things',
+      { put: (_scope, doc) => cache.set(doc.id, doc), remove: (id) => cache.delete(id) },
+      () => slowLoad,
+      (error) => assert.fail(String(error)),
+    )
+    const notice = (operation: string) =>
+      ({ node: 'other', collection: 'things', operation, id: 'x', scope: null, entity: { id: 'x' } }) as unknown as JsonValue
+    bus.publish('changes.things', notice('update'))
+    bus.publish('changes.things', notice('delete'))
+    await bus.flush()
+    release({ id: 'x', stale: true })
+    await slowLoad
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(cache.has('x'), false)
+  })
+})

@@ -1,0 +1,147 @@
+import { type TSchema, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { authOf } from '../http/auth-hook.ts'
+import { errorResponses, IdParams, Link, Uuid } from '../http/shared-schemas.ts'
+import type { CollectionService } from './collection-service.ts'
+import { flatten, project } from './field-paths.ts'
+import { ListQuerystring, lookupKey, parseListRequest, parseView, type View, ViewQuerystring } from './list-query.ts'
+import { patchSchemaOf } from './patch.ts'
+
+function shape(entity: Record<string, unknown>, view: View): Record<string, unknown> {
+  const masked = view.mask ? project(entity, view.mask) : entity
+  return view.flat ? flatten(masked) : masked
+}
+
+/** The routes of SPEC §2 for one collection. */
+export function collectionRoutes(app: FastifyInstance, service: CollectionService): void {
+  const { def } = service
+  const config = { access: def.master ? ('master' as const) : ('domain' as const) }
+  const tags = [def.name]
+  const denied = def.master ? [401, 403] : [401, 403, 404]
+  const itemPath = `${def.path}/:id`
+  const aNoun = `${/^[aeiouAEIOU]/.test(def.noun) ? 'an' : 'a'} ${def.noun}`
+
+  app.get(
+    def.path,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `List ${def.noun}s`,
+        querystring: ListQuerystring,
+        response: {
+          200: { ...Type.Array(def.entity), headers: { 'x-total-count': Type.Integer() } },
+          ...errorResponses(400, ...denied),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { query, view } = parseListRequest(def, request.query as ListQuerystring)
+      const { items, total } = await service.list(authOf(request), query)
+      reply.header('x-total-count', total)
+      return items.map((doc) => shape(service.view(doc), view))
+    },
+  )
+
+  app.get(
+    itemPath,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `Get one ${def.noun}`,
+        params: IdParams,
+        querystring: ViewQuerystring,
+        response: { 200: def.entity, ...errorResponses(400, ...denied, 404) },
+      },
+    },
+    async (request) => {
+      const view = parseView(def, request.query as ViewQuerystring)
+      const { id } = request.params as { id: string }
+      return shape(service.view(await service.get(authOf(request), id)), view)
+    },
+  )
+
+  if (!def.writable) return
+
+  const created: TSchema =
+    def.onceFields.length === 0
+      ? def.entity
+      : Type.Composite([def.entity, Type.Object(Object.fromEntries(def.onceFields.map((field) => [field, Type.String()])))])
+
+  app.post(
+    def.path,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `Create ${aNoun}`,
+        body: def.createBody,
+        response: { 200: created, ...errorResponses(400, ...denied, 409, 413) },
+      },
+    },
+    async (request) => service.view(await service.create(authOf(request), request.body as Record<string, unknown>)),
+  )
+
+  app.patch(
+    itemPath,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `Change ${aNoun}: objects merge key by key, null resets a field`,
+        params: IdParams,
+        body: patchSchemaOf(def.createBody, Uuid),
+        response: { 200: def.entity, ...errorResponses(400, ...denied, 404, 409, 413) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string }
+      return service.view(await service.update(authOf(request), id, request.body as Record<string, unknown>))
+    },
+  )
+
+  app.delete(
+    itemPath,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `Delete ${aNoun}; answers the deleted entity`,
+        params: IdParams,
+        response: { 200: def.entity, ...errorResponses(400, ...denied, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string }
+      return service.view(await service.remove(authOf(request), id))
+    },
+  )
+
+  if (def.keys.length === 0) return
+
+  const LookupBody = Type.Object(
+    Object.fromEntries(def.keys.map((key) => [key, Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))])),
+    { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+  )
+  app.post(
+    `${def.path}/lookup`,
+    {
+      config,
+      schema: {
+        tags,
+        summary: `Find ${aNoun} by ${def.keys.join(' or ')} (Era's LOOKUP verb)`,
+        body: LookupBody,
+        response: {
+          200: Type.Object({ id: Uuid, _links: Link }),
+          ...errorResponses(400, ...denied, 404),
+        },
+      },
+    },
+    async (request) => {
+      const [key, value] = lookupKey(def, request.body as Record<string, string>)
+      const id = await service.lookup(authOf(request), key, value)
+      return { id, _links: { self: { href: `${def.path}/${id}` } } }
+    },
+  )
+}

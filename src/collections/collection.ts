@@ -1,0 +1,76 @@
+import type { TObject } from '@sinclair/typebox'
+import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts'
+
+/** Who made a change: the root key, a user's API key, or a channel's script. */
+export interface Actor {
+  readonly kind: 'root' | 'user' | 'channel'
+  readonly id: string
+}
+
+/** The domain and actor a collection call runs for. `scope` is null for the master collections. */
+export interface CallContext {
+  readonly scope: Scope
+  readonly actor: Actor
+}
+
+export interface WriteContext extends CallContext {
+  /** The transaction the write runs in; reads for checks go through it too. */
+  readonly tx: Store
+  /** The time of this write (RFC 3339 UTC), for `ext.lwt` of cascaded writes. */
+  readonly now: string
+  /**
+   * Announces a write the rules made to another entity in the same transaction (a cascade):
+   * it is published with the main change after the commit.
+   */
+  cascaded(def: CollectionDef, operation: Operation, scope: Scope, entity: Doc): void
+}
+
+export type Operation = 'create' | 'update' | 'delete'
+
+/**
+ * Collection-specific behaviour: completing and checking entities. The generic layer
+ * (collection-service.ts) does everything of SPEC §2 around it: ids, `ext.ct`/`ext.lwt`, PATCH
+ * merging, uniqueness (1409), not-found, change notices and views.
+ */
+export interface CollectionRules {
+  /**
+   * A new entity from a validated create body that already carries `id` and `ext`. Fills
+   * defaults and generated values, checks cross-field rules and references; throws AppError.
+   */
+  create(draft: Record<string, unknown>, context: WriteContext): Promise<Doc>
+  /**
+   * The updated entity from `merged` (the stored entity with the PATCH body merged in: a key
+   * the body set to null is absent). `patch` is the body as sent.
+   */
+  update(merged: Record<string, unknown>, before: Doc, patch: Record<string, unknown>, context: WriteContext): Promise<Doc>
+  /** Refuses a delete (e.g. 1409 while something refers to the entity). */
+  remove?(before: Doc, context: WriteContext): Promise<void>
+}
+
+export interface CollectionDef {
+  /** Collection name: the last path segment, the table name and `collection` in events. */
+  readonly name: TableName
+  /** Base path of its routes, e.g. `/rest/v1/service/integration_points`. */
+  readonly path: string
+  /** Singular noun for messages: "integration point 'x' does not exist". */
+  readonly noun: string
+  /** Master collections are global and need master rights; the others live in a domain. */
+  readonly master: boolean
+  /** The entity as the API shows it; also the source of valid filter/mask/order paths. */
+  readonly entity: TObject
+  /** The create body (fields the client may send). PATCH bodies are derived from it. */
+  readonly createBody: TObject
+  /** Unique fields besides `id`: they are the lookup keys and name the field in 1409s. */
+  readonly keys: readonly string[]
+  /** Fields removed from change notices and events (tokens and the like). */
+  readonly secrets: readonly string[]
+  /** Fields stored with the entity but never shown (key hashes). */
+  readonly hidden: readonly string[]
+  /** Fields that `rules.create` returns but that are never stored: shown once, in the create answer. */
+  readonly onceFields: readonly string[]
+  /** Listing order when the client gives none; `id` always breaks ties. */
+  readonly defaultOrder: readonly FieldOrder[]
+  /** Whether clients may write through the generic routes (false: read-only collection). */
+  readonly writable: boolean
+  readonly rules: CollectionRules
+}

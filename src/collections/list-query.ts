@@ -1,0 +1,114 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { AppError, invalidField } from '../errors.ts'
+import { COUNT_PATTERN } from '../http/shared-schemas.ts'
+import type { FieldFilter, FieldOrder, JsonValue, ListQuery } from '../store/store.ts'
+import type { CollectionDef } from './collection.ts'
+import { type FieldPath, fieldPathProblem, isObject } from './field-paths.ts'
+
+export const DEFAULT_LIMIT = 100
+export const MAX_LIMIT = 1000
+
+const Count = Type.String({ pattern: COUNT_PATTERN })
+const Flat = Type.Union([Type.Literal('true'), Type.Literal('false')])
+
+export const ViewQuerystring = Type.Object(
+  {
+    mask: Type.Optional(Type.String({ description: 'comma-separated fields to return; dotted paths allowed' })),
+    flat: Type.Optional(Flat),
+  },
+  { additionalProperties: false },
+)
+export type ViewQuerystring = Static<typeof ViewQuerystring>
+
+export const ListQuerystring = Type.Object(
+  {
+    filter: Type.Optional(Type.String({ description: 'JSON object of field → value; dotted paths allowed' })),
+    mask: Type.Optional(Type.String({ description: 'comma-separated fields to return; dotted paths allowed' })),
+    order: Type.Optional(Type.String({ description: 'comma-separated fields; a leading - sorts descending' })),
+    offset: Type.Optional(Count),
+    limit: Type.Optional(Type.String({ pattern: COUNT_PATTERN, description: `default ${DEFAULT_LIMIT}, max ${MAX_LIMIT}` })),
+    flat: Type.Optional(Flat),
+  },
+  { additionalProperties: false },
+)
+export type ListQuerystring = Static<typeof ListQuerystring>
+
+/** How to shape entities on the way out. */
+export interface View {
+  readonly mask: readonly FieldPath[] | undefined
+  readonly flat: boolean
+}
+
+export interface ListRequest {
+  readonly query: ListQuery
+  readonly view: View
+}
+
+export function parseView(def: CollectionDef, querystring: ViewQuerystring): View {
+  return { mask: parseMask(def, querystring.mask), flat: querystring.flat === 'true' }
+}
+
+export function parseListRequest(def: CollectionDef, querystring: ListQuerystring): ListRequest {
+  const limit = querystring.limit === undefined ? DEFAULT_LIMIT : Number(querystring.limit)
+  if (limit > MAX_LIMIT) throw invalidField('limit', `must be at most ${MAX_LIMIT}`)
+  const order = querystring.order === undefined ? def.defaultOrder : parseOrder(def, querystring.order)
+  return {
+    query: {
+      filter: parseFilter(def, querystring.filter),
+      order,
+      offset: querystring.offset === undefined ? 0 : Number(querystring.offset),
+      limit,
+    },
+    view: parseView(def, querystring),
+  }
+}
+
+function checkedPath(def: CollectionDef, parameter: string, dotted: string): FieldPath {
+  const problem = fieldPathProblem(def.entity, dotted)
+  if (problem) throw invalidField(parameter, problem)
+  if (def.hidden.includes(dotted.split('.')[0] as string)) throw invalidField(parameter, `unknown field '${dotted}'`)
+  return dotted.split('.')
+}
+
+function parseFilter(def: CollectionDef, text: string | undefined): FieldFilter[] {
+  if (text === undefined) return []
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw invalidField('filter', 'must be a JSON object, e.g. {"type":"public"}')
+  }
+  if (!isObject(parsed)) throw invalidField('filter', 'must be a JSON object, e.g. {"type":"public"}')
+  return Object.entries(parsed).map(([field, value]) => ({
+    path: checkedPath(def, 'filter', field),
+    value: value as JsonValue,
+  }))
+}
+
+function parseMask(def: CollectionDef, text: string | undefined): FieldPath[] | undefined {
+  if (text === undefined) return undefined
+  const fields = text.split(',').map((field) => field.trim())
+  if (fields.some((field) => field === '')) throw invalidField('mask', 'must list field names separated by commas')
+  return fields.map((field) => checkedPath(def, 'mask', field))
+}
+
+function parseOrder(def: CollectionDef, text: string): FieldOrder[] {
+  const fields = text.split(',').map((field) => field.trim())
+  if (fields.some((field) => field === '' || field === '-')) {
+    throw invalidField('order', 'must list field names separated by commas, each optionally prefixed by -')
+  }
+  return fields.map((field) => {
+    const descending = field.startsWith('-')
+    return { path: checkedPath(def, 'order', descending ? field.slice(1) : field), descending }
+  })
+}
+
+/** The lookup body: exactly one unique key of the collection. */
+export function lookupKey(def: CollectionDef, body: Record<string, string>): [string, string] {
+  const entries = Object.entries(body)
+  const [entry] = entries
+  if (entries.length !== 1 || entry === undefined || !def.keys.includes(entry[0])) {
+    throw new AppError('bad_request', `lookup needs exactly one of: ${def.keys.join(', ')}`)
+  }
+  return entry
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { loadConfig } from './config.ts'
+
+describe('configuration', () => {
+  it('has the defaults of SPEC §1', () => {
+    const config = loadConfig({})
+    assert.equal(config.host, '127.0.0.1')
+    assert.equal(config.port, 8080)
+    assert.match(config.dataDir, /\/data$/)
+    assert.equal(config.adminKey, undefined)
+    assert.equal(config.databaseUrl, undefined)
+    assert.equal(config.license, undefined)
+    assert.equal(config.scriptMemoryMb, 128)
+    assert.equal(config.logLevel, 'info')
+    assert.deepEqual(config.trustProxy, [])
+  })
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      SWITCHBOARD_HOST: '0.0.0.0',
+      SWITCHBOARD_PORT: '9000',
+      SWITCHBOARD_DATA_DIR: '/var/lib/switchboard',
+      SWITCHBOARD_ADMIN_KEY: 'a-long-enough-root-key',
+      SWITCHBOARD_DATABASE_URL: 'postgres://u@db/sb',
+      SWITCHBOARD_TRUST_PROXY: '10.0.0.0/8, ::1',
+      SWITCHBOARD_EGRESS_ALLOW: '192.168.1.0/24',
+      SWITCHBOARD_LICENSE: '{"public": 10, "eventing": 0}',
+      SWITCHBOARD_SCRIPT_MEMORY_MB: '64',
+      SWITCHBOARD_LOG_LEVEL: 'debug',
+    })
+    assert.equal(config.port, 9000)
+    assert.equal(config.dataDir, '/var/lib/switchboard')
+    assert.deepEqual(config.trustProxy, ['10.0.0.0/8', '::1'])
+    assert.deepEqual(config.license, { public: 10, eventing: 0 })
+    assert.equal(config.scriptMemoryMb, 64)
+    assert.equal(config.logLevel, 'debug')
+  })
+
+  it('refuses bad values with a message naming the variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ SWITCHBOARD_PORT: 'eighty' }, /SWITCHBOARD_PORT must be an integer/],
+      [{ SWITCHBOARD_PORT: '70000' }, /SWITCHBOARD_PORT/],
+      [{ SWITCHBOARD_ADMIN_KEY: 'short' }, /at least 16/],
+      [{ SWITCHBOARD_DATABASE_URL: 'mysql://x' }, /SWITCHBOARD_DATABASE_URL must start with postgres:\/\//],
+      [{ SWITCHBOARD_TRUST_PROXY: '10.0.0.0/40' }, /SWITCHBOARD_TRUST_PROXY: .*prefix length/],
+      [{ SWITCHBOARD_LICENSE: '{public: 1}' }, /JSON object/],
+      [{ SWITCHBOARD_LICENSE: '{"public": -1}' }, /non-negative integer/],
+      [{ SWITCHBOARD_LICENSE: '[1]' }, /JSON object/],
+      [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
+    ]
+    for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  })
+})

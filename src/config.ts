@@ -1,0 +1,129 @@
+import { resolve } from 'node:path'
+import { ipRangeProblem } from './net/ip-ranges.ts'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+/** Channel limits per type; a type that is not listed is unlimited. */
+export type License = Readonly<Record<string, number>>
+
+/** Everything the server reads from its environment, validated once. Only this file reads `process.env`. */
+export interface Config {
+  readonly host: string
+  readonly port: number
+  /** SQLite file, files and logs of the embedded mode. */
+  readonly dataDir: string
+  /** The root API key when given by the environment; otherwise generated on first start. */
+  readonly adminKey: string | undefined
+  /** PostgreSQL URL: selects the PostgreSQL store instead of SQLite. */
+  readonly databaseUrl: string | undefined
+  readonly natsUrl: string | undefined
+  /** Proxies whose `X-Forwarded-For` is believed. */
+  readonly trustProxy: readonly string[]
+  /** Ranges that script egress may reach although private or loopback. */
+  readonly egressAllow: readonly string[]
+  /** Licence applied to every domain without its own; undefined = unlimited. */
+  readonly license: License | undefined
+  readonly scriptMemoryMb: number
+  readonly logLevel: LogLevel
+  /** Largest admin REST request body, in bytes. */
+  readonly restBodyLimit: number
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export function loadConfig(env: Env = process.env): Config {
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim()
+    return value === undefined || value === '' ? undefined : value
+  }
+  return {
+    host: text('SWITCHBOARD_HOST') ?? '127.0.0.1',
+    port: integer('SWITCHBOARD_PORT', text('SWITCHBOARD_PORT'), 8080, 0, 65535),
+    dataDir: resolve(text('SWITCHBOARD_DATA_DIR') ?? './data'),
+    adminKey: adminKey(text('SWITCHBOARD_ADMIN_KEY')),
+    databaseUrl: url('SWITCHBOARD_DATABASE_URL', text('SWITCHBOARD_DATABASE_URL'), ['postgres:', 'postgresql:']),
+    natsUrl: url('SWITCHBOARD_NATS_URL', text('SWITCHBOARD_NATS_URL'), ['nats:', 'tls:']),
+    trustProxy: ranges('SWITCHBOARD_TRUST_PROXY', text('SWITCHBOARD_TRUST_PROXY')),
+    egressAllow: ranges('SWITCHBOARD_EGRESS_ALLOW', text('SWITCHBOARD_EGRESS_ALLOW')),
+    license: license(text('SWITCHBOARD_LICENSE')),
+    scriptMemoryMb: integer('SWITCHBOARD_SCRIPT_MEMORY_MB', text('SWITCHBOARD_SCRIPT_MEMORY_MB'), 128, 8, 4096),
+    logLevel: logLevel(text('SWITCHBOARD_LOG_LEVEL')),
+    restBodyLimit: integer('SWITCHBOARD_REST_BODY_LIMIT', text('SWITCHBOARD_REST_BODY_LIMIT'), 1 << 20, 1024, 1 << 30),
+  }
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${value}'`)
+  }
+  return n
+}
+
+function adminKey(value: string | undefined): string | undefined {
+  if (value !== undefined && value.length < 16) {
+    throw new ConfigError('SWITCHBOARD_ADMIN_KEY must be at least 16 characters long')
+  }
+  return value
+}
+
+function url(name: string, value: string | undefined, protocols: readonly string[]): string | undefined {
+  if (value === undefined) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(value)
+  } catch {
+    throw new ConfigError(`${name} is not a URL`)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+  }
+  return value
+}
+
+function ranges(name: string, value: string | undefined): string[] {
+  if (value === undefined) return []
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+  for (const entry of entries) {
+    const problem = ipRangeProblem(entry)
+    if (problem) throw new ConfigError(`${name}: ${problem}`)
+  }
+  return entries
+}
+
+function license(value: string | undefined): License | undefined {
+  if (value === undefined) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    throw new ConfigError('SWITCHBOARD_LICENSE must be a JSON object such as {"public": 10}')
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('SWITCHBOARD_LICENSE must be a JSON object such as {"public": 10}')
+  }
+  for (const [type, limit] of Object.entries(parsed)) {
+    if (!Number.isInteger(limit) || (limit as number) < 0) {
+      throw new ConfigError(`SWITCHBOARD_LICENSE: the limit of '${type}' must be a non-negative integer`)
+    }
+  }
+  return Object.freeze(parsed as Record<string, number>)
+}
+
+function logLevel(value: string | undefined): LogLevel {
+  if (value === undefined) return 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`SWITCHBOARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  return value as LogLevel
+}

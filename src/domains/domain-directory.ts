@@ -1,0 +1,54 @@
+import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { License } from '../config.ts'
+import type { Store } from '../store/store.ts'
+import type { Domain } from './domain-schemas.ts'
+
+export interface DomainRef {
+  readonly id: string
+  readonly name: string
+  /** The domain's own licence, or null to use the installation default. */
+  readonly license: License | null
+}
+
+/** Every domain by name and id, in memory: requests name their domain on every call. */
+export class DomainDirectory {
+  readonly #byId = new Map<string, DomainRef>()
+  readonly #byName = new Map<string, DomainRef>()
+  readonly #store: Store
+
+  constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
+    this.#store = store
+    changes.mirror(
+      'domains',
+      { put: (_scope, doc) => this.#put(doc as unknown as Domain), remove: (id) => this.#remove(id) },
+      (_scope, id) => store.table('domains').get(null, id),
+      onError,
+    )
+  }
+
+  async load(): Promise<void> {
+    for (const { doc } of await this.#store.table('domains').scan()) this.#put(doc as unknown as Domain)
+  }
+
+  byName(name: string): DomainRef | undefined {
+    return this.#byName.get(name)
+  }
+
+  byId(id: string): DomainRef | undefined {
+    return this.#byId.get(id)
+  }
+
+  #put(domain: Domain): void {
+    this.#remove(domain.id)
+    const ref: DomainRef = { id: domain.id, name: domain.name, license: domain.license }
+    this.#byId.set(ref.id, ref)
+    this.#byName.set(ref.name, ref)
+  }
+
+  #remove(id: string): void {
+    const old = this.#byId.get(id)
+    if (!old) return
+    this.#byId.delete(id)
+    if (this.#byName.get(old.name) === old) this.#byName.delete(old.name)
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The one error catalogue. Every error the server produces goes out as
+ * `{error_code: 1000 + status, error_message, error_details?}` (SPEC §2).
+ */
+export const ERRORS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+  script_timeout: 504,
+} as const satisfies Record<string, number>
+
+export type ErrorName = keyof typeof ERRORS
+
+export interface FieldError {
+  readonly field: string
+  readonly message: string
+}
+
+export interface ErrorBody {
+  error_code: number
+  error_message: string
+  error_details?: FieldError[]
+}
+
+export class AppError extends Error {
+  override readonly name = 'AppError'
+  readonly kind: ErrorName
+  readonly details: FieldError[] | undefined
+
+  constructor(kind: ErrorName, message: string, details?: FieldError[], options?: ErrorOptions) {
+    super(message, options)
+    this.kind = kind
+    this.details = details
+  }
+
+  get status(): number {
+    return ERRORS[this.kind]
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error_code: 1000 + this.status, error_message: this.message }
+    if (this.details) body.error_details = this.details
+    return body
+  }
+}
+
+/** A validation failure on one field: 1400 with the field named in `error_details`. */
+export function invalidField(field: string, message: string): AppError {
+  return new AppError('bad_request', `${field} ${message}`, [{ field, message }])
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { type Access, type Authenticated, type Authenticator, DOMAIN_HEADER } from '../iam/authenticator.ts'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Admin API routes name what they need; routes without it authenticate themselves (or not at all). */
+    access?: Access
+  }
+  interface FastifyRequest {
+    auth: Authenticated | null
+  }
+}
+
+/** Authenticates admin API requests before their bodies are read. */
+export function installAuthHook(app: FastifyInstance, authenticator: Authenticator): void {
+  app.decorateRequest('auth', null)
+  app.addHook('onRequest', (request, _reply, done) => {
+    const access = request.routeOptions.config.access
+    if (access === undefined) return done()
+    try {
+      const domain = request.headers[DOMAIN_HEADER]
+      request.auth = authenticator.authenticate(
+        request.headers.authorization,
+        typeof domain === 'string' ? domain : undefined,
+        access,
+      )
+      done()
+    } catch (error) {
+      done(error as Error)
+    }
+  })
+}
+
+/** The authentication of a route that declared `config.access`. */
+export function authOf(request: FastifyRequest): Authenticated {
+  if (!request.auth) throw new Error(`route ${request.routeOptions.url} has no config.access`)
+  return request.auth
+}

@@ -1,0 +1,40 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Code, Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
+
+/** Largest script source, in characters. */
+export const MAX_SOURCE_LENGTH = 512 * 1024
+
+const Lang = Type.Union([Type.Literal('js'), Type.Literal('ts')])
+const LogLevel = Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')])
+
+const ScriptOpts = Type.Object(
+  { title: Type.String({ maxLength: 256 }), comment: Type.String({ maxLength: 4096 }), loglevel: LogLevel },
+  { additionalProperties: false },
+)
+
+export const Svcscript = Type.Object(
+  {
+    id: Uuid,
+    code: Code,
+    name: Type.String({ maxLength: 256 }),
+    lang: Lang,
+    source: Type.String({ maxLength: MAX_SOURCE_LENGTH, description: 'the body of an async function' }),
+    opts: ScriptOpts,
+    ext: Ext,
+  },
+  { additionalProperties: false, title: 'Service script' },
+)
+export type Svcscript = Static<typeof Svcscript>
+
+export const SvcscriptCreate = Type.Object(
+  {
+    id: Type.Optional(Uuid),
+    code: Code,
+    name: Type.Optional(Type.String({ maxLength: 256 })),
+    lang: Type.Optional(Lang),
+    source: Type.Optional(Type.String({ maxLength: MAX_SOURCE_LENGTH })),
+    opts: Type.Optional(Type.Partial(ScriptOpts)),
+    ext: Type.Optional(ExtInput),
+  },
+  { additionalProperties: false },
+)

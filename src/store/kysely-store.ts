@@ -1,0 +1,200 @@
+import { type Expression, type Kysely, sql } from 'kysely'
+import { Migrator } from 'kysely/migration'
+import { migrations } from './migrations.ts'
+import {
+  type Doc,
+  type DocumentTable,
+  DuplicateKeyError,
+  type FieldFilter,
+  type ListQuery,
+  type Scope,
+  type ScopedDoc,
+  type Settings,
+  type Store,
+  TABLES,
+  type TableName,
+} from './store.ts'
+import type { StoreTraits } from './traits.ts'
+
+// Tables are addressed by name from generic code, so the query builder runs untyped here;
+// the typed surface is the `Store` interface.
+// biome-ignore lint/suspicious/noExplicitAny: adapter boundary, see above
+type AnyDb = Kysely<any>
+
+/**
+ * The one Store implementation; `traits` carries what differs between SQLite and PostgreSQL.
+ * `migrationSchema` names the PostgreSQL schema of the migration bookkeeping tables: Kysely
+ * looks for them by name across all schemas otherwise, and another schema's would fool it.
+ */
+export function createKyselyStore(db: Kysely<unknown>, traits: StoreTraits, migrationSchema?: string): Store {
+  return storeOn(db as AnyDb, traits, false, migrationSchema)
+}
+
+function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, migrationSchema: string | undefined): Store {
+  const tables = new Map<TableName, DocumentTable>()
+  const store: Store = {
+    kind: traits.kind,
+    table(name) {
+      let table = tables.get(name)
+      if (!table) {
+        table = documentTable(db, traits, name)
+        tables.set(name, table)
+      }
+      return table
+    },
+    settings: settings(db),
+    async transaction(fn) {
+      if (inTransaction) return fn(store)
+      return db.transaction().execute((trx) => fn(storeOn(trx, traits, true, migrationSchema)))
+    },
+    async lock(key) {
+      if (!inTransaction) throw new Error('Store.lock() needs a transaction')
+      await traits.lock(db, key)
+    },
+    async migrate() {
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => migrations(traits) },
+        ...(migrationSchema !== undefined && { migrationTableSchema: migrationSchema }),
+      })
+      const { error } = await migrator.migrateToLatest()
+      if (error) throw error
+    },
+    async ping() {
+      await sql`select 1`.execute(db)
+    },
+    async close() {
+      await db.destroy()
+    },
+  }
+  return store
+}
+
+function documentTable(db: AnyDb, traits: StoreTraits, name: TableName): DocumentTable {
+  const { scoped, columns } = TABLES[name]
+  const mirrored = new Set<string>(['id', ...columns])
+
+  function columnValues(doc: Doc): Record<string, unknown> {
+    const values: Record<string, unknown> = {}
+    for (const column of columns) values[column] = doc[column]
+    return values
+  }
+
+  function condition(filter: FieldFilter): Expression<boolean> {
+    const [first] = filter.path
+    if (filter.path.length === 1 && first !== undefined && mirrored.has(first) && typeof filter.value === 'string') {
+      return sql<boolean>`${sql.ref(first)} = ${filter.value}`
+    }
+    return filter.value === null ? traits.docIsNull(filter.path) : traits.docEquals(filter.path, filter.value)
+  }
+
+  function sortKey(path: readonly string[]): Expression<unknown> {
+    const [first] = path
+    return path.length === 1 && first !== undefined && mirrored.has(first) ? sql.ref(first) : traits.docSortKey(path)
+  }
+
+  function duplicate(error: unknown): unknown {
+    const column = traits.duplicateColumn(error)
+    return column === undefined ? error : new DuplicateKeyError(name, column, { cause: error })
+  }
+
+  function select(scope: Scope) {
+    const query = db.selectFrom(name)
+    return scoped ? query.where('domain_id', '=', scope) : query
+  }
+
+  return {
+    async get(scope, id) {
+      const row = await select(scope).select('doc').where('id', '=', id).executeTakeFirst()
+      return row ? traits.readDoc(row.doc) : undefined
+    },
+    async findBy(column, value, scope) {
+      let query = db
+        .selectFrom(name)
+        .select(scoped ? ['doc', 'domain_id'] : ['doc'])
+        .where(column, '=', value)
+      if (scoped && scope !== undefined) query = query.where('domain_id', '=', scope)
+      const row = await query.executeTakeFirst()
+      return row ? { scope: scoped ? row.domain_id : null, doc: traits.readDoc(row.doc) } : undefined
+    },
+    async list(scope, query: ListQuery) {
+      let builder = select(scope).select('doc')
+      for (const filter of query.filter) builder = builder.where(condition(filter))
+      for (const order of query.order) {
+        builder = builder.orderBy(sortKey(order.path), (ob) => (order.descending ? ob.desc().nullsLast() : ob.asc().nullsFirst()))
+      }
+      const rows = await builder.orderBy('id').limit(query.limit).offset(query.offset).execute()
+      return rows.map((row) => traits.readDoc(row.doc))
+    },
+    async count(scope, filter) {
+      let builder = select(scope).select(sql<unknown>`count(*)`.as('n'))
+      for (const item of filter) builder = builder.where(condition(item))
+      const row = await builder.executeTakeFirstOrThrow()
+      return traits.readCount(row.n)
+    },
+    async scan(where) {
+      let query = db.selectFrom(name).select(scoped ? ['doc', 'domain_id'] : ['doc'])
+      if (where) query = query.where(where.column, '=', where.value)
+      const rows = await query.orderBy('id').execute()
+      return rows.map((row): ScopedDoc => ({ scope: scoped ? row.domain_id : null, doc: traits.readDoc(row.doc) }))
+    },
+    async countBy(scope, column) {
+      const rows = await select(scope)
+        .select([column, sql<unknown>`count(*)`.as('n')])
+        .groupBy(column)
+        .execute()
+      return new Map(rows.map((row) => [String(row[column]), traits.readCount(row.n)]))
+    },
+    async insert(scope, doc) {
+      const values = { id: doc.id, ...(scoped && { domain_id: scope }), ...columnValues(doc), doc: JSON.stringify(doc) }
+      try {
+        await db.insertInto(name).values(values).execute()
+      } catch (error) {
+        throw duplicate(error)
+      }
+    },
+    async update(scope, doc) {
+      try {
+        let query = db
+          .updateTable(name)
+          .set({ ...columnValues(doc), doc: JSON.stringify(doc) })
+          .where('id', '=', doc.id)
+        if (scoped) query = query.where('domain_id', '=', scope)
+        await query.execute()
+      } catch (error) {
+        throw duplicate(error)
+      }
+    },
+    async remove(scope, id) {
+      let query = db.deleteFrom(name).where('id', '=', id)
+      if (scoped) query = query.where('domain_id', '=', scope)
+      const result = await query.executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    },
+  }
+}
+
+function settings(db: AnyDb): Settings {
+  return {
+    async get(key) {
+      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst()
+      return row?.value
+    },
+    async setIfAbsent(key, value) {
+      await db
+        .insertInto('settings')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute()
+      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow()
+      return row.value
+    },
+    async set(key, value) {
+      await db
+        .insertInto('settings')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+        .execute()
+    },
+  }
+}

@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely'
+import type { Migration } from 'kysely/migration'
+import type { StoreTraits } from './traits.ts'
+
+/**
+ * Schema migrations, applied in name order at start. Never edit a released migration: add one.
+ * Unique constraints are named `<table>__<column>` so a violation names its column on both engines.
+ */
+export function migrations(traits: StoreTraits): Record<string, Migration> {
+  const doc = traits.docType
+  return {
+    '0001_collections': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute()
+
+        await db.schema
+          .createTable('domains')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('domains__name', ['name'])
+          .execute()
+
+        await db.schema
+          .createTable('channel_types')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('channel_types__type', ['type'])
+          .execute()
+
+        await db.schema
+          .createTable('integration_points')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('token_local', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('integration_points__code', ['domain_id', 'code'])
+          .addUniqueConstraint('integration_points__token_local', ['token_local'])
+          .execute()
+        await db.schema
+          .createIndex('integration_points_by_type')
+          .on('integration_points')
+          .columns(['domain_id', 'type'])
+          .execute()
+
+        await db.schema
+          .createTable('svcscripts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('svcscripts__code', ['domain_id', 'code'])
+          .execute()
+
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('login', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('users__login', ['domain_id', 'login'])
+          .execute()
+
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('userid', 'text', (c) => c.notNull())
+          .addColumn('key_hash', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('api_keys__key_hash', ['key_hash'])
+          .execute()
+        await db.schema.createIndex('api_keys_by_user').on('api_keys').columns(['userid']).execute()
+      },
+    },
+  }
+}

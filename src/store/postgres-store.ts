@@ -1,0 +1,65 @@
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { createKyselyStore } from './kysely-store.ts'
+import type { Doc, Store } from './store.ts'
+import type { StoreTraits } from './traits.ts'
+
+export const postgresTraits: StoreTraits = {
+  kind: 'postgres',
+  docType: 'jsonb',
+  readDoc: (raw) => raw as Doc,
+  docEquals: (path, value) => sql<boolean>`(doc #> ${path}::text[]) = ${JSON.stringify(value)}::jsonb`,
+  docIsNull: (path) => sql<boolean>`coalesce(doc #> ${path}::text[], 'null'::jsonb) = 'null'::jsonb`,
+  docSortKey: (path) => sql`doc #> ${path}::text[]`,
+  duplicateColumn(error) {
+    if ((error as { code?: unknown }).code !== '23505') return undefined
+    // Constraints are named `<table>__<column>` by the migrations; the primary key is `<table>_pkey`.
+    const constraint = String((error as { constraint?: unknown }).constraint ?? '')
+    if (constraint.endsWith('_pkey')) return 'id'
+    const at = constraint.indexOf('__')
+    return at === -1 ? constraint : constraint.slice(at + 2)
+  },
+  async lock(db, key) {
+    await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(db)
+  },
+  readCount: (raw) => Number(raw),
+}
+
+export interface PostgresOptions {
+  readonly url: string
+  /** Schema to use (created if missing); tests use one per run. Default: the server's search_path. */
+  readonly schema?: string
+  readonly maxConnections?: number
+}
+
+export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
+  const { url, schema, maxConnections = 10 } = options
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name '${schema}'`)
+  }
+  if (schema !== undefined) {
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query(`create schema if not exists "${schema}"`)
+    } finally {
+      await admin.end()
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: maxConnections,
+    connectionTimeoutMillis: 10_000,
+    ...(schema !== undefined && { options: `-c search_path="${schema}"` }),
+  })
+  // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  pool.on('error', () => {})
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    const current = schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name
+    return createKyselyStore(db, postgresTraits, current)
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+}

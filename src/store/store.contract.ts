@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import { type Doc, DuplicateKeyError, type Store } from './store.ts'
+
+const DOMAIN_A = 'aaaaaaaa-0000-4000-8000-000000000001'
+const DOMAIN_B = 'bbbbbbbb-0000-4000-8000-000000000002'
+
+function channel(id: number, fields: Record<string, unknown> = {}): Doc {
+  return {
+    id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
+    code: `c${id}`,
+    type: 'public',
+    token_local: `token-${id}-${'x'.repeat(16)}`,
+    opts: { issync: false, recv_timeout: 0, title: '' },
+    ext: { ct: '2026-01-01T00:00:00.000Z', lwt: '2026-01-01T00:00:00.000Z' },
+    ...fields,
+  }
+}
+
+const everything = { filter: [], order: [], offset: 0, limit: 1000 }
+
+/** One behavioural suite that every Store implementation must pass. */
+export function storeContract(label: string, open: () => Promise<{ store: Store; dispose?: () => Promise<void> }>): void {
+  async function fresh(t: TestContext): Promise<Store> {
+    const { store, dispose } = await open()
+    t.after(async () => {
+      await store.close()
+      await dispose?.()
+    })
+    await store.migrate()
+    return store
+  }
+
+  describe(`${label} store`, () => {
+    it('migrates twice without harm', async (t) => {
+      const store = await fresh(t)
+      await store.migrate()
+      await store.ping()
+    })
+
+    it('reads back what it stored, scoped to its domain', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      const doc = channel(1, { opts: { issync: true, nested: { deep: [1, 'two', null] } } })
+      await table.insert(DOMAIN_A, doc)
+      assert.deepEqual(await table.get(DOMAIN_A, doc.id), doc)
+      assert.equal(await table.get(DOMAIN_B, doc.id), undefined)
+      assert.deepEqual(await table.findBy('code', 'c1', DOMAIN_A), { scope: DOMAIN_A, doc })
+      assert.equal(await table.findBy('code', 'c1', DOMAIN_B), undefined)
+      assert.deepEqual(await table.findBy('token_local', doc.token_local as string), { scope: DOMAIN_A, doc })
+    })
+
+    it('refuses duplicate ids and unique columns, naming the column', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1))
+      await assert.rejects(table.insert(DOMAIN_B, channel(1, { code: 'other', token_local: 'other-token-1234567' })), (error) => {
+        assert.ok(error instanceof DuplicateKeyError)
+        assert.equal(error.column, 'id')
+        return true
+      })
+      await assert.rejects(table.insert(DOMAIN_A, channel(2, { code: 'c1' })), { name: 'DuplicateKeyError', column: 'code' })
+      await assert.rejects(table.insert(DOMAIN_B, channel(3, { token_local: channel(1).token_local })), {
+        name: 'DuplicateKeyError',
+        column: 'token_local',
+      })
+      // A code is unique per domain only.
+      await table.insert(DOMAIN_B, channel(4, { code: 'c1' }))
+      await table.insert(DOMAIN_A, channel(5))
+      await assert.rejects(table.update(DOMAIN_A, channel(5, { code: 'c1' })), { name: 'DuplicateKeyError', column: 'code' })
+      assert.equal((await table.get(DOMAIN_A, channel(5).id))?.code, 'c5')
+    })
+
+    it('filters by columns and by JSON paths with JSON equality', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1, { type: 'eventing', opts: { issync: true, recv_timeout: 5, title: 'A' } }))
+      await table.insert(DOMAIN_A, channel(2, { opts: { issync: false, recv_timeout: 5, title: 'B' }, ipmask: ['10.0.0.0/8'] }))
+      await table.insert(DOMAIN_A, channel(3, { opts: { issync: true, recv_timeout: 10, title: null } }))
+      await table.insert(DOMAIN_B, channel(4, { opts: { issync: true } }))
+      const codes = async (filter: { path: string[]; value: unknown }[]) =>
+        (await table.list(DOMAIN_A, { ...everything, filter: filter as never })).map((doc) => doc.code)
+      assert.deepEqual(await codes([{ path: ['type'], value: 'eventing' }]), ['c1'])
+      assert.deepEqual(await codes([{ path: ['opts', 'issync'], value: true }]), ['c1', 'c3'])
+      assert.deepEqual(await codes([{ path: ['opts', 'recv_timeout'], value: 5 }]), ['c1', 'c2'])
+      assert.deepEqual(await codes([{ path: ['opts', 'recv_timeout'], value: '5' }]), [])
+      assert.deepEqual(await codes([{ path: ['opts', 'title'], value: 'B' }]), ['c2'])
+      assert.deepEqual(await codes([{ path: ['opts', 'title'], value: null }]), ['c3'])
+      assert.deepEqual(await codes([{ path: ['opts', 'missing'], value: null }]), ['c1', 'c2', 'c3'])
+      assert.deepEqual(await codes([{ path: ['ipmask'], value: ['10.0.0.0/8'] }]), ['c2'])
+      assert.deepEqual(
+        await codes([
+          { path: ['opts', 'issync'], value: true },
+          { path: ['opts', 'recv_timeout'], value: 10 },
+        ]),
+        ['c3'],
+      )
+      assert.equal(await table.count(DOMAIN_A, [{ path: ['opts', 'issync'], value: true }] as never), 2)
+      assert.equal(await table.count(DOMAIN_B, []), 1)
+    })
+
+    it('orders by columns and JSON paths, pages with offset and limit, ties broken by id', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      const timeouts = [30, 5, 60, 5, 0]
+      for (const [i, recv_timeout] of timeouts.entries()) {
+        await table.insert(DOMAIN_A, channel(i + 1, { code: `code-${'edcba'[i]}`, opts: { recv_timeout } }))
+      }
+      const list = async (order: { path: string[]; descending: boolean }[], offset = 0, limit = 100) =>
+        (await table.list(DOMAIN_A, { filter: [], order, offset, limit })).map((doc) => doc.code)
+      assert.deepEqual(await list([{ path: ['code'], descending: false }]), ['code-a', 'code-b', 'code-c', 'code-d', 'code-e'])
+      assert.deepEqual(await list([{ path: ['opts', 'recv_timeout'], descending: true }]), [
+        'code-c',
+        'code-e',
+        'code-d',
+        'code-b',
+        'code-a',
+      ])
+      assert.deepEqual(await list([{ path: ['opts', 'recv_timeout'], descending: false }], 1, 2), ['code-d', 'code-b'])
+      assert.deepEqual(await list([], 3, 10), ['code-b', 'code-a'])
+    })
+
+    it('counts by column and scans everything or by column', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1))
+      await table.insert(DOMAIN_A, channel(2, { type: 'eventing' }))
+      await table.insert(DOMAIN_A, channel(3))
+      await table.insert(DOMAIN_B, channel(4))
+      assert.deepEqual(
+        await table.countBy(DOMAIN_A, 'type'),
+        new Map([
+          ['eventing', 1],
+          ['public', 2],
+        ]),
+      )
+      assert.equal((await table.scan()).length, 4)
+      const publics = await table.scan({ column: 'type', value: 'public' })
+      assert.deepEqual(
+        publics.map(({ scope, doc }) => [scope, doc.code]),
+        [
+          [DOMAIN_A, 'c1'],
+          [DOMAIN_A, 'c3'],
+          [DOMAIN_B, 'c4'],
+        ],
+      )
+    })
+
+    it('updates and removes only within the scope', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1))
+      await table.update(DOMAIN_B, channel(1, { code: 'stolen' }))
+      assert.equal((await table.get(DOMAIN_A, channel(1).id))?.code, 'c1')
+      await table.update(DOMAIN_A, channel(1, { code: 'renamed' }))
+      assert.equal((await table.findBy('code', 'renamed', DOMAIN_A))?.doc.id, channel(1).id)
+      assert.equal(await table.remove(DOMAIN_B, channel(1).id), false)
+      assert.equal(await table.remove(DOMAIN_A, channel(1).id), true)
+      assert.equal(await table.get(DOMAIN_A, channel(1).id), undefined)
+    })
+
+    it('keeps global tables without a domain', async (t) => {
+      const store = await fresh(t)
+      const domains = store.table('domains')
+      const doc = { id: DOMAIN_A, name: 'acme', license: { public: 3 } }
+      await domains.insert(null, doc)
+      assert.deepEqual(await domains.get(null, DOMAIN_A), doc)
+      assert.deepEqual(await domains.findBy('name', 'acme'), { scope: null, doc })
+      await assert.rejects(domains.insert(null, { id: DOMAIN_B, name: 'acme' }), { name: 'DuplicateKeyError', column: 'name' })
+    })
+
+    it('commits a transaction, rolls it back on error, and joins nested ones', async (t) => {
+      const store = await fresh(t)
+      await store.transaction(async (tx) => {
+        await tx.table('integration_points').insert(DOMAIN_A, channel(1))
+        await tx.transaction(async (inner) => inner.table('integration_points').insert(DOMAIN_A, channel(2)))
+      })
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.lock('some-key')
+          await tx.table('integration_points').insert(DOMAIN_A, channel(3))
+          throw new Error('changed my mind')
+        }),
+        /changed my mind/,
+      )
+      assert.deepEqual(
+        (await store.table('integration_points').list(DOMAIN_A, everything)).map((doc) => doc.code),
+        ['c1', 'c2'],
+      )
+      await assert.rejects(store.lock('outside'), /needs a transaction/)
+    })
+
+    it('serialises concurrent transactions that take the same lock', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      // Each transaction reads the count and inserts only below 3: without the lock they would overshoot.
+      const attempts = Array.from({ length: 8 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.lock('limit')
+          const used = await tx.table('integration_points').count(DOMAIN_A, [])
+          if (used >= 3) return false
+          await tx.table('integration_points').insert(DOMAIN_A, channel(i + 1))
+          return true
+        }),
+      )
+      const results = await Promise.all(attempts)
+      assert.equal(results.filter(Boolean).length, 3)
+      assert.equal(await table.count(DOMAIN_A, []), 3)
+    })
+
+    it('keeps settings, setting a value only once with setIfAbsent', async (t) => {
+      const store = await fresh(t)
+      assert.equal(await store.settings.get('k'), undefined)
+      assert.equal(await store.settings.setIfAbsent('k', 'first'), 'first')
+      assert.equal(await store.settings.setIfAbsent('k', 'second'), 'first')
+      await store.settings.set('k', 'third')
+      assert.equal(await store.settings.get('k'), 'third')
+    })
+  })
+}

@@ -1,0 +1,102 @@
+/**
+ * The state store. Capabilities talk to this interface only; `kysely-store.ts` implements it
+ * once for SQLite and PostgreSQL, with the dialect differences kept in `StoreTraits`.
+ */
+
+/** A JSON value as stored. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** A stored entity: a JSON object with a string `id`. */
+export type Doc = { readonly id: string } & Record<string, unknown>
+
+/** Tables of documents, and which top-level fields each mirrors into an indexed column. */
+export const TABLES = {
+  domains: { scoped: false, columns: ['name'] },
+  channel_types: { scoped: false, columns: ['type'] },
+  integration_points: { scoped: true, columns: ['code', 'type', 'token_local'] },
+  svcscripts: { scoped: true, columns: ['code'] },
+  users: { scoped: true, columns: ['login'] },
+  api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
+} as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
+
+export type TableName = keyof typeof TABLES
+
+/**
+ * Which rows a call sees: the id of a domain for domain-scoped tables,
+ * `null` for the global tables (domains, channel types).
+ */
+export type Scope = string | null
+
+/** Equality on a field; `path` is a dotted field path split into its parts. */
+export interface FieldFilter {
+  readonly path: readonly string[]
+  readonly value: JsonValue
+}
+
+export interface FieldOrder {
+  readonly path: readonly string[]
+  readonly descending: boolean
+}
+
+export interface ListQuery {
+  readonly filter: readonly FieldFilter[]
+  /** Ties are always broken by `id`, so pages are stable. */
+  readonly order: readonly FieldOrder[]
+  readonly offset: number
+  readonly limit: number
+}
+
+export interface ScopedDoc {
+  readonly scope: Scope
+  readonly doc: Doc
+}
+
+/** Thrown by `insert`/`update` when a unique column (or the id) is already taken. */
+export class DuplicateKeyError extends Error {
+  override readonly name = 'DuplicateKeyError'
+  readonly column: string
+  constructor(table: string, column: string, options?: ErrorOptions) {
+    super(`duplicate ${column} in ${table}`, options)
+    this.column = column
+  }
+}
+
+export interface DocumentTable {
+  get(scope: Scope, id: string): Promise<Doc | undefined>
+  /** The document whose mirrored `column` equals `value`, in `scope` or, with `scope` undefined, anywhere. */
+  findBy(column: string, value: string, scope?: Scope): Promise<ScopedDoc | undefined>
+  list(scope: Scope, query: ListQuery): Promise<Doc[]>
+  count(scope: Scope, filter: readonly FieldFilter[]): Promise<number>
+  /** Every document of every scope (cache warm-up), or those whose mirrored `column` equals `value`. */
+  scan(where?: { readonly column: string; readonly value: string }): Promise<ScopedDoc[]>
+  /** How many documents in `scope` have each value of the mirrored `column`. */
+  countBy(scope: Scope, column: string): Promise<Map<string, number>>
+  /** @throws DuplicateKeyError */
+  insert(scope: Scope, doc: Doc): Promise<void>
+  /** Replaces the document with the same id. @throws DuplicateKeyError */
+  update(scope: Scope, doc: Doc): Promise<void>
+  remove(scope: Scope, id: string): Promise<boolean>
+}
+
+/** Small named values of the installation (the root key hash, …). */
+export interface Settings {
+  get(key: string): Promise<string | undefined>
+  /** Sets `key` unless it is set; returns the value that is stored afterwards. */
+  setIfAbsent(key: string, value: string): Promise<string>
+  set(key: string, value: string): Promise<void>
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  table(name: TableName): DocumentTable
+  readonly settings: Settings
+  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
+  /** Inside a transaction: serialise on `key` with every node that shares this database until commit. */
+  lock(key: string): Promise<void>
+  /** Creates or upgrades the schema. Safe to run from several nodes at once. */
+  migrate(): Promise<void>
+  /** Resolves when the database answers. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

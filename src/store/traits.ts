@@ -1,0 +1,22 @@
+import type { Kysely, RawBuilder } from 'kysely'
+import type { Doc, JsonValue } from './store.ts'
+
+/** Everything that differs between the SQLite and PostgreSQL stores, and nothing else. */
+export interface StoreTraits {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Column type of the `doc` column. */
+  readonly docType: 'text' | 'jsonb'
+  readDoc(raw: unknown): Doc
+  /** The JSON value at `path` inside `doc` equals `value` (JSON equality). */
+  docEquals(path: readonly string[], value: JsonValue): RawBuilder<boolean>
+  /** The value at `path` is JSON null or absent. */
+  docIsNull(path: readonly string[]): RawBuilder<boolean>
+  /** A sort key for the value at `path`. */
+  docSortKey(path: readonly string[]): RawBuilder<unknown>
+  /** The column a unique-constraint violation is about, or undefined if `error` is not one. */
+  duplicateColumn(error: unknown): string | undefined
+  /** Transaction-scoped lock on `key` across every connection to this database. */
+  lock(db: Kysely<unknown>, key: string): Promise<void>
+  /** Turns a count(*) result into a number (PostgreSQL answers bigint as a string). */
+  readCount(raw: unknown): number
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
+import { describe, it } from 'node:test'
+import { assertError } from './support/assertions.ts'
+import { TEST_DATABASE_URL } from './support/postgres.ts'
+import { CHANNELS, httpClient, json, SCRIPTS, startServer } from './support/server.ts'
+
+describe('HTTP edge', () => {
+  it('answers every framework error in the JSON error shape', async (t) => {
+    const { root, url } = await startServer(t)
+    assertError(await root.request('POST', SCRIPTS, '{"code": "a",'), 400, /not valid JSON/)
+    assertError(await root.request('POST', SCRIPTS, '   ', { 'content-type': 'application/json' }), 400, /empty/)
+    assertError(await root.request('POST', SCRIPTS, '', { 'content-type': 'application/json' }), 400, /empty/)
+    assertError(
+      await root.request('POST', SCRIPTS, 'code=a', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+      /application\/json/,
+    )
+    assertError(await root.request('POST', SCRIPTS, '{"__proto__": {"x": 1}, "code": "a"}'), 400, /forbidden key/)
+    assertError(
+      await root.request('POST', SCRIPTS, '{"code": "a", "ext": {"constructor": {"prototype": {"x": 1}}}}'),
+      400,
+      /forbidden key/,
+    )
+    assertError(await root.get('/no/such/route'), 404, /no route GET \/no\/such\/route/)
+    assertError(await root.request('PUT', SCRIPTS, { code: 'a' }), 404, /no route PUT/)
+    const anonymous = httpClient(url)
+    assertError(await anonymous.get('/exec/secret-token-in-path'), 404, /\/exec\/~$/)
+    assertError(await root.get(`${SCRIPTS}/%zz`), 400, /malformed/)
+  })
+
+  it('answers malformed HTTP on the socket in the JSON error shape', async (t) => {
+    const { url } = await startServer(t)
+    const { port } = new URL(url)
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GARBAGE / HTTP/9\r\n\r\n'))
+      let data = ''
+      socket.on('data', (chunk) => {
+        data += chunk.toString()
+      })
+      socket.on('close', () => resolve(data))
+      socket.on('error', reject)
+    })
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/)
+    assert.match(answer, /Content-Type: application\/json/)
+    assert.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), {
+      error_code: 1400,
+      error_message: 'the request is not valid HTTP',
+    })
+  })
+
+  it('refuses bodies over the limit with 1413 and stores nothing', async (t) => {
+    const { root } = await startServer(t, { config: { restBodyLimit: 64 * 1024 } })
+    const big = { code: 'big', source: 'x'.repeat(70 * 1024) }
+    assertError(await root.post(SCRIPTS, big), 413, /larger than/)
+    const list = await root.get(SCRIPTS)
+    assert.equal(list.headers.get('x-total-count'), '0')
+  })
+
+  it('serves liveness and readiness', async (t) => {
+    const { url } = await startServer(t)
+    const client = httpClient(url)
+    assert.deepEqual(json(await client.get('/healthz')), { status: 'ok' })
+    assert.deepEqual(json(await client.get('/readyz')), { status: 'ready' })
+  })
+
+  it('reports not ready, in the error shape, while the database does not answer', async (t) => {
+    // PostgreSQL behind a TCP relay that the test can cut, as a network failure would.
+    const target = new URL(TEST_DATABASE_URL)
+    const sockets = new Set<Socket>()
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname)
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on('error', () => socket.destroy())
+        socket.on('close', () => sockets.delete(socket))
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    t.after(() => relay.close())
+    const relayUrl = new URL(TEST_DATABASE_URL)
+    relayUrl.port = String((relay.address() as AddressInfo).port)
+    const { url } = await startServer(t, { backend: 'postgres', config: { databaseUrl: relayUrl.toString() } })
+    const client = httpClient(url)
+    assert.deepEqual(json(await client.get('/readyz')), { status: 'ready' })
+
+    relay.close()
+    for (const socket of sockets) socket.destroy()
+    assertError(await client.get('/readyz'), 503, /not ready/)
+    assert.deepEqual(json(await client.get('/healthz')), { status: 'ok' })
+  })
+
+  it('serves an OpenAPI 3.1 document covering every collection, built from the request schemas', async (t) => {
+    const { url } = await startServer(t)
+    const doc = json(await httpClient(url).get('/rest/v1/openapi.json'))
+    assert.equal(doc.openapi, '3.1.0')
+    const paths = doc.paths as Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>
+    for (const path of [
+      CHANNELS,
+      `${CHANNELS}/{id}`,
+      `${CHANNELS}/lookup`,
+      SCRIPTS,
+      '/rest/v1/iam/users',
+      '/rest/v1/iam/api_keys',
+      '/rest/v1/master/domains',
+      '/rest/v1/master/channel_types',
+      '/rest/v1/service/license',
+      '/rest/v1/service/integration_tokens/{token}',
+      '/healthz',
+      '/readyz',
+    ]) {
+      assert.ok(paths[path], `OpenAPI lacks ${path}`)
+    }
+    const create = paths[CHANNELS]?.post
+    assert.ok(create?.requestBody, 'create documents its body')
+    assert.ok(create?.responses['200'] && create.responses['409'])
+    const text = JSON.stringify(doc)
+    assert.match(text, /recv_timeout/)
+    assert.match(text, /filter_capabilities/)
+  })
+})
