@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -22,7 +22,12 @@ export function newApiKey(): string {
 
 /** Secrets are looked up by their SHA-256, so no map or table is keyed by the secret itself. */
 export function secretHash(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
+  return hash('sha256', secret, 'hex')
+}
+
+/** The SHA-256 of `secret` as bytes, for constant-time comparison with a stored digest. */
+export function secretDigest(secret: string): Buffer {
+  return hash('sha256', secret, 'buffer')
 }
 
 /** Constant-time string equality (for lengths that may differ, too). */

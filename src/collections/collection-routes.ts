@@ -4,10 +4,13 @@ import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams, Link, Uuid } from '../http/shared-schemas.ts'
 import type { CollectionService } from './collection-service.ts'
 import { flatten, project } from './field-paths.ts'
-import { ListQuerystring, lookupKey, parseListRequest, parseView, type View, ViewQuerystring } from './list-query.ts'
+import { FULL_VIEW, ListQuerystring, lookupKey, parseListRequest, parseView, type View, ViewQuerystring } from './list-query.ts'
 import { patchSchemaOf } from './patch.ts'
 
+const JSON_TYPE = 'application/json; charset=utf-8'
+
 function shape(entity: Record<string, unknown>, view: View): Record<string, unknown> {
+  if (view === FULL_VIEW) return entity
   const masked = view.mask ? project(entity, view.mask) : entity
   return view.flat ? flatten(masked) : masked
 }
@@ -55,9 +58,14 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         response: { 200: def.entity, ...errorResponses(400, ...denied, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const view = parseView(def, request.query as ViewQuerystring)
       const { id } = request.params as { id: string }
+      if (view === FULL_VIEW && def.hidden.length === 0) {
+        // The stored JSON is the answer: no parse and re-serialisation (the hot admin read).
+        reply.type(JSON_TYPE)
+        return service.getJson(authOf(request), id)
+      }
       return shape(service.view(await service.get(authOf(request), id)), view)
     },
   )

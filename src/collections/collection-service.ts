@@ -11,6 +11,8 @@ export interface CollectionService {
   readonly def: CollectionDef
   list(context: CallContext, query: ListQuery): Promise<{ items: Doc[]; total: number }>
   get(context: CallContext, id: string): Promise<Doc>
+  /** The entity as clients see it, as JSON text; only for collections without hidden fields. */
+  getJson(context: CallContext, id: string): Promise<string>
   /** The new entity, with its `onceFields` (shown in the create answer only). */
   create(context: CallContext, body: Record<string, unknown>): Promise<Doc>
   update(context: CallContext, id: string, patch: Record<string, unknown>): Promise<Doc>
@@ -95,6 +97,10 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     },
     async get(context, id) {
       return (await store.table(def.name).get(context.scope, id)) ?? Promise.reject(notFound(id))
+    },
+    async getJson(context, id) {
+      if (def.hidden.length > 0) throw new Error(`${def.name} has hidden fields: use get()`)
+      return (await store.table(def.name).getJson(context.scope, id)) ?? Promise.reject(notFound(id))
     },
     async create(context, body) {
       return write(context, 'create', async (wc) => {

@@ -44,7 +44,11 @@ export interface ListRequest {
   readonly view: View
 }
 
+/** The view without mask or flat: entities as stored. */
+export const FULL_VIEW: View = Object.freeze({ mask: undefined, flat: false })
+
 export function parseView(def: CollectionDef, querystring: ViewQuerystring): View {
+  if (querystring.mask === undefined && querystring.flat === undefined) return FULL_VIEW
   return { mask: parseMask(def, querystring.mask), flat: querystring.flat === 'true' }
 }
 

@@ -27,10 +27,13 @@ class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug'
+    const log = reply.log as Logger
+    if (!log.isLevelEnabled(level)) return
     const line = { req: request, res: reply, ms: Math.round(reply.elapsedTime * 100) / 100 }
-    if (status >= 500) reply.log.error({ ...line, err: error ?? undefined }, 'request failed')
-    else if (status >= 400) reply.log.info(line, 'request refused')
-    else reply.log.debug(line, 'request completed')
+    if (status >= 500) log.error({ ...line, err: error ?? undefined }, 'request failed')
+    else if (status >= 400) log.info(line, 'request refused')
+    else log.debug(line, 'request completed')
   }
 }
 

@@ -1,8 +1,9 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { CallContext } from '../collections/collection.ts'
 import type { DomainDirectory, DomainRef } from '../domains/domain-directory.ts'
 import { DEFAULT_DOMAIN, MASTER_DOMAIN } from '../domains/domain-schemas.ts'
 import { AppError } from '../errors.ts'
-import { sameSecret, secretHash } from '../ids.ts'
+import { secretDigest } from '../ids.ts'
 import type { KeyRing } from './key-ring.ts'
 import { ADMIN_ROLE } from './roles.ts'
 
@@ -25,12 +26,12 @@ const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
 export class Authenticator {
   readonly #keys: KeyRing
   readonly #domains: DomainDirectory
-  readonly #rootHash: string
+  readonly #rootDigest: Buffer
 
   constructor(keys: KeyRing, domains: DomainDirectory, rootHash: string) {
     this.#keys = keys
     this.#domains = domains
-    this.#rootHash = rootHash
+    this.#rootDigest = Buffer.from(rootHash, 'hex')
   }
 
   authenticate(authorization: string | undefined, domainName: string | undefined, access: Access): Authenticated {
@@ -38,11 +39,12 @@ export class Authenticator {
     if (key === undefined) {
       throw new AppError('unauthorized', 'an API key is required: send Authorization: Bearer <key>')
     }
-    if (sameSecret(secretHash(key), this.#rootHash)) {
+    const digest = secretDigest(key)
+    if (timingSafeEqual(digest, this.#rootDigest)) {
       const domain = this.#domain(domainName ?? DEFAULT_DOMAIN)
       return { domain, scope: access === 'master' ? null : domain.id, actor: { kind: 'root', id: 'root' } }
     }
-    const holder = this.#keys.byKey(key)
+    const holder = this.#keys.byKeyHash(digest.toString('hex'))
     const domain = holder && this.#domains.byId(holder.domainId)
     if (!holder || !domain) throw new AppError('unauthorized', 'the API key is not valid')
     if (domainName !== undefined && domainName !== domain.name) {

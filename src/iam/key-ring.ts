@@ -1,5 +1,4 @@
 import type { ChangeFeed } from '../collections/change-feed.ts'
-import { secretHash } from '../ids.ts'
 import type { Doc, Store } from '../store/store.ts'
 
 export interface KeyHolder {
@@ -44,9 +43,9 @@ export class KeyRing {
     for (const { scope, doc } of await this.#store.table('api_keys').scan()) this.#putKey(scope as string, doc)
   }
 
-  /** The holder of API key `secret`, or undefined. */
-  byKey(secret: string): KeyHolder | undefined {
-    const entry = this.#byHash.get(secretHash(secret))
+  /** The holder of the API key whose SHA-256 is `keyHash`, or undefined. */
+  byKeyHash(keyHash: string): KeyHolder | undefined {
+    const entry = this.#byHash.get(keyHash)
     if (!entry) return undefined
     const roles = this.#roles.get(entry.userId)
     return roles ? { keyId: entry.keyId, userId: entry.userId, domainId: entry.domainId, roles } : undefined

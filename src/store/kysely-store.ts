@@ -1,4 +1,4 @@
-import { type Expression, type Kysely, sql } from 'kysely'
+import { CompiledQuery, type Expression, type Kysely, sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { migrations } from './migrations.ts'
 import {
@@ -21,23 +21,37 @@ import type { StoreTraits } from './traits.ts'
 // biome-ignore lint/suspicious/noExplicitAny: adapter boundary, see above
 type AnyDb = Kysely<any>
 
-/**
- * The one Store implementation; `traits` carries what differs between SQLite and PostgreSQL.
- * `migrationSchema` names the PostgreSQL schema of the migration bookkeeping tables: Kysely
- * looks for them by name across all schemas otherwise, and another schema's would fool it.
- */
-export function createKyselyStore(db: Kysely<unknown>, traits: StoreTraits, migrationSchema?: string): Store {
-  return storeOn(db as AnyDb, traits, false, migrationSchema)
+export interface KyselyStoreOptions {
+  /**
+   * PostgreSQL: the schema of the migration bookkeeping tables. Kysely looks for them by name
+   * across all schemas otherwise, and another schema's would fool it.
+   */
+  readonly migrationSchema?: string
+  /**
+   * Runs a read at once, outside Kysely's connection queue, when that is safe; undefined when it
+   * is not (SQLite: while a transaction is open on the one connection). See sqlite-store.ts.
+   */
+  readonly readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined
 }
 
-function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, migrationSchema: string | undefined): Store {
+/** The one Store implementation; `traits` carries what differs between SQLite and PostgreSQL. */
+export function createKyselyStore(db: Kysely<unknown>, traits: StoreTraits, options: KyselyStoreOptions = {}): Store {
+  return storeOn(db as AnyDb, traits, false, options)
+}
+
+function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, options: KyselyStoreOptions): Store {
+  /** Runs compiled SQL: at once when the engine allows it, else through Kysely's connection. */
+  const run = async (compiled: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]> => {
+    const rows = inTransaction ? undefined : options.readNow?.(compiled, parameters)
+    return (rows ?? (await db.executeQuery(CompiledQuery.raw(compiled, [...parameters]))).rows) as Record<string, unknown>[]
+  }
   const tables = new Map<TableName, DocumentTable>()
   const store: Store = {
     kind: traits.kind,
     table(name) {
       let table = tables.get(name)
       if (!table) {
-        table = documentTable(db, traits, name)
+        table = documentTable(db, traits, name, run)
         tables.set(name, table)
       }
       return table
@@ -45,7 +59,7 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, migrati
     settings: settings(db),
     async transaction(fn) {
       if (inTransaction) return fn(store)
-      return db.transaction().execute((trx) => fn(storeOn(trx, traits, true, migrationSchema)))
+      return db.transaction().execute((trx) => fn(storeOn(trx, traits, true, options)))
     },
     async lock(key) {
       if (!inTransaction) throw new Error('Store.lock() needs a transaction')
@@ -55,7 +69,7 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, migrati
       const migrator = new Migrator({
         db,
         provider: { getMigrations: async () => migrations(traits) },
-        ...(migrationSchema !== undefined && { migrationTableSchema: migrationSchema }),
+        ...(options.migrationSchema !== undefined && { migrationTableSchema: options.migrationSchema }),
       })
       const { error } = await migrator.migrateToLatest()
       if (error) throw error
@@ -70,9 +84,15 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, migrati
   return store
 }
 
-function documentTable(db: AnyDb, traits: StoreTraits, name: TableName): DocumentTable {
+type Run = (compiled: string, parameters: readonly unknown[]) => Promise<Record<string, unknown>[]>
+
+function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run): DocumentTable {
   const { scoped, columns } = TABLES[name]
   const mirrored = new Set<string>(['id', ...columns])
+  // The read by id is the hot one: its SQL is compiled once (parameters: [domain_id?, id]).
+  const byId = (scoped ? db.selectFrom(name).where('domain_id', '=', '') : db.selectFrom(name)).where('id', '=', '')
+  const getById = byId.select('doc').compile().sql
+  const getJsonById = byId.select(traits.docText.as('doc')).compile().sql
 
   function columnValues(doc: Doc): Record<string, unknown> {
     const values: Record<string, unknown> = {}
@@ -105,8 +125,12 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName): Documen
 
   return {
     async get(scope, id) {
-      const row = await select(scope).select('doc').where('id', '=', id).executeTakeFirst()
+      const [row] = await run(getById, scoped ? [scope, id] : [id])
       return row ? traits.readDoc(row.doc) : undefined
+    },
+    async getJson(scope, id) {
+      const [row] = await run(getJsonById, scoped ? [scope, id] : [id])
+      return row ? (row.doc as string) : undefined
     },
     async findBy(column, value, scope) {
       let query = db

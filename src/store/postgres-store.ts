@@ -8,6 +8,7 @@ export const postgresTraits: StoreTraits = {
   kind: 'postgres',
   docType: 'jsonb',
   readDoc: (raw) => raw as Doc,
+  docText: sql<string>`doc::text`,
   docEquals: (path, value) => sql<boolean>`(doc #> ${path}::text[]) = ${JSON.stringify(value)}::jsonb`,
   docIsNull: (path) => sql<boolean>`coalesce(doc #> ${path}::text[], 'null'::jsonb) = 'null'::jsonb`,
   docSortKey: (path) => sql`doc #> ${path}::text[]`,
@@ -57,7 +58,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
   try {
     const current = schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name
-    return createKyselyStore(db, postgresTraits, current)
+    return createKyselyStore(db, postgresTraits, current === undefined ? {} : { migrationSchema: current })
   } catch (error) {
     await db.destroy()
     throw error

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql } from 'kysely'
+import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely'
 import { createKyselyStore } from './kysely-store.ts'
 import type { Store } from './store.ts'
 import type { StoreTraits } from './traits.ts'
@@ -17,6 +17,7 @@ export const sqliteTraits: StoreTraits = {
   kind: 'sqlite',
   docType: 'text',
   readDoc: (raw) => JSON.parse(raw as string),
+  docText: sql<string>`doc`,
   // `->` yields the minified JSON text of the value, and json(?) the same for the parameter.
   docEquals: (path, value) => sql<boolean>`(doc -> ${jsonPath(path)}) = json(${JSON.stringify(value)})`,
   docIsNull: (path) => sql<boolean>`coalesce(doc -> ${jsonPath(path)}, 'null') = 'null'`,
@@ -34,14 +35,70 @@ export const sqliteTraits: StoreTraits = {
   readCount: (raw) => Number(raw),
 }
 
-/** Opens (creating if needed) the SQLite store at `file`; `:memory:` for a throwaway one. */
+/** Prepared statements kept per SQL text; the collection layer produces a small, fixed set. */
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Prepared statements reused by SQL text: preparing costs more than running a point query
+ * (profiled: 8 % of a GET by id went to `prepare`). Statements are only run to completion
+ * (`all`/`run`), never left half-iterated, so reuse is safe.
+ */
+function statementCache(database: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>()
+  return (sql) => {
+    let statement = statements.get(sql)
+    if (!statement) {
+      statement = database.prepare(sql)
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
+      statements.set(sql, statement)
+    }
+    return statement
+  }
+}
+
+/** Thrown when another process holds the database file. */
+export class DatabaseInUseError extends Error {
+  override readonly name = 'DatabaseInUseError'
+}
+
+/**
+ * Opens (creating if needed) the SQLite store at `file`; `:memory:` for a throwaway one.
+ *
+ * The process takes the file for itself (`locking_mode = EXCLUSIVE`) until it closes it. One
+ * node owns the embedded state: a second server on the same data directory would keep its own
+ * in-memory directories and miss the first one's changes, so it must not start. It also makes
+ * reads about 5x faster (no file-lock system calls per statement: 6.4 → 1.2 µs per point read
+ * measured here), and keeps the WAL index in process memory.
+ */
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const database = new Database(file)
-  database.pragma('journal_mode = WAL')
-  // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash may lose the last commits.
-  database.pragma('synchronous = NORMAL')
-  database.pragma('busy_timeout = 5000')
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database }) })
-  return createKyselyStore(db, sqliteTraits)
+  const database = new Database(file, { timeout: 1000 })
+  try {
+    database.pragma('locking_mode = EXCLUSIVE')
+    database.pragma('journal_mode = WAL')
+    // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash may lose the last commits.
+    database.pragma('synchronous = NORMAL')
+    // Take the lock now rather than at the first write, so a second process fails at start.
+    database.exec('begin exclusive; commit')
+  } catch (error) {
+    database.close()
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new DatabaseInUseError(
+        `${file} is in use by another process (is another Switchboard running on this data directory?)`,
+        {
+          cause: error,
+        },
+      )
+    }
+    throw error
+  }
+  const prepare = statementCache(database)
+  const kyselyDatabase: SqliteDatabase = { prepare, close: () => database.close() }
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: kyselyDatabase }) })
+  return createKyselyStore(db, sqliteTraits, {
+    // better-sqlite3 runs a statement synchronously, so a read started while no transaction is
+    // open on the connection completes before any other code runs and sees only committed rows.
+    // It skips Kysely's connection queue (a promise hop per query): measured 22 → 9 µs per read.
+    readNow: (sql, parameters) => (database.inTransaction ? undefined : (prepare(sql).all(parameters) as unknown[])),
+  })
 }

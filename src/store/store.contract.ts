@@ -44,7 +44,9 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       const doc = channel(1, { opts: { issync: true, nested: { deep: [1, 'two', null] } } })
       await table.insert(DOMAIN_A, doc)
       assert.deepEqual(await table.get(DOMAIN_A, doc.id), doc)
+      assert.deepEqual(JSON.parse((await table.getJson(DOMAIN_A, doc.id)) ?? 'null'), doc)
       assert.equal(await table.get(DOMAIN_B, doc.id), undefined)
+      assert.equal(await table.getJson(DOMAIN_B, doc.id), undefined)
       assert.deepEqual(await table.findBy('code', 'c1', DOMAIN_A), { scope: DOMAIN_A, doc })
       assert.equal(await table.findBy('code', 'c1', DOMAIN_B), undefined)
       assert.deepEqual(await table.findBy('token_local', doc.token_local as string), { scope: DOMAIN_A, doc })
@@ -188,6 +190,31 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
         ['c1', 'c2'],
       )
       await assert.rejects(store.lock('outside'), /needs a transaction/)
+    })
+
+    it('never shows a read the writes of a transaction that is still open and then rolls back', async (t) => {
+      const store = await fresh(t)
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let inserted: () => void = () => {}
+      const insertedSignal = new Promise<void>((resolve) => {
+        inserted = resolve
+      })
+      const transaction = store.transaction(async (tx) => {
+        await tx.table('integration_points').insert(DOMAIN_A, channel(1))
+        inserted()
+        await gate
+        throw new Error('roll back')
+      })
+      await insertedSignal
+      const read = store.table('integration_points').get(DOMAIN_A, channel(1).id)
+      const count = store.table('integration_points').count(DOMAIN_A, [])
+      release()
+      await assert.rejects(transaction, /roll back/)
+      assert.equal(await read, undefined)
+      assert.equal(await count, 0)
     })
 
     it('serialises concurrent transactions that take the same lock', async (t) => {

@@ -63,6 +63,8 @@ export class DuplicateKeyError extends Error {
 
 export interface DocumentTable {
   get(scope: Scope, id: string): Promise<Doc | undefined>
+  /** The document as JSON text, for answering without a parse and re-serialisation. */
+  getJson(scope: Scope, id: string): Promise<string | undefined>
   /** The document whose mirrored `column` equals `value`, in `scope` or, with `scope` undefined, anywhere. */
   findBy(column: string, value: string, scope?: Scope): Promise<ScopedDoc | undefined>
   list(scope: Scope, query: ListQuery): Promise<Doc[]>

@@ -7,6 +7,8 @@ export interface StoreTraits {
   /** Column type of the `doc` column. */
   readonly docType: 'text' | 'jsonb'
   readDoc(raw: unknown): Doc
+  /** The `doc` column as JSON text, in a select list. */
+  readonly docText: RawBuilder<string>
   /** The JSON value at `path` inside `doc` equals `value` (JSON equality). */
   docEquals(path: readonly string[], value: JsonValue): RawBuilder<boolean>
   /** The value at `path` is JSON null or absent. */

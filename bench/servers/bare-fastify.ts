@@ -1,0 +1,37 @@
+// The baseline: plain fastify answering the same JSON as Switchboard's channel routes, with
+// nothing else (no auth, no store, no validation). Prints READY {"url"} when it listens.
+import { randomUUID } from 'node:crypto'
+import Fastify from 'fastify'
+
+const entity = {
+  id: randomUUID(),
+  code: 'bench',
+  type: 'public',
+  token_local: '0123456789abcdef0123456789abcdef',
+  token_remote: '',
+  token_remote2: '',
+  ipmask: [],
+  url: '',
+  recv_svcscriptcode: '',
+  send_svcscriptcode: '',
+  recv_svcscriptcode_ws: '',
+  send_svcscriptcode_ws: '',
+  opts: {
+    allow_files_api: false,
+    comment: '',
+    issync: false,
+    recv_timeout: 0,
+    roles: [],
+    userid: null,
+    title: '',
+    filter_capabilities: [],
+  },
+  ext: { ct: new Date().toISOString(), lwt: new Date().toISOString() },
+}
+
+const app = Fastify({ logger: false })
+app.get('/item/:id', async () => entity)
+app.post('/item', async (request) => ({ ...entity, ...(request.body as object), id: randomUUID() }))
+const url = await app.listen({ host: '127.0.0.1', port: 0 })
+process.stdout.write(`READY ${JSON.stringify({ url })}\n`)
+process.on('SIGTERM', () => app.close().then(() => process.exit(0)))

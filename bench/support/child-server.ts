@@ -1,0 +1,53 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+
+export interface ChildServer {
+  /** What the server printed on its `READY {json}` line: at least its `url`. */
+  readonly info: { url: string } & Record<string, string>
+  /** CPU time (user + system) the server process has used so far, in microseconds. */
+  cpuMicros(): number
+  stop(): Promise<void>
+}
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** utime + stime of a process from /proc (Linux), in microseconds. */
+function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND
+}
+
+/**
+ * Runs `script` in its own Node process, so the server under test and the load generator do
+ * not share a core. The script prints `READY {"url": …}` when it listens.
+ */
+export async function startChildServer(script: URL, env: Record<string, string> = {}): Promise<ChildServer> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', script.pathname],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  const info = await new Promise<ChildServer['info']>((resolve, reject) => {
+    let buffer = ''
+    child.stdout?.on('data', (chunk) => {
+      buffer += chunk
+      const line = /^READY (.*)$/m.exec(buffer)
+      if (line?.[1]) resolve(JSON.parse(line[1]))
+    })
+    child.on('exit', (code) => reject(new Error(`${script.pathname} exited with ${code} before it was ready`)))
+  })
+  return {
+    info,
+    cpuMicros: () => processCpuMicros(child.pid as number),
+    async stop() {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    },
+  }
+}
