@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { createApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
-import { openSqliteStore } from './store/sqlite-store.ts'
+import { DatabaseInUseError, openSqliteStore } from './store/sqlite-store.ts'
 import { VERSION } from './version.ts'
 
 const HELP = `switchboard ${VERSION}: integration channel server
@@ -96,7 +96,9 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exit(code)
   },
   (error: unknown) => {
-    if (error instanceof ConfigError) process.stderr.write(`switchboard: ${error.message}\n`)
+    // Operational errors (bad configuration, data directory in use) are explained, not traced.
+    if (error instanceof ConfigError || error instanceof DatabaseInUseError)
+      process.stderr.write(`switchboard: ${error.message}\n`)
     else process.stderr.write(`switchboard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   },

@@ -103,5 +103,16 @@ describe('bin/switchboard', () => {
     const bad = await run(t, ['serve'], { SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_LICENSE: 'lots' }).exit
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /switchboard: SWITCHBOARD_LICENSE must be a JSON object/)
+
+    const owner = run(t, ['serve'], { SWITCHBOARD_DATA_DIR: dataDir })
+    await owner.banner
+    const second = await run(t, ['serve'], { SWITCHBOARD_DATA_DIR: dataDir }).exit
+    assert.equal(second.code, 1)
+    assert.match(
+      second.stderr,
+      /^switchboard: .*switchboard\.db is in use by another process \(is another Switchboard running on this data directory\?\)\n$/,
+    )
+    owner.child.kill('SIGTERM')
+    assert.equal((await owner.exit).code, 0)
   })
 })

@@ -130,7 +130,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
 
   const LookupBody = Type.Object(
     Object.fromEntries(def.keys.map((key) => [key, Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))])),
-    { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+    { additionalProperties: false, description: 'exactly one unique key' },
   )
   app.post(
     `${def.path}/lookup`,
