@@ -7,6 +7,7 @@ import { channelTypesCollection } from './channels/channel-types-collection.ts'
 import { integrationPointsCollection } from './channels/integration-points-collection.ts'
 import { Licensing } from './channels/licensing.ts'
 import { ChangeFeed } from './collections/change-feed.ts'
+import type { CollectionDef } from './collections/collection.ts'
 import { collectionRoutes } from './collections/collection-routes.ts'
 import { createCollectionService } from './collections/collection-service.ts'
 import { type Config, ConfigError } from './config.ts'
@@ -73,16 +74,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
-    const defs = [
-      domainsCollection,
-      channelTypesCollection(channelsDef),
-      channelsDef,
-      svcscriptsCollection,
-      usersCollection,
-      apiKeysCollection,
+    const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
+    const domainService = collection(domainsCollection)
+    const services = [
+      domainService,
+      collection(channelTypesCollection(channelsDef)),
+      collection(channelsDef),
+      collection(svcscriptsCollection),
+      collection(usersCollection),
+      collection(apiKeysCollection),
     ]
-    const services = defs.map((def) => createCollectionService(def, { store, changes }))
-    const domainService = services[0] as (typeof services)[0]
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
