@@ -14,6 +14,8 @@ import { type Config, ConfigError } from './config.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
+import { ExecutionRecorder } from './executions/execution-recorder.ts'
+import { executionsCollection } from './executions/executions-collection.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
@@ -25,6 +27,10 @@ import { ensureRootKey, type RootKey } from './iam/root-key.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { ScriptHosts } from './scripts/host/script-hosts.ts'
+import { ScriptDirectory } from './scripts/script-directory.ts'
+import { ScriptExecutor } from './scripts/script-executor.ts'
+import { scriptRoutes } from './scripts/script-routes.ts'
 import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
@@ -49,6 +55,9 @@ export interface AppOptions {
   readonly postgresSchema?: string
 }
 
+/** Log lines kept per execution. */
+const MAX_LOG_LINES = 500
+
 /** The composition root: config → engines → capabilities → HTTP server. The only file that picks engines. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   if (config.natsUrl !== undefined) {
@@ -57,37 +66,82 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const logger = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown) => logger.error({ err: error }, 'background task failed')
 
-  const store: Store = config.databaseUrl
-    ? await openPostgresStore({
-        url: config.databaseUrl,
-        ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
-      })
-    : openSqliteStore(join(config.dataDir, 'switchboard.db'))
-  const bus = new MemoryBus({ onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed') })
+  // Everything opened is closed in reverse order: by close(), or at once if the start fails.
+  const opened: { close(): Promise<void> }[] = []
+  const closeAll = async () => {
+    for (const resource of opened.splice(0).reverse()) await resource.close()
+  }
   try {
+    const store: Store = config.databaseUrl
+      ? await openPostgresStore({
+          url: config.databaseUrl,
+          ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
+        })
+      : openSqliteStore(join(config.dataDir, 'switchboard.db'))
+    opened.push(store)
+    const bus = new MemoryBus({ onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed') })
+    opened.push(bus)
+    const recorder = new ExecutionRecorder(store, {
+      flushMs: 20,
+      maxBatch: 500,
+      keepCount: config.executionsKeep,
+      keepMs: config.executionsKeepHours * 3_600_000,
+      retentionEveryMs: 60_000,
+      onError: (error) => logger.error({ err: error }, 'execution records failed'),
+    })
+    opened.push(recorder)
+    const runner = ScriptHosts.start({
+      hosts: config.scriptHosts,
+      hostMemoryCapMb: config.scriptHostMemoryMb,
+      settings: {
+        memoryMb: config.scriptMemoryMb,
+        cpuLimitMs: config.scriptCpuMs,
+        maxIsolates: config.scriptMaxIsolates,
+        maxInFlightPerIsolate: 64,
+        maxQueuedPerScript: 1000,
+        egressAllow: config.egressAllow,
+        httpTimeoutMs: 10_000,
+        httpMaxResponseBytes: 5 << 20,
+        httpMaxRequestBytes: 5 << 20,
+        maxOutputChars: 1 << 20,
+        maxLogLineChars: 4096,
+        maxLogLines: MAX_LOG_LINES,
+        maxLogChars: 64 * 1024,
+      },
+      remoteModules: [],
+      onHostEvent: ({ host, what, reason }) => {
+        if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
+      },
+    })
+    opened.push(runner)
+
     await store.migrate()
 
     const changes = new ChangeFeed(bus, newId())
     const domains = new DomainDirectory(store, changes, onError)
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
+    const scriptDirectory = new ScriptDirectory(store, changes, onError)
+    const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
     const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
     const domainService = collection(domainsCollection)
+    const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
     const services = [
       domainService,
       collection(channelTypesCollection(channelsDef)),
       collection(channelsDef),
-      collection(svcscriptsCollection),
+      scriptService,
       collection(usersCollection),
       collection(apiKeysCollection),
+      collection(executionsCollection),
     ]
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
-    await Promise.all([domains.load(), channels.load(), keys.load()])
+    await Promise.all([domains.load(), channels.load(), keys.load(), scriptDirectory.load()])
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
     await installOpenApi(http, VERSION)
@@ -98,7 +152,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     })
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
+    scriptRoutes(http, { scripts: scriptService, channels, executor })
     await http.ready()
+    opened.push(http)
 
     let closed: Promise<void> | undefined
     return {
@@ -114,17 +170,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         return `http://${host}:${port}`
       },
       close() {
-        closed ??= (async () => {
-          await http.close()
-          await bus.close()
-          await store.close()
-        })()
+        closed ??= closeAll()
         return closed
       },
     }
   } catch (error) {
-    await bus.close()
-    await store.close()
+    await closeAll()
     throw error
   }
 }

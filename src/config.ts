@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { ipRangeProblem } from './net/ip-ranges.ts'
 
@@ -24,6 +25,18 @@ export interface Config {
   /** Licence applied to every domain without its own; undefined = unlimited. */
   readonly license: License | undefined
   readonly scriptMemoryMb: number
+  /** An isolate busy without a pause for this long is stopped, ms. */
+  readonly scriptCpuMs: number
+  /** Most script isolates alive at once, in each script host. */
+  readonly scriptMaxIsolates: number
+  /** Script host processes (each runs isolates on its own core). */
+  readonly scriptHosts: number
+  /** A script host whose resident memory passes this is replaced, MB. */
+  readonly scriptHostMemoryMb: number
+  /** Execution records kept (the newest), over all domains. */
+  readonly executionsKeep: number
+  /** Execution records older than this are deleted, hours. */
+  readonly executionsKeepHours: number
   readonly logLevel: LogLevel
   /** Largest admin REST request body, in bytes. */
   readonly restBodyLimit: number
@@ -53,6 +66,24 @@ export function loadConfig(env: Env = process.env): Config {
     egressAllow: ranges('SWITCHBOARD_EGRESS_ALLOW', text('SWITCHBOARD_EGRESS_ALLOW')),
     license: license(text('SWITCHBOARD_LICENSE')),
     scriptMemoryMb: integer('SWITCHBOARD_SCRIPT_MEMORY_MB', text('SWITCHBOARD_SCRIPT_MEMORY_MB'), 128, 8, 4096),
+    scriptCpuMs: integer('SWITCHBOARD_SCRIPT_CPU_MS', text('SWITCHBOARD_SCRIPT_CPU_MS'), 5000, 100, 600_000),
+    scriptMaxIsolates: integer('SWITCHBOARD_SCRIPT_MAX_ISOLATES', text('SWITCHBOARD_SCRIPT_MAX_ISOLATES'), 64, 2, 10_000),
+    scriptHosts: integer(
+      'SWITCHBOARD_SCRIPT_HOSTS',
+      text('SWITCHBOARD_SCRIPT_HOSTS'),
+      Math.min(4, availableParallelism()),
+      1,
+      64,
+    ),
+    scriptHostMemoryMb: integer(
+      'SWITCHBOARD_SCRIPT_HOST_MEMORY_MB',
+      text('SWITCHBOARD_SCRIPT_HOST_MEMORY_MB'),
+      2048,
+      256,
+      1_000_000,
+    ),
+    executionsKeep: integer('SWITCHBOARD_EXECUTIONS_KEEP', text('SWITCHBOARD_EXECUTIONS_KEEP'), 100_000, 1, 100_000_000),
+    executionsKeepHours: integer('SWITCHBOARD_EXECUTIONS_KEEP_HOURS', text('SWITCHBOARD_EXECUTIONS_KEEP_HOURS'), 168, 1, 100_000),
     logLevel: logLevel(text('SWITCHBOARD_LOG_LEVEL')),
     restBodyLimit: integer('SWITCHBOARD_REST_BODY_LIMIT', text('SWITCHBOARD_REST_BODY_LIMIT'), 1 << 20, 1024, 1 << 30),
   }

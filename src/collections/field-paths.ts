@@ -13,6 +13,8 @@ export function fieldPathProblem(schema: TSchema, dotted: string): string | unde
   let node: TSchema | undefined = schema
   for (let i = 0; i < path.length; i++) {
     const part = path[i] as string
+    // A nullable object (`{…} | null`) has fields too.
+    if (Array.isArray(node?.anyOf)) node = (node.anyOf as TSchema[]).find((option) => option.type === 'object') ?? node
     if (node?.type !== 'object') return `'${path.slice(0, i).join('.')}' has no fields`
     const properties = node.properties as Record<string, TSchema> | undefined
     const child: TSchema | undefined = properties && Object.hasOwn(properties, part) ? properties[part] : undefined

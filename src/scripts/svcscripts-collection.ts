@@ -1,6 +1,7 @@
 import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
 import type { Doc } from '../store/store.ts'
+import type { ScriptLang, SourceProblem } from './runtime/script-source.ts'
 import { Svcscript, SvcscriptCreate } from './svcscript-schemas.ts'
 
 /** The channel fields that name a script. */
@@ -11,9 +12,12 @@ export const SCRIPT_FIELDS = [
   'send_svcscriptcode_ws',
 ] as const
 
-function complete(draft: Record<string, unknown>): Doc {
+/** Where a source fails to compile, or undefined (the runtime's check: nothing of it runs). */
+export type SourceCheck = (lang: ScriptLang, source: string) => SourceProblem | undefined
+
+function complete(draft: Record<string, unknown>, check: SourceCheck): Doc {
   const opts = (draft.opts ?? {}) as Record<string, unknown>
-  return {
+  const doc = {
     id: draft.id as string,
     code: draft.code as string,
     name: (draft.name ?? '') as string,
@@ -21,7 +25,15 @@ function complete(draft: Record<string, unknown>): Doc {
     source: (draft.source ?? '') as string,
     opts: { title: opts.title ?? '', comment: opts.comment ?? '', loglevel: opts.loglevel ?? 'info' },
     ext: draft.ext,
+  } satisfies Doc
+  const problem = check(doc.lang as ScriptLang, doc.source)
+  if (problem) {
+    const where = `line ${problem.line}, column ${problem.column}`
+    throw new AppError('bad_request', `source does not compile: ${where}: ${problem.message}`, [
+      { field: 'source', message: `${where}: ${problem.message}` },
+    ])
   }
+  return doc
 }
 
 /** The codes of the channels that name script `code`, for 1409 messages. */
@@ -35,46 +47,49 @@ async function channelsUsing(code: string, { tx, scope }: WriteContext): Promise
   return users
 }
 
-const rules: CollectionRules = {
-  async create(draft) {
-    return complete(draft)
-  },
-  async update(merged, before, _patch, context) {
-    const doc = complete(merged)
-    if (doc.code !== before.code) {
+/** Service scripts (SPEC §4); a source that does not compile is refused with its line and column. */
+export function svcscriptsCollection(check: SourceCheck): CollectionDef {
+  const rules: CollectionRules = {
+    async create(draft) {
+      return complete(draft, check)
+    },
+    async update(merged, before, _patch, context) {
+      const doc = complete(merged, check)
+      if (doc.code !== before.code) {
+        const users = await channelsUsing(before.code as string, context)
+        if (users.length > 0) {
+          throw new AppError(
+            'conflict',
+            `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be renamed`,
+          )
+        }
+      }
+      return doc
+    },
+    async remove(before, context) {
       const users = await channelsUsing(before.code as string, context)
       if (users.length > 0) {
         throw new AppError(
           'conflict',
-          `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be renamed`,
+          `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be deleted`,
         )
       }
-    }
-    return doc
-  },
-  async remove(before, context) {
-    const users = await channelsUsing(before.code as string, context)
-    if (users.length > 0) {
-      throw new AppError(
-        'conflict',
-        `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be deleted`,
-      )
-    }
-  },
-}
+    },
+  }
 
-export const svcscriptsCollection: CollectionDef = {
-  name: 'svcscripts',
-  path: '/rest/v1/service/svcscripts',
-  noun: 'script',
-  master: false,
-  entity: Svcscript,
-  createBody: SvcscriptCreate,
-  keys: ['code'],
-  secrets: [],
-  hidden: [],
-  onceFields: [],
-  defaultOrder: [{ path: ['code'], descending: false }],
-  writable: true,
-  rules,
+  return {
+    name: 'svcscripts',
+    path: '/rest/v1/service/svcscripts',
+    noun: 'script',
+    master: false,
+    entity: Svcscript,
+    createBody: SvcscriptCreate,
+    keys: ['code'],
+    secrets: [],
+    hidden: [],
+    onceFields: [],
+    defaultOrder: [{ path: ['code'], descending: false }],
+    writable: true,
+    rules,
+  }
 }

@@ -189,6 +189,25 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         throw duplicate(error)
       }
     },
+    async upsert(scope, doc) {
+      const values = { ...columnValues(doc), doc: JSON.stringify(doc) }
+      await db
+        .insertInto(name)
+        .values({ id: doc.id, ...(scoped && { domain_id: scope }), ...values })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute()
+    },
+    async removeBefore(column, value) {
+      const result = await db.deleteFrom(name).where(column, '<', value).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
+    async keepNewest(column, keep) {
+      // The `keep`-th newest value is the threshold; older rows go (ties at the threshold stay).
+      const edge = await db.selectFrom(name).select(column).orderBy(column, 'desc').limit(1).offset(keep).executeTakeFirst()
+      if (!edge) return 0
+      const result = await db.deleteFrom(name).where(column, '<=', edge[column]).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
     async remove(scope, id) {
       let query = db.deleteFrom(name).where('id', '=', id)
       if (scoped) query = query.where('domain_id', '=', scope)

@@ -80,5 +80,27 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('api_keys_by_user').on('api_keys').columns(['userid']).execute()
       },
     },
+    '0002_executions': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('executions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('channel_id', 'text')
+          .addColumn('script_code', 'text', (c) => c.notNull())
+          .addColumn('trigger', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('executions_by_time').on('executions').columns(['started_at']).execute()
+        await db.schema.createIndex('executions_by_domain').on('executions').columns(['domain_id', 'started_at']).execute()
+        await db.schema
+          .createIndex('executions_by_channel')
+          .on('executions')
+          .columns(['domain_id', 'channel_id', 'started_at'])
+          .execute()
+      },
+    },
   }
 }

@@ -17,6 +17,7 @@ export const TABLES = {
   svcscripts: { scoped: true, columns: ['code'] },
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
+  executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES
@@ -78,6 +79,12 @@ export interface DocumentTable {
   /** Replaces the document with the same id. @throws DuplicateKeyError */
   update(scope: Scope, doc: Doc): Promise<void>
   remove(scope: Scope, id: string): Promise<boolean>
+  /** Inserts, or replaces the document with the same id. */
+  upsert(scope: Scope, doc: Doc): Promise<void>
+  /** Deletes, in every scope, the documents whose mirrored `column` sorts before `value`. */
+  removeBefore(column: string, value: string): Promise<number>
+  /** Deletes, in every scope, all but the `keep` documents with the greatest mirrored `column`. */
+  keepNewest(column: string, keep: number): Promise<number>
 }
 
 /** Small named values of the installation (the root key hash, …). */

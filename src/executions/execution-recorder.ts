@@ -1,0 +1,101 @@
+import type { Store } from '../store/store.ts'
+import type { Execution } from './execution-schemas.ts'
+
+export interface RecorderOptions {
+  /** Longest wait before a batch is written, ms. */
+  readonly flushMs: number
+  /** Most records in one transaction. */
+  readonly maxBatch: number
+  /** Records kept over all domains; older ones are deleted. */
+  readonly keepCount: number
+  /** Records older than this are deleted, ms. */
+  readonly keepMs: number
+  /** How often retention runs, ms. */
+  readonly retentionEveryMs: number
+  readonly onError: (error: unknown) => void
+}
+
+interface Pending {
+  readonly domainId: string
+  readonly execution: Execution
+  readonly done: () => void
+}
+
+/**
+ * Writes execution records off the request path: records are buffered and written in one
+ * transaction per batch (SPEC §5.5, DESIGN §2), and retention deletes the oldest by age and count.
+ */
+export class ExecutionRecorder {
+  readonly #store: Store
+  readonly #options: RecorderOptions
+  #buffer: Pending[] = []
+  #timer: NodeJS.Timeout | undefined
+  #writing: Promise<void> = Promise.resolve()
+  readonly #retention: NodeJS.Timeout
+
+  constructor(store: Store, options: RecorderOptions) {
+    this.#store = store
+    this.#options = options
+    this.#retention = setInterval(() => {
+      this.prune().catch(options.onError)
+    }, options.retentionEveryMs)
+    this.#retention.unref()
+  }
+
+  /**
+   * Queues `execution` (a new record or a newer state of one); resolves once it is stored.
+   * `soon`: a caller waits for this record, so the batch goes out without the usual wait.
+   */
+  record(domainId: string, execution: Execution, soon = false): Promise<void> {
+    return new Promise((done) => {
+      this.#buffer.push({ domainId, execution, done })
+      if (soon || this.#buffer.length >= this.#options.maxBatch) this.#flushSoon(0)
+      else this.#flushSoon(this.#options.flushMs)
+    })
+  }
+
+  /** Writes everything queued so far. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const batch = this.#buffer
+    this.#buffer = []
+    if (batch.length === 0) return this.#writing
+    this.#writing = this.#writing.then(() => this.#write(batch))
+    return this.#writing
+  }
+
+  async prune(): Promise<void> {
+    const executions = this.#store.table('executions')
+    await executions.removeBefore('started_at', new Date(Date.now() - this.#options.keepMs).toISOString())
+    await executions.keepNewest('started_at', this.#options.keepCount)
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#retention)
+    await this.flush()
+  }
+
+  #flushSoon(ms: number): void {
+    if (this.#timer !== undefined && ms > 0) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.flush().catch(this.#options.onError)
+    }, ms)
+  }
+
+  async #write(batch: readonly Pending[]): Promise<void> {
+    try {
+      await this.#store.transaction(async (tx) => {
+        const table = tx.table('executions')
+        for (const { domainId, execution } of batch)
+          await table.upsert(domainId, execution as unknown as Execution & { id: string })
+      })
+    } catch (error) {
+      // Records are for inspection: a failed batch is reported, never retried into a backlog.
+      this.#options.onError(error)
+    } finally {
+      for (const pending of batch) pending.done()
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Timestamp, Uuid } from '../http/shared-schemas.ts'
+
+export const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
+export type Trigger = (typeof TRIGGERS)[number]
+
+export const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
+export type ExecutionStatus = (typeof STATUSES)[number]
+
+const LogLine = Type.Object({
+  ms: Type.Number({ description: 'milliseconds since the execution started' }),
+  level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+  text: Type.String(),
+})
+export type LogLine = Static<typeof LogLine>
+
+const ExecutionError = Type.Object({
+  message: Type.String(),
+  line: Type.Optional(Type.Integer({ description: 'line in the script source, when known' })),
+  column: Type.Optional(Type.Integer()),
+})
+export type ExecutionError = Static<typeof ExecutionError>
+
+/** Any JSON; bodies over the bound are `{truncated: true, size, preview}` (SPEC §5.5). */
+const Json = Type.Unknown()
+
+export const Execution = Type.Object(
+  {
+    id: Uuid,
+    channel_id: Type.Union([Uuid, Type.Null()]),
+    script_code: Type.String(),
+    trigger: Type.Union(TRIGGERS.map((trigger) => Type.Literal(trigger))),
+    status: Type.Union(STATUSES.map((status) => Type.Literal(status))),
+    started_at: Timestamp,
+    duration_ms: Type.Number(),
+    input: Json,
+    output: Json,
+    logs: Type.Array(LogLine),
+    error: Type.Union([ExecutionError, Type.Null()]),
+    replay_of: Type.Union([Uuid, Type.Null()]),
+  },
+  { additionalProperties: false, title: 'Execution' },
+)
+export type Execution = Static<typeof Execution>

@@ -1,0 +1,25 @@
+import { Type } from '@sinclair/typebox'
+import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
+import { Execution } from './execution-schemas.ts'
+
+const readOnly: CollectionRules = {
+  create: () => Promise.reject(new Error('executions are written by the runtime only')),
+  update: () => Promise.reject(new Error('executions are written by the runtime only')),
+}
+
+/** `/rest/v1/service/executions` (SPEC §5.5): read-only, newest first. */
+export const executionsCollection: CollectionDef = {
+  name: 'executions',
+  path: '/rest/v1/service/executions',
+  noun: 'execution',
+  master: false,
+  entity: Execution,
+  createBody: Type.Object({}),
+  keys: [],
+  secrets: [],
+  hidden: [],
+  onceFields: [],
+  defaultOrder: [{ path: ['started_at'], descending: true }],
+  writable: false,
+  rules: readOnly,
+}

@@ -1,0 +1,172 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { EgressGuard } from '../../net/egress.ts'
+import { type ExecutionScope, type HostModule, ScriptApiError } from '../runtime/host-api.ts'
+
+export interface HttpModuleOptions {
+  readonly egress: EgressGuard
+  /** Default request timeout, ms (SPEC §4: 10,000). */
+  readonly defaultTimeoutMs: number
+  /** Largest response body kept, bytes. */
+  readonly maxResponseBytes: number
+  /** Largest request body sent, bytes. */
+  readonly maxRequestBytes: number
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+const MAX_TIMEOUT_MS = 60_000
+
+interface HttpAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/**
+ * `http.request({method, url, headers, body, timeout})` (SPEC §4): outbound HTTP from scripts.
+ * Relative URLs resolve against the channel's `url`; private and loopback addresses are refused
+ * (resolved addresses are checked, not only names); redirects are not followed (the script sees
+ * the 3xx); every call is written to the execution log without query string or credentials.
+ */
+export function httpModule(options: HttpModuleOptions): HostModule {
+  return {
+    name: 'http',
+    guest: `(call, callSync, { parse }) => ({
+      request: async (options) => {
+        const answer = await call('request', options)
+        return { status: answer.status, headers: answer.headers, body: answer.body, json() { return parse(answer.body) } }
+      },
+    })`,
+    functions: {
+      request: { run: (scope, [input]) => send(scope, input, options) },
+    },
+  }
+}
+
+async function send(scope: ExecutionScope, input: unknown, options: HttpModuleOptions): Promise<HttpAnswer> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ScriptApiError('http.request needs an options object: {method, url, headers, body, timeout}')
+  }
+  const {
+    method: rawMethod = 'GET',
+    url: rawUrl,
+    headers: rawHeaders = {},
+    body: rawBody,
+    timeout = options.defaultTimeoutMs,
+  } = input as Record<string, unknown>
+  const method = typeof rawMethod === 'string' ? rawMethod.toUpperCase() : ''
+  if (!METHODS.has(method)) throw new ScriptApiError(`http.request: method must be one of ${[...METHODS].join(', ')}`)
+  if (typeof rawUrl !== 'string' || rawUrl === '') throw new ScriptApiError('http.request: url must be a non-empty string')
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new ScriptApiError('http.request: timeout must be a positive number of milliseconds')
+  }
+  const url = resolveUrl(rawUrl, scope)
+  const headers = checkHeaders(rawHeaders)
+  const body = encodeBody(rawBody, headers, options.maxRequestBytes)
+  const refused = options.egress.literalRefusal(url.hostname)
+  if (refused) throw new ScriptApiError(`http.request refused: ${refused}`)
+
+  const started = performance.now()
+  const shown = `${url.origin}${url.pathname}${url.search === '' ? '' : '?…'}`
+  try {
+    const answer = await exchange(url, method, headers, body, Math.min(timeout, MAX_TIMEOUT_MS), scope.signal, options)
+    scope.log('info', `http ${method} ${shown} → ${answer.status} (${Math.round(performance.now() - started)} ms)`)
+    return answer
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    scope.log('warn', `http ${method} ${shown} failed: ${reason} (${Math.round(performance.now() - started)} ms)`)
+    throw new ScriptApiError(`http.request ${method} ${shown} failed: ${reason}`)
+  }
+}
+
+function resolveUrl(raw: string, scope: ExecutionScope): URL {
+  let url: URL
+  try {
+    url = /^[a-z][a-z0-9+.-]*:/i.test(raw) ? new URL(raw) : new URL(raw, baseOf(scope))
+  } catch (error) {
+    if (error instanceof ScriptApiError) throw error
+    throw new ScriptApiError(`http.request: '${raw}' is not a valid URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ScriptApiError('http.request: only http and https URLs')
+  return url
+}
+
+function baseOf(scope: ExecutionScope): string {
+  const base = scope.channel?.url ?? ''
+  if (base === '') throw new ScriptApiError('http.request: a relative url needs a channel with a url')
+  return base.endsWith('/') ? base : `${base}/`
+}
+
+function checkHeaders(raw: unknown): Record<string, string> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ScriptApiError('http.request: headers must be an object')
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ScriptApiError(`http.request: header ${name} must be a string`)
+    }
+    headers[name.toLowerCase()] = String(value)
+  }
+  return headers
+}
+
+function encodeBody(raw: unknown, headers: Record<string, string>, max: number): Buffer | undefined {
+  if (raw === undefined || raw === null) return undefined
+  let body: Buffer
+  if (typeof raw === 'string') body = Buffer.from(raw)
+  else if (raw instanceof Uint8Array) body = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+  else {
+    body = Buffer.from(JSON.stringify(raw))
+    headers['content-type'] ??= 'application/json'
+  }
+  if (body.length > max) throw new ScriptApiError(`http.request: the body is ${body.length} bytes; the limit is ${max}`)
+  return body
+}
+
+function exchange(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  timeoutMs: number,
+  signal: AbortSignal,
+  options: HttpModuleOptions,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const request = send(url, {
+      method,
+      headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      lookup: options.egress.lookup,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+    })
+    request.on('error', (error) =>
+      reject(
+        error.name === 'AbortError'
+          ? new Error(signal.aborted ? 'the execution ended' : `no answer within ${timeoutMs} ms`)
+          : error,
+      ),
+    )
+    request.on('response', (response: IncomingMessage) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > options.maxResponseBytes) {
+          request.destroy(new Error(`the response is larger than ${options.maxResponseBytes} bytes`))
+          return
+        }
+        chunks.push(chunk)
+      })
+      response.on('error', reject)
+      response.on('end', () => {
+        const answerHeaders: Record<string, string> = {}
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined) answerHeaders[name] = Array.isArray(value) ? value.join(', ') : value
+        }
+        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, body: Buffer.concat(chunks).toString('utf8') })
+      })
+    })
+    request.end(body)
+  })
+}

@@ -1,0 +1,28 @@
+import { EgressGuard } from '../../net/egress.ts'
+import type { HostModule } from '../runtime/host-api.ts'
+import { cryptoModule } from './crypto-module.ts'
+import { httpModule } from './http-module.ts'
+import { sleepModule } from './sleep-module.ts'
+
+export interface LocalModuleSettings {
+  readonly egressAllow: readonly string[]
+  readonly httpTimeoutMs: number
+  readonly httpMaxResponseBytes: number
+  readonly httpMaxRequestBytes: number
+}
+
+/** The script API modules that run inside a script host, beside the isolates. */
+export const LOCAL_MODULE_NAMES = ['http', 'crypto', 'sleep'] as const
+
+export function localModules(settings: LocalModuleSettings): HostModule[] {
+  return [
+    httpModule({
+      egress: new EgressGuard(settings.egressAllow),
+      defaultTimeoutMs: settings.httpTimeoutMs,
+      maxResponseBytes: settings.httpMaxResponseBytes,
+      maxRequestBytes: settings.httpMaxRequestBytes,
+    }),
+    cryptoModule,
+    sleepModule,
+  ]
+}

@@ -1,0 +1,66 @@
+import type { Channel } from '../../channels/channel-schemas.ts'
+import type { ScriptLogLevel } from '../runtime/host-api.ts'
+import type { SandboxResult } from '../runtime/sandbox.ts'
+import type { ScriptLang } from '../runtime/script-source.ts'
+
+/** How a script host process is set up (sent with `init`). */
+export interface HostSettings {
+  readonly memoryMb: number
+  readonly cpuLimitMs: number
+  readonly maxIsolates: number
+  readonly maxInFlightPerIsolate: number
+  readonly maxQueuedPerScript: number
+  readonly egressAllow: readonly string[]
+  readonly httpTimeoutMs: number
+  readonly httpMaxResponseBytes: number
+  readonly httpMaxRequestBytes: number
+  readonly maxOutputChars: number
+  readonly maxLogLineChars: number
+  readonly maxLogLines: number
+  readonly maxLogChars: number
+  /** Modules whose functions run in the main process: the host only forwards their calls. */
+  readonly remoteModules: readonly RemoteModuleManifest[]
+}
+
+export interface RemoteModuleManifest {
+  readonly name: string
+  readonly guest: string
+  readonly functions: readonly string[]
+}
+
+export interface RunScope {
+  readonly executionId: string
+  readonly domainId: string
+  readonly channel: Channel | null
+  readonly scriptCode: string
+  /** Lines below this level are not kept. */
+  readonly logLevel: ScriptLogLevel
+}
+
+/** Main process → script host. */
+export type ToHost =
+  | { readonly t: 'init'; readonly settings: HostSettings }
+  | {
+      readonly t: 'run'
+      readonly run: number
+      readonly key: string
+      /** Sent the first time this host sees the script version. */
+      readonly script: { readonly lang: ScriptLang; readonly source: string } | undefined
+      readonly input: string
+      readonly timeoutMs: number
+      readonly scope: RunScope
+    }
+  | { readonly t: 'abort'; readonly run: number }
+  | { readonly t: 'reply'; readonly call: number; readonly ok: boolean; readonly value: unknown }
+
+/** Script host → main process. */
+export type FromHost =
+  | { readonly t: 'ready' }
+  | { readonly t: 'log'; readonly run: number; readonly level: ScriptLogLevel; readonly text: string }
+  | { readonly t: 'call'; readonly run: number; readonly call: number; readonly name: string; readonly args: readonly unknown[] }
+  | {
+      readonly t: 'done'
+      readonly run: number
+      readonly result: SandboxResult | { readonly kind: 'busy' } | { readonly kind: 'unknown-script' }
+    }
+  | { readonly t: 'stats'; readonly isolates: number }

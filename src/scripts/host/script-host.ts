@@ -1,0 +1,144 @@
+import { cpuUsage } from 'node:process'
+import { localModules } from '../api/local-modules.ts'
+import type { ExecutionScope, HostModule } from '../runtime/host-api.ts'
+import { LogBounds } from '../runtime/log-bounds.ts'
+import { type RunnableScript, ScriptRuntime } from '../runtime/script-runtime.ts'
+import type { FromHost, HostSettings, RemoteModuleManifest, ToHost } from './protocol.ts'
+
+/** Versions of scripts a host keeps the source of; the main process resends evicted ones. */
+const SCRIPT_CACHE = 1024
+/**
+ * A host with nothing to run that keeps at least half a core busy for three seconds in a row has
+ * a runaway isolate (an idle host uses next to nothing; a busy neighbour may leave it only part
+ * of a core).
+ */
+const IDLE_BURN_RATIO = 0.5
+const IDLE_BURN_SECONDS = 3
+
+interface PendingCall {
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: Error) => void
+}
+
+/**
+ * The script host: a child process that runs scripts in isolates for the main process. It owns
+ * nothing durable; if it dies, the main process fails its runs and starts another. Every message
+ * is structured-cloned over the IPC channel (`serialization: 'advanced'`).
+ */
+export function runScriptHost(): void {
+  const send = (message: FromHost) => {
+    process.send?.(message)
+  }
+  let runtime: ScriptRuntime | undefined
+  let settings: HostSettings
+  const scripts = new Map<string, RunnableScript>()
+  const aborts = new Map<number, AbortController>()
+  const runOf = new WeakMap<ExecutionScope, number>()
+  const calls = new Map<number, PendingCall>()
+  let nextCall = 1
+
+  function remoteModule(manifest: RemoteModuleManifest): HostModule {
+    const functions = Object.fromEntries(
+      manifest.functions.map((name) => [
+        name,
+        {
+          run: (scope: ExecutionScope, args: readonly unknown[]) =>
+            new Promise((resolve, reject) => {
+              const call = nextCall++
+              calls.set(call, { resolve, reject })
+              send({ t: 'call', run: runOf.get(scope) ?? 0, call, name: `${manifest.name}.${name}`, args })
+            }),
+        },
+      ]),
+    )
+    return { name: manifest.name, guest: manifest.guest, functions }
+  }
+
+  function init(given: HostSettings): void {
+    settings = given
+    runtime = new ScriptRuntime({
+      memoryMb: settings.memoryMb,
+      cpuLimitMs: settings.cpuLimitMs,
+      maxIsolates: settings.maxIsolates,
+      maxHeapBytes: settings.maxIsolates * settings.memoryMb * 1024 * 1024,
+      // One isolate per script here: the main process spreads a busy script over the hosts.
+      isolatesPerScript: 1,
+      maxInFlightPerIsolate: settings.maxInFlightPerIsolate,
+      maxQueuedPerScript: settings.maxQueuedPerScript,
+      modules: [...localModules(settings), ...settings.remoteModules.map(remoteModule)],
+      limits: { maxOutputChars: settings.maxOutputChars, maxLogLineChars: settings.maxLogLineChars },
+    })
+    send({ t: 'ready' })
+  }
+
+  async function run(message: Extract<ToHost, { t: 'run' }>): Promise<void> {
+    if (!runtime) throw new Error('run before init')
+    let script = scripts.get(message.key)
+    if (message.script) script = { lang: message.script.lang, source: message.script.source }
+    if (!script) {
+      send({ t: 'done', run: message.run, result: { kind: 'unknown-script' } })
+      return
+    }
+    scripts.delete(message.key)
+    scripts.set(message.key, script)
+    if (scripts.size > SCRIPT_CACHE) scripts.delete(scripts.keys().next().value as string)
+
+    const ended = new AbortController()
+    const abort = new AbortController()
+    aborts.set(message.run, abort)
+    const logs = new LogBounds({ maxLines: settings.maxLogLines, maxChars: settings.maxLogChars }, message.scope.logLevel)
+    const scope: ExecutionScope = {
+      ...message.scope,
+      signal: ended.signal,
+      log: (level, text) => {
+        if (logs.accept(level, text)) send({ t: 'log', run: message.run, level, text })
+      },
+    }
+    runOf.set(scope, message.run)
+    try {
+      const result = await runtime.run(script, scope, JSON.parse(message.input), message.timeoutMs, abort.signal)
+      const summary = logs.summary()
+      if (summary) send({ t: 'log', run: message.run, level: 'warn', text: summary })
+      send({ t: 'done', run: message.run, result })
+    } finally {
+      ended.abort()
+      aborts.delete(message.run)
+    }
+  }
+
+  process.on('message', (message: ToHost) => {
+    if (message.t === 'init') {
+      init(message.settings)
+    } else if (message.t === 'run') {
+      run(message).catch((error: unknown) => {
+        send({ t: 'done', run: message.run, result: { kind: 'error', message: String(error), stack: undefined } })
+      })
+    } else if (message.t === 'abort') {
+      aborts.get(message.run)?.abort()
+    } else if (message.t === 'reply') {
+      const pending = calls.get(message.call)
+      calls.delete(message.call)
+      if (message.ok) pending?.resolve(message.value)
+      else pending?.reject(new Error(String(message.value)))
+    }
+  })
+  // Without the main process there is nobody to answer: leave.
+  process.on('disconnect', () => process.exit(0))
+
+  // Heartbeat, and the last line of defence: V8 cannot always stop an isolate that ran out of
+  // memory (its thread keeps running after disposal). A host with no runs that keeps burning a
+  // core has such an isolate; it exits, and the main process starts a fresh one.
+  let last = cpuUsage()
+  let burning = 0
+  setInterval(() => {
+    const now = cpuUsage()
+    const busy = (now.user - last.user + now.system - last.system) / 1e6
+    last = now
+    burning = aborts.size === 0 && busy > IDLE_BURN_RATIO ? burning + 1 : 0
+    if (burning >= IDLE_BURN_SECONDS) {
+      process.stderr.write('switchboard script host: an isolate keeps running after it was stopped; restarting\n')
+      process.exit(70)
+    }
+    send({ t: 'stats', isolates: runtime?.isolateCount ?? 0 })
+  }, 1000).unref()
+}

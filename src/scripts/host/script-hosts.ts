@@ -1,0 +1,301 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { hash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
+import { scriptParameters } from '../runtime/guest-prelude.ts'
+import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-api.ts'
+import type { RunInput, RunnableScript, RunResult } from '../runtime/script-runtime.ts'
+import { type ScriptLang, SourceChecker, type SourceProblem } from '../runtime/script-source.ts'
+import type { ScriptRunner } from '../script-runner.ts'
+import type { FromHost, HostSettings, ToHost } from './protocol.ts'
+
+export interface ScriptHostsOptions {
+  /** How many host processes (one per core serves a busy script on every core). */
+  readonly hosts: number
+  readonly settings: Omit<HostSettings, 'remoteModules'>
+  /** Modules whose functions run here, in the main process (ws.send, events.emit, …). */
+  readonly remoteModules: readonly HostModule[]
+  /** A host whose resident memory passes this is killed and replaced, MB. */
+  readonly hostMemoryCapMb: number
+  /** A host that sends no heartbeat for this long while it has runs is killed, ms. */
+  readonly heartbeatTimeoutMs?: number
+  /** Told about hosts that stop or start, for the log. */
+  readonly onHostEvent?: (event: { host: number; what: 'started' | 'stopped'; reason?: string }) => void
+}
+
+interface PendingRun {
+  readonly scope: ExecutionScope
+  readonly resolve: (result: RunResult) => void
+  readonly key: string
+  readonly script: RunnableScript
+  readonly input: string
+  readonly timeoutMs: number
+  readonly abort: AbortSignal | undefined
+  resent: boolean
+}
+
+const ENTRY = new URL('./script-host-main.ts', import.meta.url)
+const SUPERVISE_EVERY_MS = 500
+
+/** One script host process, seen from the main process. */
+class Host {
+  readonly index: number
+  readonly child: ChildProcess
+  readonly runs = new Map<number, PendingRun>()
+  /** Script versions this host has the source of. */
+  readonly known = new Set<string>()
+  lastHeard = performance.now()
+  alive = true
+
+  constructor(index: number, child: ChildProcess) {
+    this.index = index
+    this.child = child
+  }
+
+  send(message: ToHost): void {
+    if (this.alive && this.child.connected) this.child.send(message)
+  }
+}
+
+/**
+ * Runs scripts in supervised child processes (script-host.ts), each with its own isolates. A
+ * host that passes its memory cap, stops answering or exits is replaced; its runs in flight end
+ * as `stopped`, and the server itself is never at stake. A script version goes to the same host
+ * while that host is free (its isolate stays warm there) and spreads to the others when it is busy.
+ */
+export class ScriptHosts implements ScriptRunner {
+  readonly #options: ScriptHostsOptions
+  readonly #hosts: Host[] = []
+  readonly #functions: ReadonlyMap<string, HostFunction>
+  readonly #checker: SourceChecker
+  readonly #keys = new WeakMap<RunnableScript, string>()
+  readonly #supervisor: NodeJS.Timeout
+  #nextRun = 1
+  #closed = false
+
+  private constructor(options: ScriptHostsOptions) {
+    this.#options = options
+    const functions = new Map<string, HostFunction>()
+    for (const module of options.remoteModules) {
+      for (const [name, fn] of Object.entries(module.functions)) {
+        if (fn.sync) throw new Error(`${module.name}.${name}: functions of the main process cannot be synchronous`)
+        functions.set(`${module.name}.${name}`, fn)
+      }
+    }
+    this.#functions = functions
+    this.#checker = new SourceChecker(
+      scriptParameters([...LOCAL_MODULE_NAMES, ...options.remoteModules.map((module) => module.name)]),
+    )
+    this.#supervisor = setInterval(() => this.#supervise(), SUPERVISE_EVERY_MS)
+    this.#supervisor.unref()
+  }
+
+  /** Starts the host processes; runs wait for a host to be ready, the server's start does not. */
+  static start(options: ScriptHostsOptions): ScriptHosts {
+    const hosts = new ScriptHosts(options)
+    for (let i = 0; i < options.hosts; i++) hosts.#hosts.push(hosts.#spawn(i))
+    return hosts
+  }
+
+  problem(lang: ScriptLang, source: string): SourceProblem | undefined {
+    return this.#checker.problem(lang, source)
+  }
+
+  run(
+    script: RunnableScript,
+    scope: ExecutionScope,
+    input: RunInput,
+    timeoutMs: number,
+    abort?: AbortSignal,
+  ): Promise<RunResult> {
+    if (this.#closed) return Promise.resolve({ kind: 'stopped', reason: 'the server is shutting down' })
+    let key = this.#keys.get(script)
+    if (key === undefined) {
+      key = hash('sha256', `${script.lang}\u0000${script.source}`, 'hex')
+      this.#keys.set(script, key)
+    }
+    const pending: PendingRun = {
+      scope,
+      resolve: () => {},
+      key,
+      script,
+      input: JSON.stringify(input),
+      timeoutMs,
+      abort,
+      resent: false,
+    }
+    return new Promise<RunResult>((resolve) => {
+      ;(pending as { resolve: (result: RunResult) => void }).resolve = resolve
+      const host = this.#pick(key)
+      // A host still starting takes the run after its `init`: messages arrive in order.
+      this.#dispatch(pending, host)
+    })
+  }
+
+  /** Host processes alive now (for tests and metrics). */
+  get pids(): number[] {
+    return this.#hosts.filter((host) => host.alive).map((host) => host.child.pid as number)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#supervisor)
+    await Promise.all(
+      this.#hosts.map(
+        (host) =>
+          new Promise<void>((resolve) => {
+            if (host.child.exitCode !== null || host.child.signalCode !== null) return resolve()
+            host.child.once('exit', () => resolve())
+            host.child.kill('SIGTERM')
+          }),
+      ),
+    )
+    this.#checker.dispose()
+  }
+
+  /** The host for a run: the script's own host while it is free, else the least busy. */
+  #pick(key: string): Host {
+    const hosts = this.#hosts
+    const home = hosts[Number.parseInt(key.slice(0, 8), 16) % hosts.length] as Host
+    if (home.alive && home.runs.size === 0) return home
+    let best = home
+    for (const host of hosts) if (host.alive && (!best.alive || host.runs.size < best.runs.size)) best = host
+    return best
+  }
+
+  #dispatch(pending: PendingRun, host: Host): void {
+    const run = this.#nextRun++
+    host.runs.set(run, pending)
+    const firstTime = !host.known.has(pending.key)
+    host.known.add(pending.key)
+    const { executionId, domainId, channel, scriptCode, logLevel } = pending.scope
+    host.send({
+      t: 'run',
+      run,
+      key: pending.key,
+      script: firstTime ? { lang: pending.script.lang, source: pending.script.source } : undefined,
+      input: pending.input,
+      timeoutMs: pending.timeoutMs,
+      scope: { executionId, domainId, channel, scriptCode, logLevel },
+    })
+    if (pending.abort) {
+      if (pending.abort.aborted) host.send({ t: 'abort', run })
+      else pending.abort.addEventListener('abort', () => host.send({ t: 'abort', run }), { once: true })
+    }
+  }
+
+  #spawn(index: number): Host {
+    const child = fork(ENTRY, [], {
+      execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const host = new Host(index, child)
+    child.on('message', (message: FromHost) => {
+      host.lastHeard = performance.now()
+      this.#receive(host, message)
+    })
+    child.on('exit', (code, signal) => this.#lost(host, signal ? `it was killed (${signal})` : `it exited with code ${code}`))
+    child.on('error', () => {})
+    child.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests() } } satisfies ToHost)
+    return host
+  }
+
+  #manifests(): HostSettings['remoteModules'] {
+    return this.#options.remoteModules.map((module) => ({
+      name: module.name,
+      guest: module.guest,
+      functions: Object.keys(module.functions),
+    }))
+  }
+
+  #receive(host: Host, message: FromHost): void {
+    if (message.t === 'ready') {
+      this.#options.onHostEvent?.({ host: host.index, what: 'started' })
+    } else if (message.t === 'log') {
+      host.runs.get(message.run)?.scope.log(message.level, message.text)
+    } else if (message.t === 'call') {
+      this.#call(host, message)
+    } else if (message.t === 'done') {
+      this.#done(host, message)
+    }
+  }
+
+  /** A host function of the main process, called by a script in a host. */
+  #call(host: Host, message: Extract<FromHost, { t: 'call' }>): void {
+    const pending = host.runs.get(message.run)
+    const fn = this.#functions.get(message.name)
+    const reply = (ok: boolean, value: unknown) => host.send({ t: 'reply', call: message.call, ok, value })
+    if (!pending || !fn) {
+      reply(false, 'the execution is over')
+      return
+    }
+    Promise.resolve()
+      .then(() => fn.run(pending.scope, message.args))
+      .then(
+        (value) => reply(true, value),
+        (error: unknown) => reply(false, error instanceof Error ? error.message : String(error)),
+      )
+  }
+
+  #done(host: Host, message: Extract<FromHost, { t: 'done' }>): void {
+    const pending = host.runs.get(message.run)
+    host.runs.delete(message.run)
+    if (!pending) return
+    const { result } = message
+    if (result.kind !== 'unknown-script') {
+      pending.resolve(result)
+    } else if (!pending.resent) {
+      // The host dropped the source from its cache: send it again, once.
+      host.known.delete(pending.key)
+      pending.resent = true
+      this.#dispatch(pending, host)
+    } else {
+      pending.resolve({ kind: 'error', message: 'the script host does not have the script', stack: undefined })
+    }
+  }
+
+  /** A host is gone: its runs end as stopped, and (unless shutting down) another takes its place. */
+  #lost(host: Host, why: string): void {
+    if (!host.alive) return
+    host.alive = false
+    const reason = `the script host process stopped: ${why}`
+    for (const pending of host.runs.values()) pending.resolve({ kind: 'stopped', reason })
+    host.runs.clear()
+    if (this.#closed) return
+    this.#options.onHostEvent?.({ host: host.index, what: 'stopped', reason: why })
+    const replacement = this.#spawn(host.index)
+    this.#hosts[host.index] = replacement
+  }
+
+  /** Memory cap and heartbeat of every host. */
+  #supervise(): void {
+    const timeout = this.#options.heartbeatTimeoutMs ?? 5000
+    for (const host of this.#hosts) {
+      if (!host.alive || host.child.pid === undefined) continue
+      const rssMb = residentMb(host.child.pid)
+      if (rssMb !== undefined && rssMb > this.#options.hostMemoryCapMb) {
+        this.#kill(host, `it used ${rssMb} MB of memory (the cap is ${this.#options.hostMemoryCapMb} MB)`)
+      } else if (host.runs.size > 0 && performance.now() - host.lastHeard > timeout) {
+        this.#kill(host, `it did not answer for ${timeout} ms`)
+      }
+    }
+  }
+
+  #kill(host: Host, why: string): void {
+    host.child.kill('SIGKILL')
+    this.#lost(host, why)
+  }
+}
+
+/** Resident memory of a process from /proc (Linux), MB; undefined when it cannot be read. */
+function residentMb(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,52 @@
+import type { Channel } from '../../channels/channel-schemas.ts'
+
+export type ScriptLogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/**
+ * What a host function knows about the execution that called it. Host functions get copies of
+ * the guest's arguments only, and must check them: the guest is untrusted code.
+ */
+export interface ExecutionScope {
+  readonly executionId: string
+  readonly domainId: string
+  /** The channel the execution belongs to (without its token_local), or null. */
+  readonly channel: Channel | null
+  readonly scriptCode: string
+  /** The script's log level (`opts.loglevel`): lower lines are not kept. */
+  readonly logLevel: ScriptLogLevel
+  /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */
+  readonly signal: AbortSignal
+  /** Appends a line to the execution log (its producer applies the level and the limits). */
+  log(level: ScriptLogLevel, text: string): void
+}
+
+/** A host function a script may call, by `<module>.<name>`. */
+export interface HostFunction {
+  /** Runs synchronously in the guest's call (crypto); otherwise the guest gets a promise. */
+  readonly sync?: boolean
+  run(scope: ExecutionScope, args: readonly unknown[]): unknown
+}
+
+/**
+ * One piece of the script API (SPEC §4): its name in the script's scope, the guest-side
+ * JavaScript that builds the value the script sees, and the host functions that code calls.
+ * Later capabilities (channels.send, ws.send, events.emit, files.*, api.request) are each one
+ * more module; the runtime does not change.
+ */
+export interface HostModule {
+  /** The identifier scripts use: `http`, `crypto`, `sleep`, … */
+  readonly name: string
+  /**
+   * A JavaScript function expression `(call, callSync, tools) => value`, evaluated inside the
+   * isolate once per execution. `call(name, ...args)` returns a promise of the host function
+   * `<module>.<name>`'s result; `callSync` returns it directly. `tools` holds the prelude's
+   * untampered `parse` and `stringify`.
+   */
+  readonly guest: string
+  readonly functions: Readonly<Record<string, HostFunction>>
+}
+
+/** The message of an error a host function throws to the script. */
+export class ScriptApiError extends Error {
+  override readonly name = 'ScriptApiError'
+}

@@ -1,0 +1,244 @@
+import { hash } from 'node:crypto'
+import type { ScriptRunner } from '../script-runner.ts'
+import { guestPrelude, type PreludeLimits, scriptParameters } from './guest-prelude.ts'
+import type { ExecutionScope, HostFunction, HostModule } from './host-api.ts'
+import { Sandbox, type SandboxResult } from './sandbox.ts'
+import { type ScriptLang, SourceChecker, type SourceProblem, wrapSource } from './script-source.ts'
+
+export interface RuntimeOptions {
+  /** Memory limit of one isolate. */
+  readonly memoryMb: number
+  /** An isolate busy without a pause for this long is stopped. */
+  readonly cpuLimitMs: number
+  /** Most isolates alive at once; the least recently used script's are dropped first. */
+  readonly maxIsolates: number
+  /** Most heap, in bytes, over all isolates, before the least recently used are dropped. */
+  readonly maxHeapBytes: number
+  /** Isolates a busy script may get, so several cores serve it. */
+  readonly isolatesPerScript: number
+  /** Runs one isolate takes at once (most of them wait on host calls); more wait in a queue. */
+  readonly maxInFlightPerIsolate: number
+  /** Runs that may wait for a script's isolates; past that, a run is refused (`busy`). */
+  readonly maxQueuedPerScript: number
+  readonly modules: readonly HostModule[]
+  readonly limits: PreludeLimits
+}
+
+/** The script to run: what the collection stores. The object is the cache key of its compiled form. */
+export interface RunnableScript {
+  readonly lang: ScriptLang
+  readonly source: string
+}
+
+export interface RunInput {
+  readonly startparams: readonly unknown[]
+  readonly request: unknown
+  readonly channel: unknown
+}
+
+export type RunResult = SandboxResult | { readonly kind: 'busy' }
+
+interface Pool {
+  readonly key: string
+  readonly code: string
+  readonly sandboxes: Sandbox[]
+  growing: Promise<void> | undefined
+  /** Why the script cannot load (it stops compiling only if the runtime changed under it). */
+  broken: string | undefined
+  readonly waiters: (() => void)[]
+}
+
+/**
+ * Runs service scripts in V8 isolates (isolated-vm): one isolate per script version, kept warm,
+ * up to `isolatesPerScript` for a hot one; LRU-capped by count and heap. A spare isolate with the
+ * prelude already installed is kept ready, so a changed script's first run only compiles it.
+ */
+export class ScriptRuntime implements ScriptRunner {
+  readonly #options: RuntimeOptions
+  readonly #prelude: string
+  readonly #parameters: readonly string[]
+  readonly #functions: ReadonlyMap<string, HostFunction>
+  readonly #checker: SourceChecker
+  /** Pools in least-recently-used order (a use moves a pool to the end). */
+  readonly #pools = new Map<string, Pool>()
+  readonly #keys = new WeakMap<RunnableScript, string>()
+  #spare: Promise<Sandbox> | undefined
+  #closed = false
+
+  constructor(options: RuntimeOptions) {
+    this.#options = options
+    this.#prelude = guestPrelude(options.modules, options.limits)
+    this.#parameters = scriptParameters(options.modules.map((module) => module.name))
+    const functions = new Map<string, HostFunction>()
+    for (const module of options.modules) {
+      for (const [name, fn] of Object.entries(module.functions)) functions.set(`${module.name}.${name}`, fn)
+    }
+    this.#functions = functions
+    this.#checker = new SourceChecker(this.#parameters)
+    this.#refillSpare()
+  }
+
+  /** Where `source` fails to compile, or undefined. Nothing of it runs. */
+  problem(lang: ScriptLang, source: string): SourceProblem | undefined {
+    return this.#checker.problem(lang, source)
+  }
+
+  async run(
+    script: RunnableScript,
+    scope: ExecutionScope,
+    input: RunInput,
+    timeoutMs: number,
+    abort?: AbortSignal,
+  ): Promise<RunResult> {
+    if (this.#closed) return { kind: 'stopped', reason: 'the server is shutting down' }
+    const pool = this.#pool(script)
+    const sandbox = await this.#sandboxFor(pool)
+    if (typeof sandbox === 'string') {
+      return sandbox === 'busy' ? { kind: 'busy' } : { kind: 'error', message: sandbox, stack: undefined }
+    }
+    try {
+      return await sandbox.run(scope, JSON.stringify(input), timeoutMs, abort)
+    } finally {
+      pool.waiters.shift()?.()
+    }
+  }
+
+  /** Isolates alive now (for tests and metrics). */
+  get isolateCount(): number {
+    let count = 0
+    for (const pool of this.#pools.values()) count += pool.sandboxes.length
+    return count
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const pool of this.#pools.values()) {
+      for (const sandbox of pool.sandboxes) sandbox.stop('the server is shutting down')
+      for (const wake of pool.waiters.splice(0)) wake()
+    }
+    this.#pools.clear()
+    const spare = this.#spare
+    this.#spare = undefined
+    await spare?.then((sandbox) => sandbox.stop('the server is shutting down')).catch(() => {})
+    this.#checker.dispose()
+  }
+
+  #pool(script: RunnableScript): Pool {
+    let key = this.#keys.get(script)
+    if (key === undefined) {
+      key = hash('sha256', `${script.lang}\u0000${script.source}`, 'hex')
+      this.#keys.set(script, key)
+    }
+    let pool = this.#pools.get(key)
+    if (pool) {
+      this.#pools.delete(key)
+    } else {
+      pool = { key, code: '', sandboxes: [], growing: undefined, broken: undefined, waiters: [] }
+      try {
+        ;(pool as { code: string }).code = wrapSource(script.lang, script.source, this.#parameters)
+      } catch (error) {
+        pool.broken = `the script does not compile: ${error instanceof Error ? error.message : String(error)}`
+      }
+    }
+    this.#pools.set(key, pool)
+    return pool
+  }
+
+  /** The least busy sandbox of the pool, growing it when all are busy; or why there is none. */
+  async #sandboxFor(pool: Pool): Promise<Sandbox | 'busy' | string> {
+    for (;;) {
+      if (pool.broken !== undefined) return pool.broken
+      if (this.#closed) return 'the server is shutting down'
+      let best: Sandbox | undefined
+      for (let i = pool.sandboxes.length - 1; i >= 0; i--) {
+        const sandbox = pool.sandboxes[i] as Sandbox
+        if (sandbox.stopped) pool.sandboxes.splice(i, 1)
+        else if (!best || sandbox.inFlight < best.inFlight) best = sandbox
+      }
+      if (!best || (best.inFlight > 0 && pool.sandboxes.length < this.#options.isolatesPerScript)) this.#grow(pool)
+      if (best && best.inFlight < this.#options.maxInFlightPerIsolate) {
+        best.reserve()
+        return best
+      }
+      if (!best && pool.growing) {
+        await pool.growing
+        continue
+      }
+      if (pool.waiters.length >= this.#options.maxQueuedPerScript) return 'busy'
+      await new Promise<void>((resolve) => pool.waiters.push(resolve))
+    }
+  }
+
+  #grow(pool: Pool): void {
+    if (pool.growing) return
+    pool.growing = (async () => {
+      const sandbox = await this.#takeSpare()
+      try {
+        await sandbox.load(pool.code)
+      } catch (error) {
+        sandbox.stop('the script does not load')
+        pool.broken = `the script does not load: ${error instanceof Error ? error.message : String(error)}`
+        return
+      }
+      if (this.#closed) {
+        sandbox.stop('the server is shutting down')
+        return
+      }
+      pool.sandboxes.push(sandbox)
+      this.#enforceCaps(pool)
+    })()
+      .catch((error: unknown) => {
+        pool.broken = `no isolate could be created: ${error instanceof Error ? error.message : String(error)}`
+      })
+      .finally(() => {
+        pool.growing = undefined
+        for (const wake of pool.waiters.splice(0)) wake()
+      })
+  }
+
+  #takeSpare(): Promise<Sandbox> {
+    const spare = this.#spare ?? this.#newSandbox()
+    this.#spare = undefined
+    this.#refillSpare()
+    return spare
+  }
+
+  #refillSpare(): void {
+    if (this.#closed || this.#spare) return
+    const spare = this.#newSandbox()
+    spare.catch(() => {
+      if (this.#spare === spare) this.#spare = undefined
+    })
+    this.#spare = spare
+  }
+
+  #newSandbox(): Promise<Sandbox> {
+    return Sandbox.create({
+      memoryMb: this.#options.memoryMb,
+      prelude: this.#prelude,
+      functions: this.#functions,
+      cpuLimitMs: this.#options.cpuLimitMs,
+    })
+  }
+
+  /** Drops the least recently used idle pools while over the isolate count or heap cap. */
+  #enforceCaps(keep: Pool): void {
+    const over = () => {
+      let count = 0
+      let heap = 0
+      for (const pool of this.#pools.values()) {
+        for (const sandbox of pool.sandboxes) {
+          count++
+          heap += sandbox.heapBytes()
+        }
+      }
+      return count > this.#options.maxIsolates || heap > this.#options.maxHeapBytes
+    }
+    for (const pool of [...this.#pools.values()]) {
+      if (!over()) return
+      if (pool === keep || pool.sandboxes.some((sandbox) => sandbox.inFlight > 0)) continue
+      for (const sandbox of pool.sandboxes) sandbox.stop('evicted: least recently used')
+      this.#pools.delete(pool.key)
+    }
+  }
+}

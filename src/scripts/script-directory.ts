@@ -1,0 +1,46 @@
+import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { Store } from '../store/store.ts'
+import type { Svcscript } from './svcscript-schemas.ts'
+
+/**
+ * Every script in memory by domain and code: a trigger finds its script without a store read,
+ * and a saved change replaces the entry (a new object, hence a new compiled version) at once.
+ */
+export class ScriptDirectory {
+  readonly #byId = new Map<string, { domainId: string; script: Svcscript }>()
+  readonly #byCode = new Map<string, Svcscript>()
+  readonly #store: Store
+
+  constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
+    this.#store = store
+    changes.mirror(
+      'svcscripts',
+      { put: (scope, doc) => this.#put(scope as string, doc as unknown as Svcscript), remove: (id) => this.#remove(id) },
+      (scope, id) => store.table('svcscripts').get(scope, id),
+      onError,
+    )
+  }
+
+  async load(): Promise<void> {
+    for (const { scope, doc } of await this.#store.table('svcscripts').scan())
+      this.#put(scope as string, doc as unknown as Svcscript)
+  }
+
+  byCode(domainId: string, code: string): Svcscript | undefined {
+    return this.#byCode.get(`${domainId}\u0000${code}`)
+  }
+
+  #put(domainId: string, script: Svcscript): void {
+    this.#remove(script.id)
+    this.#byId.set(script.id, { domainId, script })
+    this.#byCode.set(`${domainId}\u0000${script.code}`, script)
+  }
+
+  #remove(id: string): void {
+    const old = this.#byId.get(id)
+    if (!old) return
+    this.#byId.delete(id)
+    const key = `${old.domainId}\u0000${old.script.code}`
+    if (this.#byCode.get(key) === old.script) this.#byCode.delete(key)
+  }
+}

@@ -1,0 +1,179 @@
+import type { Channel } from '../channels/channel-schemas.ts'
+import { AppError } from '../errors.ts'
+import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
+import type { ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
+import { bounded } from '../executions/record-bounds.ts'
+import { newId } from '../ids.ts'
+import type { ExecutionScope, ScriptLogLevel } from './runtime/host-api.ts'
+import { sourceLine } from './runtime/script-source.ts'
+import type { ScriptRunner } from './script-runner.ts'
+import type { Svcscript } from './svcscript-schemas.ts'
+
+export interface ExecuteRequest {
+  readonly domainId: string
+  readonly script: Svcscript
+  readonly trigger: Trigger
+  readonly channel: Channel | null
+  readonly startparams: readonly unknown[]
+  /** The webhook request object the script sees as `request`; null otherwise. */
+  readonly request?: unknown
+  readonly timeoutMs: number
+  /** What the record shows as input (default: the start parameters and the request). */
+  readonly recordInput?: unknown
+  /** The record's id when the caller chose it already (async jobs). */
+  readonly executionId?: string
+  readonly replayOf?: string | null
+  /** Ends the run as `aborted` (websocket `abort_svcscript`). */
+  readonly abort?: AbortSignal
+  /** The caller will wait for the record (`recorded`): write it without the batching delay. */
+  readonly recordSoon?: boolean
+}
+
+export interface ExecutionResult {
+  readonly id: string
+  readonly status: Exclude<ExecutionStatus, 'queued' | 'running'>
+  /** The script's variables (`result`, `status`, …); Uint8Array values restored. */
+  readonly variables: Record<string, unknown>
+  /** The same as JSON data: Uint8Array values as `{"$bytes": base64}`. */
+  readonly output: Record<string, unknown>
+  readonly logs: readonly LogLine[]
+  readonly error: ExecutionError | null
+  readonly durationMs: number
+  /** Resolves once the record is stored. */
+  readonly recorded: Promise<void>
+}
+
+/**
+ * Runs a script for a trigger and records the execution (SPEC §5.5): every trigger goes through
+ * here, so every execution is recorded the same way.
+ */
+export class ScriptExecutor {
+  readonly #runner: ScriptRunner
+  readonly #recorder: ExecutionRecorder
+  readonly #maxLogLines: number
+
+  constructor(runner: ScriptRunner, recorder: ExecutionRecorder, maxLogLines: number) {
+    this.#runner = runner
+    this.#recorder = recorder
+    this.#maxLogLines = maxLogLines
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecutionResult> {
+    const id = request.executionId ?? newId()
+    const startedAt = new Date()
+    const started = performance.now()
+    const logs = new LogCollector(this.#maxLogLines, started)
+    const ended = new AbortController()
+    const channel = request.channel && forScript(request.channel)
+    const scope: ExecutionScope = {
+      executionId: id,
+      domainId: request.domainId,
+      channel,
+      scriptCode: request.script.code,
+      logLevel: request.script.opts.loglevel as ScriptLogLevel,
+      signal: ended.signal,
+      log: (level, text) => logs.add(level, text),
+    }
+    const input = { startparams: request.startparams, request: request.request ?? null, channel }
+    let result: Awaited<ReturnType<ScriptRunner['run']>>
+    try {
+      result = await this.#runner.run(request.script, scope, input, request.timeoutMs, request.abort)
+    } finally {
+      ended.abort()
+    }
+    if (result.kind === 'busy') {
+      throw new AppError('rate_limited', `too many runs of script '${request.script.code}' are waiting; try again shortly`)
+    }
+    const durationMs = Math.round((performance.now() - started) * 100) / 100
+
+    let status: ExecutionResult['status'] = 'ok'
+    let variables: Record<string, unknown> = {}
+    let output: Record<string, unknown> = {}
+    let error: ExecutionError | null = null
+    switch (result.kind) {
+      case 'ok':
+        output = JSON.parse(result.outputJson) as Record<string, unknown>
+        variables = JSON.parse(result.outputJson, reviveBytes) as Record<string, unknown>
+        break
+      case 'error':
+        status = 'error'
+        error = located(result.message, result.stack)
+        break
+      case 'timeout':
+        status = 'timeout'
+        error = { message: `the script did not finish within ${request.timeoutMs} ms` }
+        break
+      case 'aborted':
+        status = 'aborted'
+        error = { message: 'the execution was aborted' }
+        break
+      case 'stopped':
+        status = 'error'
+        error = { message: result.reason }
+        break
+    }
+    const lines = logs.lines()
+    const recorded = this.#recorder.record(
+      request.domainId,
+      {
+        id,
+        channel_id: request.channel?.id ?? null,
+        script_code: request.script.code,
+        trigger: request.trigger,
+        status,
+        started_at: startedAt.toISOString(),
+        duration_ms: durationMs,
+        input: bounded(request.recordInput ?? { startparams: request.startparams, request: request.request ?? null }),
+        output: bounded(status === 'ok' ? output : null),
+        logs: lines,
+        error,
+        replay_of: request.replayOf ?? null,
+      },
+      request.recordSoon,
+    )
+    return { id, status, variables, output, logs: lines, error, durationMs, recorded }
+  }
+}
+
+/** The channel as scripts see it: without `token_local`, the secret senders present to it. */
+function forScript(channel: Channel): Channel {
+  const { token_local: _secret, ...rest } = channel
+  return rest as Channel
+}
+
+/** An error with its line and column in the user's source, when the stack shows them. */
+function located(message: string, stack: string | undefined): ExecutionError {
+  const at = stack === undefined ? null : /svcscript:(\d+):(\d+)/.exec(stack)
+  if (!at) return { message }
+  return { message, line: sourceLine(Number(at[1])), column: Number(at[2]) }
+}
+
+/** JSON reviver for the guest's `{"$bytes": base64}` encoding of Uint8Array values. */
+function reviveBytes(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const bytes = (value as { $bytes?: unknown }).$bytes
+    if (typeof bytes === 'string' && Object.keys(value).length === 1) return new Uint8Array(Buffer.from(bytes, 'base64'))
+  }
+  return value
+}
+
+/** The lines of one execution, timed from its start; bounded again here, as a backstop. */
+class LogCollector {
+  readonly #maxLines: number
+  readonly #started: number
+  readonly #lines: LogLine[] = []
+
+  constructor(maxLines: number, started: number) {
+    this.#maxLines = maxLines
+    this.#started = started
+  }
+
+  add(level: ScriptLogLevel, text: string): void {
+    if (this.#lines.length > this.#maxLines) return
+    this.#lines.push({ ms: Math.round((performance.now() - this.#started) * 100) / 100, level, text })
+  }
+
+  lines(): LogLine[] {
+    return this.#lines
+  }
+}

@@ -1,0 +1,306 @@
+import assert from 'node:assert/strict'
+import { createHash, createHmac } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { Execution } from '../src/executions/execution-schemas.ts'
+import { assertError, assertMatchesSchema } from './support/assertions.ts'
+import { runScript, saveScript } from './support/scripts.ts'
+import { CHANNELS, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
+import { startStub } from './support/stub-server.ts'
+
+const EXECUTIONS = '/rest/v1/service/executions'
+
+describe('service scripts (SPEC §4)', () => {
+  it('refuses a source that does not compile, with its line and column', async (t) => {
+    const { root } = await startServer(t)
+    assertError(
+      await root.post(SCRIPTS, { code: 'a', source: 'const ok = 1\nconst x = ;' }),
+      400,
+      /line 2, column 11: Unexpected token ';'/,
+      'source',
+    )
+    assertError(
+      await root.post(SCRIPTS, { code: 'b', lang: 'ts', source: 'let a = 1\nconst x: number = ;' }),
+      400,
+      /line 2, column 19: Expression expected/,
+      'source',
+    )
+    assertError(
+      await root.post(SCRIPTS, { code: 'c', lang: 'ts', source: 'enum E { A }\nreturn E.A' }),
+      400,
+      /enum is not supported/,
+      'source',
+    )
+    assertError(await root.post(SCRIPTS, { code: 'd', source: 'return 1\n}\n{' }), 400, /line 3, column 1/, 'source')
+    const saved = json(await root.post(SCRIPTS, { code: 'e', source: 'return 1' }))
+    assertError(await root.patch(`${SCRIPTS}/${String(saved.id)}`, { source: 'return (' }), 400, /does not compile/)
+    assertError(
+      await root.patch(`${SCRIPTS}/${String(saved.id)}`, { lang: 'ts', source: 'const x: = 1' }),
+      400,
+      /does not compile/,
+    )
+    assert.equal(json(await root.get(`${SCRIPTS}/${String(saved.id)}`)).source, 'return 1')
+  })
+
+  it('gives scripts startparam, vars, return, log and records the execution', async (t) => {
+    const { root } = await startServer(t)
+    const id = await saveScript(
+      root,
+      'shape',
+      `log.debug('not kept at loglevel info')
+      log.info('order', startparam(1).id, { lines: startparam(1).lines.length })
+      log.warn('careful'); log.error(new Error('boom').message)
+      vars.count = startparam(1).lines.length
+      vars.missing = startparam(3) === undefined && startparam(0) === undefined && startparam('1') === undefined
+      vars.request = request
+      vars.channel = channel
+      return startparam(1).lines.map((line) => line.qty * startparam(2))`,
+    )
+    const answer = await runScript(root, id, { startparams: [{ id: 7, lines: [{ qty: 1 }, { qty: 3 }] }, 10] })
+    assert.equal(answer.status, 'ok', JSON.stringify(answer.error))
+    assert.deepEqual(answer.variables, { count: 2, missing: true, request: null, channel: null, result: [10, 30] })
+    assert.deepEqual(
+      answer.logs.map(({ level, text }) => [level, text]),
+      [
+        ['info', 'order 7 {"lines":2}'],
+        ['warn', 'careful'],
+        ['error', 'boom'],
+      ],
+    )
+    assert.equal(answer.error, null)
+    assert.ok(answer.duration_ms > 0)
+
+    const record = json(await root.get(`${EXECUTIONS}/${answer.execution_id}`))
+    assertMatchesSchema(Execution, record)
+    assert.deepEqual(
+      { ...record, started_at: undefined, duration_ms: undefined, logs: undefined },
+      {
+        id: answer.execution_id,
+        channel_id: null,
+        script_code: 'shape',
+        trigger: 'svcscript',
+        status: 'ok',
+        started_at: undefined,
+        duration_ms: undefined,
+        input: { startparams: [{ id: 7, lines: [{ qty: 1 }, { qty: 3 }] }, 10], request: null },
+        output: { count: 2, missing: true, request: null, channel: null, result: [10, 30] },
+        logs: undefined,
+        error: null,
+        replay_of: null,
+      },
+    )
+    assert.equal((record.logs as unknown[]).length, 3)
+  })
+
+  it('reports errors with the line and column of the script, and TypeScript runs type-stripped', async (t) => {
+    const { root } = await startServer(t)
+    const failing = await saveScript(root, 'failing', 'const a = 1\n\n  null.boom()')
+    const answer = await runScript(root, failing)
+    assert.equal(answer.status, 'error')
+    assert.match(answer.error?.message ?? '', /Cannot read properties of null/)
+    assert.equal(answer.error?.line, 3)
+    assert.equal(answer.error?.column, 8)
+    const thrown = await saveScript(root, 'thrown', 'throw "plain string"')
+    assert.deepEqual((await runScript(root, thrown)).error, { message: 'plain string' })
+    const typed = await saveScript(
+      root,
+      'typed',
+      'interface Line { qty: number }\nconst lines: Line[] = startparam(1)\nreturn lines.reduce((sum: number, l: Line) => sum + l.qty, 0) as number',
+      { lang: 'ts' },
+    )
+    assert.equal((await runScript(root, typed, { startparams: [[{ qty: 2 }, { qty: 5 }]] })).variables.result, 7)
+  })
+
+  it('uses a saved change on the next run, and keeps a script’s globals between its runs', async (t) => {
+    const { root } = await startServer(t)
+    const id = await saveScript(root, 'counter', 'globalThis.n = (globalThis.n ?? 0) + 1\nreturn ["v1", globalThis.n]')
+    assert.deepEqual((await runScript(root, id)).variables.result, ['v1', 1])
+    assert.deepEqual((await runScript(root, id)).variables.result, ['v1', 2])
+    await root.patch(`${SCRIPTS}/${id}`, { source: 'globalThis.n = (globalThis.n ?? 0) + 1\nreturn ["v2", globalThis.n]' })
+    assert.deepEqual((await runScript(root, id)).variables.result, ['v2', 1], 'a new version starts with fresh globals')
+    const other = await saveScript(root, 'other', 'return typeof globalThis.n')
+    assert.equal((await runScript(root, other)).variables.result, 'undefined', 'scripts never share globals')
+  })
+
+  it('computes hashes and HMACs as the platform does, and compares in constant time', async (t) => {
+    const { root } = await startServer(t)
+    const id = await saveScript(
+      root,
+      'crypto',
+      `const bytes = new Uint8Array([0, 1, 2, 250])
+      return {
+        md5: crypto.hash('md5', 'abc'),
+        sha1: crypto.hash('sha1', 'abc', 'base64'),
+        sha512: crypto.hash('sha512', bytes, 'base64url'),
+        hmac: crypto.hmac('sha256', 'key', 'message'),
+        hmacBytes: crypto.hmac('sha256', bytes, bytes, 'base64'),
+        uuid: /^[0-9a-f-]{36}$/.test(crypto.randomUUID()),
+        same: crypto.timingSafeEqual('abc', 'abc'),
+        differs: crypto.timingSafeEqual('abc', 'abd'),
+        shorter: crypto.timingSafeEqual('abc', 'ab'),
+      }`,
+    )
+    const bytes = Buffer.from([0, 1, 2, 250])
+    assert.deepEqual((await runScript(root, id)).variables.result, {
+      md5: createHash('md5').update('abc').digest('hex'),
+      sha1: createHash('sha1').update('abc').digest('base64'),
+      sha512: createHash('sha512').update(bytes).digest('base64url'),
+      hmac: createHmac('sha256', 'key').update('message').digest('hex'),
+      hmacBytes: createHmac('sha256', bytes).update(bytes).digest('base64'),
+      uuid: true,
+      same: true,
+      differs: false,
+      shorter: false,
+    })
+    const bad = await saveScript(root, 'bad-crypto', 'return crypto.hash("sha3", "x")')
+    assert.match((await runScript(root, bad)).error?.message ?? '', /alg must be one of md5, sha1, sha256, sha512/)
+  })
+
+  it('returns bytes as bytes, sleeps, and times out at the given timeout', async (t) => {
+    const { root } = await startServer(t)
+    const bytes = await saveScript(
+      root,
+      'bytes',
+      'const b = new Uint8Array(256)\nfor (let i = 0; i < 256; i++) b[i] = i\nreturn b',
+    )
+    const answer = await runScript(root, bytes)
+    assert.deepEqual(
+      Buffer.from((answer.variables.result as { $bytes: string }).$bytes, 'base64'),
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    )
+    const sleeper = await saveScript(root, 'sleeper', 'const t = Date.now()\nawait sleep(50)\nreturn Date.now() - t')
+    assert.ok(((await runScript(root, sleeper)).variables.result as number) >= 45)
+    const slow = await saveScript(root, 'slow', 'await sleep(5000)\nreturn 1')
+    const started = performance.now()
+    const timedOut = await runScript(root, slow, { timeout: 200 })
+    assert.equal(timedOut.status, 'timeout')
+    assert.deepEqual(timedOut.error, { message: 'the script did not finish within 200 ms' })
+    assert.ok(performance.now() - started < 1500)
+  })
+
+  it('bounds logs and refuses bad run requests', async (t) => {
+    const { root } = await startServer(t)
+    const chatty = await saveScript(
+      root,
+      'chatty',
+      'for (let i = 0; i < 1000; i++) log.info("line " + i)\nlog.info("y".repeat(10000))',
+    )
+    const answer = await runScript(root, chatty)
+    assert.equal(answer.logs.length, 501)
+    assert.match(answer.logs[500]?.text ?? '', /501 more log line\(s\) were dropped/)
+    const id = await saveScript(root, 'ok', 'return 1')
+    assertError(
+      await root.post(`${SCRIPTS}/${id}/run`, { startparams: Array.from({ length: 21 }, () => 1) }),
+      400,
+      undefined,
+      'startparams',
+    )
+    assertError(await root.post(`${SCRIPTS}/${id}/run`, { timeout: 60001 }), 400, undefined, 'timeout')
+    assertError(await root.post(`${SCRIPTS}/${id}/run`, { timeout: 0 }), 400, undefined, 'timeout')
+    assertError(await root.post(`${SCRIPTS}/${id}/run`, { channel: 'nope' }), 400, /not a channel/, 'channel')
+    assertError(await root.post(`${SCRIPTS}/${id}/run`, { extra: 1 }), 400, undefined, 'extra')
+    assertError(await root.post(`${SCRIPTS}/3f2b8c1e-7d4a-4c6b-9e1f-2a3b4c5d6e7f/run`, {}), 404)
+    assertError(await root.post(`${SCRIPTS}/not-a-uuid/run`, {}), 400)
+  })
+
+  it('lists executions newest first, filters them, and keeps them read-only', async (t) => {
+    const { root } = await startServer(t)
+    const good = await saveScript(root, 'good', 'return 1')
+    const bad = await saveScript(root, 'bad', 'throw new Error("no")')
+    for (const id of [good, bad, good]) await runScript(root, id, { startparams: ['x'.repeat(100_000)] })
+    const all = jsonArray(await root.get(EXECUTIONS))
+    assert.deepEqual(
+      all.map((execution) => execution.script_code),
+      ['good', 'bad', 'good'],
+    )
+    const times = all.map((execution) => execution.started_at as string)
+    assert.deepEqual([...times].sort().reverse(), times)
+    const failed = jsonArray(
+      await root.get(`${EXECUTIONS}?filter=${encodeURIComponent('{"status":"error"}')}&mask=script_code,error.message`),
+    )
+    assert.deepEqual(failed, [{ script_code: 'bad', error: { message: 'no' } }])
+    const input = all[0]?.input as { truncated: boolean; size: number; preview: string }
+    assert.equal(input.truncated, true)
+    assert.ok(input.size > 100_000)
+    assert.equal(input.preview.length, 64 * 1024)
+    assertError(await root.post(EXECUTIONS, {}), 404)
+    assertError(await root.delete(`${EXECUTIONS}/${String(all[0]?.id)}`), 404)
+  })
+})
+
+describe('http.request from scripts', () => {
+  it('calls an external system, resolving relative URLs against the channel url', async (t) => {
+    const stub = await startStub(t, (request, response) => {
+      response.setHeader('content-type', 'application/json')
+      response.setHeader('x-stub', 'yes')
+      response.end(JSON.stringify({ got: request.method, path: request.url }))
+    })
+    const { root } = await startServer(t, { env: { SWITCHBOARD_EGRESS_ALLOW: '127.0.0.1/32' } })
+    await root.post(CHANNELS, { code: 'crm', type: 'public', url: `${stub.url}/api/`, token_remote: 'remote-secret' })
+    const id = await saveScript(
+      root,
+      'caller',
+      `const answer = await http.request({ method: 'post', url: 'orders?secret=1', headers: { Authorization: 'Bearer ' + channel.token_remote }, body: { id: 5 } })
+      return { status: answer.status, header: answer.headers['x-stub'], json: answer.json(), hasToken: 'token_local' in channel }`,
+    )
+    const answer = await runScript(root, id, { channel: 'crm' })
+    assert.equal(answer.status, 'ok', JSON.stringify(answer.error))
+    assert.deepEqual(answer.variables.result, {
+      status: 200,
+      header: 'yes',
+      json: { got: 'POST', path: '/api/orders?secret=1' },
+      hasToken: false,
+    })
+    assert.equal(stub.requests[0]?.headers.authorization, 'Bearer remote-secret')
+    assert.equal(stub.requests[0]?.headers['content-type'], 'application/json')
+    assert.equal(stub.requests[0]?.body, '{"id":5}')
+    assert.equal(answer.logs.length, 1)
+    assert.match(answer.logs[0]?.text ?? '', new RegExp(`^http POST ${stub.url}/api/orders\\?… → 200 \\(\\d+ ms\\)$`))
+  })
+
+  it('bounds time and response size, and needs a url for relative paths', async (t) => {
+    const stub = await startStub(t, async (request, response) => {
+      if (request.url === '/slow') await new Promise((resolve) => setTimeout(resolve, 2000))
+      response.end(request.url === '/big' ? 'x'.repeat(6 * 1024 * 1024) : 'ok')
+    })
+    const { root } = await startServer(t, { env: { SWITCHBOARD_EGRESS_ALLOW: '127.0.0.1/32' } })
+    const run = async (source: string) =>
+      runScript(root, await saveScript(root, `s${Math.random().toString(36).slice(2, 8)}`, source))
+    const slow = await run(`return (await http.request({ url: '${stub.url}/slow', timeout: 100 })).body`)
+    assert.match(slow.error?.message ?? '', /no answer within 100 ms/)
+    const big = await run(`return (await http.request({ url: '${stub.url}/big' })).body.length`)
+    assert.match(big.error?.message ?? '', /larger than 5242880 bytes/)
+    const relative = await run(`return (await http.request({ url: '/x' })).status`)
+    assert.match(relative.error?.message ?? '', /a relative url needs a channel with a url/)
+    const bad = await run(`return (await http.request({ url: 'ftp://example.com/' })).status`)
+    assert.match(bad.error?.message ?? '', /only http and https/)
+    const noOptions = await run('return await http.request("http://example.com")')
+    assert.match(noOptions.error?.message ?? '', /needs an options object/)
+  })
+
+  it('refuses private, loopback, link-local and metadata addresses unless allowed', async (t) => {
+    const stub = await startStub(t, (_request, response) => {
+      response.end('reached')
+    })
+    const { root } = await startServer(t)
+    const port = new URL(stub.url).port
+    for (const target of [
+      stub.url,
+      `http://localhost:${port}`,
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:9/',
+      'http://10.1.2.3/',
+      'http://[::ffff:127.0.0.1]:9/',
+      'http://0.0.0.0:9/',
+    ]) {
+      const id = await saveScript(
+        root,
+        `probe${Math.random().toString(36).slice(2, 8)}`,
+        `return (await http.request({ url: '${target}', timeout: 2000 })).body`,
+      )
+      const answer = await runScript(root, id)
+      assert.equal(answer.status, 'error', target)
+      assert.match(answer.error?.message ?? '', /private, loopback or link-local/, target)
+    }
+    assert.equal(stub.requests.length, 0, 'nothing reached the loopback server')
+  })
+})
