@@ -4,7 +4,7 @@ import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
 import type { ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
 import { bounded } from '../executions/record-bounds.ts'
 import { newId } from '../ids.ts'
-import type { ExecutionScope, ScriptLogLevel } from './runtime/host-api.ts'
+import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
 import { sourceLine } from './runtime/script-source.ts'
 import type { ScriptRunner } from './script-runner.ts'
 import type { Svcscript } from './svcscript-schemas.ts'
@@ -63,7 +63,7 @@ export class ScriptExecutor {
     const startedAt = new Date()
     const started = performance.now()
     const logs = new LogCollector(this.#maxLogLines, started)
-    const ended = new AbortController()
+    const ended = new ExecutionEnd()
     const channel = request.channel && forScript(request.channel)
     const scope: ExecutionScope = {
       executionId: id,
@@ -71,7 +71,9 @@ export class ScriptExecutor {
       channel,
       scriptCode: request.script.code,
       logLevel: request.script.opts.loglevel as ScriptLogLevel,
-      signal: ended.signal,
+      get signal() {
+        return ended.signal
+      },
       log: (level, text) => logs.add(level, text),
     }
     const input = { startparams: request.startparams, request: request.request ?? null, channel }
@@ -79,7 +81,7 @@ export class ScriptExecutor {
     try {
       result = await this.#runner.run(request.script, scope, input, request.timeoutMs, request.abort)
     } finally {
-      ended.abort()
+      ended.end()
     }
     if (result.kind === 'busy') {
       throw new AppError('rate_limited', `too many runs of script '${request.script.code}' are waiting; try again shortly`)

@@ -1,8 +1,8 @@
 import { cpuUsage } from 'node:process'
 import { localModules } from '../api/local-modules.ts'
-import type { ExecutionScope, HostModule } from '../runtime/host-api.ts'
-import { LogBounds } from '../runtime/log-bounds.ts'
+import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
 import { type RunnableScript, ScriptRuntime } from '../runtime/script-runtime.ts'
+import { BatchedChannel } from './batched-channel.ts'
 import type { FromHost, HostSettings, RemoteModuleManifest, ToHost } from './protocol.ts'
 
 /** Versions of scripts a host keeps the source of; the main process resends evicted ones. */
@@ -23,12 +23,11 @@ interface PendingCall {
 /**
  * The script host: a child process that runs scripts in isolates for the main process. It owns
  * nothing durable; if it dies, the main process fails its runs and starts another. Every message
- * is structured-cloned over the IPC channel (`serialization: 'advanced'`).
+ * travels as JSON over the IPC channel, batched (batched-channel.ts).
  */
 export function runScriptHost(): void {
-  const send = (message: FromHost) => {
-    process.send?.(message)
-  }
+  const outbox = new BatchedChannel<FromHost>((batch) => process.send?.(batch), 'task')
+  const send = (message: FromHost) => outbox.push(message)
   let runtime: ScriptRuntime | undefined
   let settings: HostSettings
   const scripts = new Map<string, RunnableScript>()
@@ -36,6 +35,7 @@ export function runScriptHost(): void {
   const runOf = new WeakMap<ExecutionScope, number>()
   const calls = new Map<number, PendingCall>()
   let nextCall = 1
+  let runsStarted = 0
 
   function remoteModule(manifest: RemoteModuleManifest): HostModule {
     const functions = Object.fromEntries(
@@ -66,7 +66,12 @@ export function runScriptHost(): void {
       maxInFlightPerIsolate: settings.maxInFlightPerIsolate,
       maxQueuedPerScript: settings.maxQueuedPerScript,
       modules: [...localModules(settings), ...settings.remoteModules.map(remoteModule)],
-      limits: { maxOutputChars: settings.maxOutputChars, maxLogLineChars: settings.maxLogLineChars },
+      limits: {
+        maxOutputChars: settings.maxOutputChars,
+        maxLogLineChars: settings.maxLogLineChars,
+        maxLogLines: settings.maxLogLines,
+        maxLogChars: settings.maxLogChars,
+      },
     })
     send({ t: 'ready' })
   }
@@ -83,30 +88,33 @@ export function runScriptHost(): void {
     scripts.set(message.key, script)
     if (scripts.size > SCRIPT_CACHE) scripts.delete(scripts.keys().next().value as string)
 
-    const ended = new AbortController()
+    const ended = new ExecutionEnd()
     const abort = new AbortController()
     aborts.set(message.run, abort)
-    const logs = new LogBounds({ maxLines: settings.maxLogLines, maxChars: settings.maxLogChars }, message.scope.logLevel)
+    runsStarted++
     const scope: ExecutionScope = {
       ...message.scope,
-      signal: ended.signal,
-      log: (level, text) => {
-        if (logs.accept(level, text)) send({ t: 'log', run: message.run, level, text })
+      get signal() {
+        return ended.signal
       },
+      // Filtered by level and bounded in the isolate already (guest-prelude.ts).
+      log: (level, text) => send({ t: 'log', run: message.run, level, text }),
     }
     runOf.set(scope, message.run)
     try {
-      const result = await runtime.run(script, scope, JSON.parse(message.input), message.timeoutMs, abort.signal)
-      const summary = logs.summary()
-      if (summary) send({ t: 'log', run: message.run, level: 'warn', text: summary })
+      const result = await runtime.runJson(script, scope, message.input, message.timeoutMs, abort.signal)
       send({ t: 'done', run: message.run, result })
     } finally {
-      ended.abort()
+      ended.end()
       aborts.delete(message.run)
     }
   }
 
-  process.on('message', (message: ToHost) => {
+  process.on('message', (batch: ToHost[]) => {
+    for (const message of batch) receive(message)
+  })
+
+  function receive(message: ToHost): void {
     if (message.t === 'init') {
       init(message.settings)
     } else if (message.t === 'run') {
@@ -121,9 +129,9 @@ export function runScriptHost(): void {
       if (message.ok) pending?.resolve(message.value)
       else pending?.reject(new Error(String(message.value)))
     }
-  })
-  // Without the main process there is nobody to answer: leave.
-  process.on('disconnect', () => process.exit(0))
+  }
+  // Without the main process there is nobody to answer: leave. SIGTERM keeps its default action.
+  process.on('disconnect', leave)
 
   // Heartbeat, and the last line of defence: V8 cannot always stop an isolate that ran out of
   // memory (its thread keeps running after disposal). A host with no runs that keeps burning a
@@ -134,11 +142,23 @@ export function runScriptHost(): void {
     const now = cpuUsage()
     const busy = (now.user - last.user + now.system - last.system) / 1e6
     last = now
-    burning = aborts.size === 0 && busy > IDLE_BURN_RATIO ? burning + 1 : 0
+    // Idle: no run in flight now, and none started during the second (most finish within one task).
+    const idle = aborts.size === 0 && runsStarted === 0
+    runsStarted = 0
+    burning = idle && busy > IDLE_BURN_RATIO ? burning + 1 : 0
     if (burning >= IDLE_BURN_SECONDS) {
       process.stderr.write('switchboard script host: an isolate keeps running after it was stopped; restarting\n')
-      process.exit(70)
+      leave()
     }
     send({ t: 'stats', isolates: runtime?.isolateCount ?? 0 })
   }, 1000).unref()
+}
+
+/**
+ * Ends this process at once. Not `process.exit`: its clean-up waits for isolate threads, and an
+ * isolate V8 could not stop never ends, which left hosts spinning on after their server was gone.
+ */
+function leave(): never {
+  process.kill(process.pid, 'SIGKILL')
+  throw new Error('unreachable: SIGKILL was sent')
 }

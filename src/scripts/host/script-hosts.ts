@@ -7,6 +7,7 @@ import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-a
 import type { RunInput, RunnableScript, RunResult } from '../runtime/script-runtime.ts'
 import { type ScriptLang, SourceChecker, type SourceProblem } from '../runtime/script-source.ts'
 import type { ScriptRunner } from '../script-runner.ts'
+import { BatchedChannel } from './batched-channel.ts'
 import type { FromHost, HostSettings, ToHost } from './protocol.ts'
 
 export interface ScriptHostsOptions {
@@ -17,7 +18,7 @@ export interface ScriptHostsOptions {
   readonly remoteModules: readonly HostModule[]
   /** A host whose resident memory passes this is killed and replaced, MB. */
   readonly hostMemoryCapMb: number
-  /** A host that sends no heartbeat for this long while it has runs is killed, ms. */
+  /** A host that sends no heartbeat for this long while it has runs is killed, ms (CPU limit + 5 s). */
   readonly heartbeatTimeoutMs?: number
   /** Told about hosts that stop or start, for the log. */
   readonly onHostEvent?: (event: { host: number; what: 'started' | 'stopped'; reason?: string }) => void
@@ -41,6 +42,7 @@ const SUPERVISE_EVERY_MS = 500
 class Host {
   readonly index: number
   readonly child: ChildProcess
+  readonly #outbox: BatchedChannel<ToHost>
   readonly runs = new Map<number, PendingRun>()
   /** Script versions this host has the source of. */
   readonly known = new Set<string>()
@@ -50,10 +52,13 @@ class Host {
   constructor(index: number, child: ChildProcess) {
     this.index = index
     this.child = child
+    this.#outbox = new BatchedChannel((batch) => {
+      if (this.alive && child.connected) child.send(batch)
+    }, 'turn')
   }
 
   send(message: ToHost): void {
-    if (this.alive && this.child.connected) this.child.send(message)
+    this.#outbox.push(message)
   }
 }
 
@@ -146,7 +151,12 @@ export class ScriptHosts implements ScriptRunner {
         (host) =>
           new Promise<void>((resolve) => {
             if (host.child.exitCode !== null || host.child.signalCode !== null) return resolve()
-            host.child.once('exit', () => resolve())
+            // SIGTERM ends a host at once; SIGKILL follows in case something ever blocks it.
+            const kill = setTimeout(() => host.child.kill('SIGKILL'), 2000)
+            host.child.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
             host.child.kill('SIGTERM')
           }),
       ),
@@ -188,17 +198,17 @@ export class ScriptHosts implements ScriptRunner {
   #spawn(index: number): Host {
     const child = fork(ENTRY, [], {
       execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning'],
-      serialization: 'advanced',
+      serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     const host = new Host(index, child)
-    child.on('message', (message: FromHost) => {
+    child.on('message', (batch: FromHost[]) => {
       host.lastHeard = performance.now()
-      this.#receive(host, message)
+      for (const message of batch) this.#receive(host, message)
     })
     child.on('exit', (code, signal) => this.#lost(host, signal ? `it was killed (${signal})` : `it exited with code ${code}`))
     child.on('error', () => {})
-    child.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests() } } satisfies ToHost)
+    host.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests() } })
     return host
   }
 
@@ -271,7 +281,8 @@ export class ScriptHosts implements ScriptRunner {
 
   /** Memory cap and heartbeat of every host. */
   #supervise(): void {
-    const timeout = this.#options.heartbeatTimeoutMs ?? 5000
+    // A host may be blocked for up to the CPU limit by a script it runs synchronously (sandbox.ts).
+    const timeout = this.#options.heartbeatTimeoutMs ?? this.#options.settings.cpuLimitMs + 5000
     for (const host of this.#hosts) {
       if (!host.alive || host.child.pid === undefined) continue
       const rssMb = residentMb(host.child.pid)

@@ -5,30 +5,46 @@ export interface PreludeLimits {
   readonly maxOutputChars: number
   /** Longest log line, in characters; longer lines are cut. */
   readonly maxLogLineChars: number
+  /** Most log lines kept per execution; later ones are counted. */
+  readonly maxLogLines: number
+  /** Most log characters kept per execution. */
+  readonly maxLogChars: number
 }
+
+/** Log levels by rank, as the guest and the host number them. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 
 /**
  * The JavaScript that runs first in every script context. It keeps the host references in a
  * closure (the script never sees them), captures the built-ins it needs before any script can
  * replace them, and returns `setup(main)`, which binds the compiled script and answers with the
- * `execute(execId, inputJson)` function the host calls for each execution.
+ * one function the host calls for each execution (`start`, `take`, `drop`).
  *
  * Inputs cross as one JSON string and outputs come back as one (Uint8Array values encoded as
  * `{"$bytes": base64}`): measured 2-3x faster than structured copies of the same objects, and
  * the output's size is checked inside the isolate before anything reaches the host.
+ *
+ * Log lines are filtered by level and bounded here, so a flood never leaves the isolate. They
+ * travel with the outcome, and in one batch before each asynchronous host call (so a run that
+ * later times out still shows what it did): a call per line would arrive after a synchronous
+ * run had already ended.
  */
 export function guestPrelude(modules: readonly HostModule[], limits: PreludeLimits): string {
   const factories = modules.map((module) => `[${JSON.stringify(module.name)}, ${module.guest}]`).join(',\n')
   return `'use strict'
-const dispatch = $0, dispatchSync = $1, emitLog = $2
+const dispatch = $0, dispatchSync = $1, emitLog = $2, finished = $3
 const { parse, stringify } = JSON
 const { apply } = Reflect
 const { isArray } = Array
+const dateNow = Date.now
 const Uint8ArrayCtor = Uint8Array
 const stringSlice = String.prototype.slice
 const StringCtor = String
 const MAX_OUTPUT = ${limits.maxOutputChars}
 const MAX_LOG_LINE = ${limits.maxLogLineChars}
+const MAX_LOG_LINES = ${limits.maxLogLines}
+const MAX_LOG_CHARS = ${limits.maxLogChars}
+const LEVELS = ${JSON.stringify(LOG_LEVELS)}
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 function base64(bytes) {
@@ -74,36 +90,150 @@ const factories = [
 ${factories}
 ]
 
-function api(execId) {
-  const call = (name, ...args) =>
-    dispatch.apply(undefined, [execId, name, args], { arguments: { copy: true }, result: { promise: true, copy: true } })
+// The log of one execution: lines not yet sent to the host (level rank, text, ...), and counts.
+class ExecutionLog {
+  constructor(minRank) {
+    this.minRank = minRank
+    this.pending = []
+    this.lines = 0
+    this.chars = 0
+    this.dropped = 0
+  }
+  write(rank, args) {
+    if (rank < this.minRank) return
+    const text = line(args)
+    if (this.lines >= MAX_LOG_LINES || this.chars + text.length > MAX_LOG_CHARS) {
+      this.dropped++
+      return
+    }
+    this.lines++
+    this.chars += text.length
+    this.pending.push(rank, text)
+  }
+  // The lines not yet sent, with a closing line when some were dropped if \`last\`.
+  take(last) {
+    const lines = this.pending
+    this.pending = []
+    if (last && this.dropped > 0) {
+      lines.push(2, this.dropped + ' more log line(s) were dropped: the log limit is ' + MAX_LOG_LINES +
+        ' lines or ' + MAX_LOG_CHARS + ' characters')
+    }
+    return lines
+  }
+}
+
+function api(execId, log) {
+  const call = (name, ...args) => {
+    if (log.pending.length > 0) emitLog.applyIgnored(undefined, [execId, log.take(false)], { arguments: { copy: true } })
+    return dispatch.apply(undefined, [execId, name, args], { arguments: { copy: true }, result: { promise: true, copy: true } })
+  }
   const callSync = (name, ...args) =>
     dispatchSync.applySync(undefined, [execId, name, args], { arguments: { copy: true }, result: { copy: true } })
-  const write = (level) => (...args) => {
-    emitLog.applyIgnored(undefined, [execId, level, line(args)], { arguments: { copy: true } })
-  }
-  const values = [{ debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }]
+  const write = (rank) => (...args) => log.write(rank, args)
+  const values = [{ debug: write(0), info: write(1), warn: write(2), error: write(3) }]
   for (const [name, factory] of factories) {
     values.push(factory((fn, ...args) => call(name + '.' + fn, ...args), (fn, ...args) => callSync(name + '.' + fn, ...args), tools))
   }
   return values
 }
 
+// Compiles the prelude's own functions before a script needs them (spare isolates run this).
+globalThis.__warm = () => {
+  api(0, new ExecutionLog(0)).shift().info('warm', { a: 1 })
+  stringify({ a: [1, 'b'] }, encodeBytes)
+  delete globalThis.__warm
+}
+
 return function setup(main) {
-  return async function execute(execId, inputJson) {
-    const input = parse(inputJson)
-    const startparams = isArray(input.startparams) ? input.startparams : []
-    const startparam = (n) => (typeof n === 'number' && n >= 1 && n <= startparams.length ? startparams[n - 1] : undefined)
-    const vars = {}
-    const returned = await main(startparam, vars, input.request === undefined ? null : input.request,
-      input.channel === undefined ? null : input.channel, ...api(execId))
-    if (returned !== undefined) vars.result = returned
-    const out = stringify(vars, encodeBytes)
-    if (out.length > MAX_OUTPUT) {
-      throw new RangeError('the script output is ' + out.length + ' characters of JSON; the limit is ' + MAX_OUTPUT)
-    }
-    return out
+  // Outcomes by execution id: [1, outputJson, logs, ms] or [2, message, logs, ms, stack], where
+  // ms is the time since the start as the script sees it. The host takes an outcome right after
+  // \`start\` when the script finished without waiting on a host call (most do); otherwise it
+  // asks to be told (\`finished\`) when the outcome is there.
+  const outcomes = new Map()
+  const logs = new Map()
+  const watched = new Set()
+
+  function settle(execId, outcome) {
+    // A run without its log entry was dropped by the host: nobody takes its outcome.
+    if (!logs.delete(execId)) return
+    outcomes.set(execId, outcome)
+    if (watched.delete(execId)) finished.applyIgnored(undefined, [execId])
   }
+
+  function failure(error, log, began) {
+    let message, stack
+    try {
+      message = error instanceof Error ? StringCtor(error.message) : typeof error === 'string' ? error : text(error)
+      stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : undefined
+    } catch {
+      message = 'the script threw a value that cannot be shown'
+    }
+    return [2, message, log.take(true), dateNow() - began, stack]
+  }
+
+  function output(vars, returned, log, began) {
+    if (returned !== undefined) vars.result = returned
+    let out
+    try {
+      out = stringify(vars, encodeBytes)
+    } catch (error) {
+      return failure(error, log, began)
+    }
+    return out.length > MAX_OUTPUT
+      ? [2, 'the script output is ' + out.length + ' characters of JSON; the limit is ' + MAX_OUTPUT, log.take(true), dateNow() - began]
+      : [1, out, log.take(true), dateNow() - began]
+  }
+
+  const ops = {
+    // Answers the outcome at once when the script finished synchronously, else undefined.
+    start(execId, inputJson, minRank) {
+      const began = dateNow()
+      const log = new ExecutionLog(minRank)
+      const input = parse(inputJson)
+      const startparams = isArray(input.startparams) ? input.startparams : []
+      const startparam = (n) => (typeof n === 'number' && n >= 1 && n <= startparams.length ? startparams[n - 1] : undefined)
+      const vars = {}
+      // Registered for the whole run: a run cut by its timeout still has its lines taken (drop).
+      logs.set(execId, log)
+      let returned
+      try {
+        returned = main(startparam, vars, input.request === undefined ? null : input.request,
+          input.channel === undefined ? null : input.channel, ...api(execId, log))
+      } catch (error) {
+        logs.delete(execId)
+        return failure(error, log, began)
+      }
+      if (returned === null || (typeof returned !== 'object' && typeof returned !== 'function') || typeof returned.then !== 'function') {
+        logs.delete(execId)
+        return output(vars, returned, log, began)
+      }
+      returned.then(
+        (value) => settle(execId, output(vars, value, log, began)),
+        (error) => settle(execId, failure(error, log, began)),
+      )
+      return undefined
+    },
+    take(execId, watch) {
+      const outcome = outcomes.get(execId)
+      if (outcome !== undefined) {
+        outcomes.delete(execId)
+        return outcome
+      }
+      if (watch) watched.add(execId)
+      return undefined
+    },
+    // Forgets a run the host gave up on (timeout, abort), answering the log lines it left.
+    drop(execId) {
+      watched.delete(execId)
+      const log = logs.get(execId)
+      logs.delete(execId)
+      outcomes.delete(execId)
+      return log === undefined ? [] : log.take(true)
+    },
+  }
+  // One entry point, so the host holds one reference: op 0 start, 1 take, 2 drop.
+  return (op, execId, arg, extra) =>
+    op === 0 ? ops.start(execId, arg, extra) : op === 1 ? ops.take(execId, arg) : ops.drop(execId)
 }
 `
 }

@@ -20,6 +20,32 @@ export interface ExecutionScope {
   log(level: ScriptLogLevel, text: string): void
 }
 
+/**
+ * The end of an execution as an AbortSignal for host functions, made only when one asks for it:
+ * creating and aborting a signal (its DOMException) for every execution cost more than a whole
+ * script run (profiled in a script host).
+ */
+export class ExecutionEnd {
+  #controller: AbortController | undefined
+  #ended = false
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#ended) this.#controller.abort(ENDED_REASON)
+    }
+    return this.#controller.signal
+  }
+
+  end(): void {
+    this.#ended = true
+    this.#controller?.abort(ENDED_REASON)
+  }
+}
+
+/** The abort reason: a plain value, so no DOMException (and its stack) is made. */
+const ENDED_REASON = 'the execution ended'
+
 /** A host function a script may call, by `<module>.<name>`. */
 export interface HostFunction {
   /** Runs synchronously in the guest's call (crypto); otherwise the guest gets a promise. */

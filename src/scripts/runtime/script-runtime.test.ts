@@ -14,14 +14,14 @@ function runtime(t: TestContext, options: Partial<RuntimeOptions> = {}): ScriptR
     maxInFlightPerIsolate: 64,
     maxQueuedPerScript: 100,
     modules: [sleepModule],
-    limits: { maxOutputChars: 1 << 20, maxLogLineChars: 1000 },
+    limits: { maxOutputChars: 1 << 20, maxLogLineChars: 1000, maxLogLines: 500, maxLogChars: 64 * 1024 },
     ...options,
   })
   t.after(() => created.close())
   return created
 }
 
-function scope(): ExecutionScope & { end(): void } {
+function scope(lines: string[] = []): ExecutionScope & { end(): void } {
   const ended = new AbortController()
   return {
     executionId: 'e',
@@ -30,7 +30,7 @@ function scope(): ExecutionScope & { end(): void } {
     scriptCode: 's',
     logLevel: 'info',
     signal: ended.signal,
-    log: () => {},
+    log: (level, text) => lines.push(`${level} ${text}`),
     end: () => ended.abort(),
   }
 }
@@ -108,5 +108,49 @@ describe('script runtime', () => {
     const ms = performance.now() - started
     t.diagnostic(`first run of a new version: ${ms.toFixed(2)} ms`)
     assert.ok(ms < 50, `first run took ${ms} ms`)
+  })
+
+  it('filters log lines by level and bounds them inside the isolate', async (t) => {
+    const rt = runtime(t)
+    const lines: string[] = []
+    const source = 'log.debug("hidden")\nlog.info("one", { a: 1 })\nfor (let i = 0; i < 600; i++) log.warn(i)\nreturn 1'
+    const result = await rt.run({ lang: 'js', source }, scope(lines), input(), 2000)
+    assert.equal(result.kind, 'ok')
+    assert.equal(lines.length, 501)
+    assert.deepEqual(lines.slice(0, 2), ['info one {"a":1}', 'warn 0'])
+    assert.equal(lines.at(-1), 'warn 101 more log line(s) were dropped: the log limit is 500 lines or 65536 characters')
+  })
+
+  it('keeps the log lines of a run that timed out', async (t) => {
+    const rt = runtime(t)
+    for (const source of ['log.info("before")\nwhile (true) {}', 'log.info("before")\nawait sleep(1)\nwhile (true) {}']) {
+      const lines: string[] = []
+      const result = await rt.run({ lang: 'js', source }, scope(lines), input(), 300)
+      assert.equal(result.kind, 'timeout', source)
+      assert.deepEqual(lines, ['info before'], source)
+    }
+  })
+
+  it('runs a script on the calling thread only once it proved quick, and stops at the first slow run', async (t) => {
+    const rt = runtime(t, { isolatesPerScript: 1 })
+    const busy = 'const end = Date.now() + startparam(1)\nwhile (Date.now() < end) {}\nreturn 1'
+    // How late a 5 ms timer fires while a run of `busyMs` is in progress: late means the run
+    // blocked this thread.
+    const lateness = async (busyMs: number, script = { lang: 'js' as const, source: busy }) => {
+      const started = performance.now()
+      let fired = 0
+      const timer = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          fired = performance.now()
+          resolve()
+        }, 5),
+      )
+      await Promise.all([rt.run(script, scope(), input(busyMs), 2000), timer])
+      return fired - started - 5
+    }
+    assert.ok((await lateness(100, { lang: 'js', source: `${busy}\n// another` })) < 50, 'a new script does not block')
+    for (let i = 0; i < 5; i++) await rt.run({ lang: 'js', source: busy }, scope(), input(0), 2000)
+    assert.ok((await lateness(100)) > 80, 'a run of a script proven quick is synchronous')
+    assert.ok((await lateness(100)) < 50, 'after a slow run it is not any more')
   })
 })

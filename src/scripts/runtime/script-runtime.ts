@@ -83,10 +83,21 @@ export class ScriptRuntime implements ScriptRunner {
     return this.#checker.problem(lang, source)
   }
 
-  async run(
+  run(
     script: RunnableScript,
     scope: ExecutionScope,
     input: RunInput,
+    timeoutMs: number,
+    abort?: AbortSignal,
+  ): Promise<RunResult> {
+    return this.runJson(script, scope, JSON.stringify(input), timeoutMs, abort)
+  }
+
+  /** `run` with the input already serialised as JSON (script hosts receive it that way). */
+  async runJson(
+    script: RunnableScript,
+    scope: ExecutionScope,
+    inputJson: string,
     timeoutMs: number,
     abort?: AbortSignal,
   ): Promise<RunResult> {
@@ -97,7 +108,7 @@ export class ScriptRuntime implements ScriptRunner {
       return sandbox === 'busy' ? { kind: 'busy' } : { kind: 'error', message: sandbox, stack: undefined }
     }
     try {
-      return await sandbox.run(scope, JSON.stringify(input), timeoutMs, abort)
+      return await sandbox.run(scope, inputJson, timeoutMs, abort)
     } finally {
       pool.waiters.shift()?.()
     }
@@ -174,7 +185,7 @@ export class ScriptRuntime implements ScriptRunner {
     pool.growing = (async () => {
       const sandbox = await this.#takeSpare()
       try {
-        await sandbox.load(pool.code)
+        sandbox.load(pool.code)
       } catch (error) {
         sandbox.stop('the script does not load')
         pool.broken = `the script does not load: ${error instanceof Error ? error.message : String(error)}`
@@ -199,7 +210,9 @@ export class ScriptRuntime implements ScriptRunner {
   #takeSpare(): Promise<Sandbox> {
     const spare = this.#spare ?? this.#newSandbox()
     this.#spare = undefined
-    this.#refillSpare()
+    // Creating an isolate blocks for a few milliseconds: do it once the run that needed this one
+    // has answered.
+    setTimeout(() => this.#refillSpare(), 5).unref()
     return spare
   }
 

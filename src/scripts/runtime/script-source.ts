@@ -17,9 +17,14 @@ const WRAPPER_LINES = 1
  * The script as the isolate compiles it: the user's source is the body of an async function
  * whose parameters are the script API. TypeScript is type-stripped (Node's
  * `module.stripTypeScriptTypes`, which keeps every position), so lines and columns match.
+ *
+ * A source without the word `await` cannot suspend, so it is compiled as a plain function: it
+ * then finishes inside the host's first call (one call instead of two per execution). A
+ * returned promise is still awaited. The word in a string or comment only costs the fast path.
  */
 export function wrapSource(lang: ScriptLang, source: string, parameters: readonly string[]): string {
-  const wrapped = `(async function (${parameters.join(', ')}) {\n${source}\n})`
+  const kind = /\bawait\b/.test(source) ? 'async function' : 'function'
+  const wrapped = `(${kind} (${parameters.join(', ')}) {\n${source}\n})`
   return lang === 'ts' ? stripTypeScriptTypes(wrapped, { mode: 'strip' }) : wrapped
 }
 

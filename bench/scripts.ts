@@ -1,0 +1,153 @@
+// Script execution throughput: a small JSON transform (parse a 1 KB body, total 12 items,
+// answer JSON) run warm through the script hosts (as the server runs scripts) and through the
+// in-process engine, next to the same function called directly in Node, in one run; and the
+// first execution of a changed script.
+//   bin/bench scripts            (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONCURRENCY)
+import { availableParallelism } from 'node:os'
+import { sleepModule } from '../src/scripts/api/sleep-module.ts'
+import { ScriptHosts } from '../src/scripts/host/script-hosts.ts'
+import type { ExecutionScope } from '../src/scripts/runtime/host-api.ts'
+import { ScriptRuntime } from '../src/scripts/runtime/script-runtime.ts'
+import type { ScriptRunner } from '../src/scripts/script-runner.ts'
+import { median } from './support/load.ts'
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const seconds = Number(process.env.BENCH_SECONDS ?? 3)
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64)
+
+const body = JSON.stringify({
+  order: 'A-1001',
+  customer: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com' },
+  items: Array.from({ length: 12 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    title: `Item number ${i}`,
+    price: 1.25 * (i + 1),
+    qty: (i % 3) + 1,
+  })),
+})
+const SOURCE = `const order = JSON.parse(startparam(1))
+let total = 0
+for (const item of order.items) total += item.price * item.qty
+return { order: order.order, total, count: order.items.length }`
+
+function transform(text: string) {
+  const order = JSON.parse(text) as { order: string; items: { price: number; qty: number }[] }
+  let total = 0
+  for (const item of order.items) total += item.price * item.qty
+  return { order: order.order, total, count: order.items.length }
+}
+
+const scope: ExecutionScope = {
+  executionId: 'bench',
+  domainId: 'bench',
+  channel: null,
+  scriptCode: 'bench',
+  logLevel: 'info',
+  signal: new AbortController().signal,
+  log: () => {},
+}
+const input = { startparams: [body], request: null, channel: null }
+
+/** Executions per second for `seconds`, `concurrency` at a time. */
+async function throughput(run: () => Promise<unknown>, duration: number): Promise<number> {
+  const end = performance.now() + duration * 1000
+  let done = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await run()
+        done++
+      }
+    }),
+  )
+  return done / duration
+}
+
+function directRate(duration: number): number {
+  const end = performance.now() + duration * 1000
+  let done = 0
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++) JSON.stringify({ result: transform(body) })
+    done += 1000
+  }
+  return done / duration
+}
+
+async function check(runner: ScriptRunner): Promise<void> {
+  const result = await runner.run({ lang: 'js', source: SOURCE }, scope, input, 5000)
+  if (result.kind !== 'ok' || JSON.parse(result.outputJson).result.total !== transform(body).total) {
+    throw new Error(`the script does not compute the same: ${JSON.stringify(result)}`)
+  }
+}
+
+const hosts = ScriptHosts.start({
+  hosts: Math.min(4, availableParallelism()),
+  hostMemoryCapMb: 2048,
+  settings: {
+    memoryMb: 128,
+    cpuLimitMs: 5000,
+    maxIsolates: 64,
+    maxInFlightPerIsolate: 64,
+    maxQueuedPerScript: 10_000,
+    egressAllow: [],
+    httpTimeoutMs: 10_000,
+    httpMaxResponseBytes: 5 << 20,
+    httpMaxRequestBytes: 5 << 20,
+    maxOutputChars: 1 << 20,
+    maxLogLineChars: 4096,
+    maxLogLines: 500,
+    maxLogChars: 65536,
+  },
+  remoteModules: [],
+})
+const engine = new ScriptRuntime({
+  memoryMb: 128,
+  cpuLimitMs: 5000,
+  maxIsolates: 64,
+  maxHeapBytes: 1 << 30,
+  isolatesPerScript: Math.min(4, availableParallelism()),
+  maxInFlightPerIsolate: 64,
+  maxQueuedPerScript: 10_000,
+  modules: [sleepModule],
+  limits: { maxOutputChars: 1 << 20, maxLogLineChars: 4096, maxLogLines: 500, maxLogChars: 64 * 1024 },
+})
+try {
+  const script = { lang: 'js' as const, source: SOURCE }
+  await check(hosts)
+  await check(engine)
+  // Warm-up: every host and isolate has the script compiled and optimised.
+  await throughput(() => hosts.run(script, scope, input, 5000), 1)
+  await throughput(() => engine.run(script, scope, input, 5000), 1)
+  directRate(1)
+
+  const rates = { direct: [] as number[], hosts: [] as number[], engine: [] as number[] }
+  for (let round = 0; round < rounds; round++) {
+    rates.direct.push(directRate(seconds))
+    rates.hosts.push(await throughput(() => hosts.run(script, scope, input, 5000), seconds))
+    rates.engine.push(await throughput(() => engine.run(script, scope, input, 5000), seconds))
+  }
+
+  // First run of a changed script: a new version each time, on an otherwise idle runner.
+  const firsts: number[] = []
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const started = performance.now()
+    const result = await hosts.run({ lang: 'js', source: `${SOURCE}\n// version ${i}` }, scope, input, 5000)
+    firsts.push(performance.now() - started)
+    if (result.kind !== 'ok') throw new Error(`version ${i}: ${JSON.stringify(result)}`)
+  }
+
+  const direct = median(rates.direct)
+  const line = (name: string, rate: number) => `| ${name} | ${rate.toFixed(0)} | ${((100 * rate) / direct).toFixed(1)} % |`
+  process.stdout.write(
+    `Script executions, ${concurrency} at a time, median of ${rounds} rounds of ${seconds} s (Node ${process.version}, ${availableParallelism()} cores)\n\n` +
+      '| runner | executions/s | of direct |\n|---|---:|---:|\n' +
+      `${line('direct call in Node (no sandbox)', direct)}\n` +
+      `${line(`script hosts (${hosts.pids.length} processes, as the server runs scripts)`, median(rates.hosts))}\n` +
+      `${line('in-process engine (isolates in this process)', median(rates.engine))}\n\n` +
+      `First execution after a script change (through the hosts): median ${median(firsts).toFixed(2)} ms, max ${Math.max(...firsts).toFixed(2)} ms\n`,
+  )
+} finally {
+  await hosts.close()
+  await engine.close()
+}
