@@ -74,7 +74,7 @@ function directRate(duration: number): number {
 }
 
 async function check(runner: ScriptRunner): Promise<void> {
-  const result = await runner.run({ lang: 'js', source: SOURCE }, scope, input, 5000)
+  const result = await runner.run({ id: 's', lang: 'js', source: SOURCE }, scope, input, 5000)
   if (result.kind !== 'ok' || JSON.parse(result.outputJson).result.total !== transform(body).total) {
     throw new Error(`the script does not compute the same: ${JSON.stringify(result)}`)
   }
@@ -112,7 +112,7 @@ const engine = new ScriptRuntime({
   limits: { maxOutputChars: 1 << 20, maxLogLineChars: 4096, maxLogLines: 500, maxLogChars: 64 * 1024 },
 })
 try {
-  const script = { lang: 'js' as const, source: SOURCE }
+  const script = { id: 's', lang: 'js' as const, source: SOURCE }
   await check(hosts)
   await check(engine)
   // Warm-up: every host and isolate has the script compiled and optimised.
@@ -132,7 +132,7 @@ try {
   for (let i = 0; i < 20; i++) {
     await new Promise((resolve) => setTimeout(resolve, 50))
     const started = performance.now()
-    const result = await hosts.run({ lang: 'js', source: `${SOURCE}\n// version ${i}` }, scope, input, 5000)
+    const result = await hosts.run({ id: 's', lang: 'js', source: `${SOURCE}\n// version ${i}` }, scope, input, 5000)
     firsts.push(performance.now() - started)
     if (result.kind !== 'ok') throw new Error(`version ${i}: ${JSON.stringify(result)}`)
   }

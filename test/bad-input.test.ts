@@ -8,6 +8,7 @@ import {
   DOMAINS,
   httpClient,
   json,
+  jsonArray,
   ROOT_KEY,
   SCRIPTS,
   startServer,
@@ -76,6 +77,52 @@ describe('bad input on every endpoint', () => {
       assertError(await anonymous.get(route), 401)
       assertError(await nowhere.get(route), 404)
     }
+  })
+
+  it('guards the script run endpoint and the read-only executions collection', async (t) => {
+    const { root, url, client } = await startServer(t, { config: { restBodyLimit: 16 * 1024 } })
+    const anonymous = httpClient(url)
+    const nowhere = client(ROOT_KEY, { 'switchboard-domain': 'nowhere' })
+    const script = json(await root.post(SCRIPTS, { code: 'double', source: 'return startparam(1) * 2' }))
+    const run = `${SCRIPTS}/${String(script.id)}/run`
+    const ran = json(await root.post(run, { startparams: [21] }))
+    assert.deepEqual(ran.variables, { result: 42 })
+
+    assertError(await anonymous.post(run, {}), 401)
+    assertError(await client('sbk_not-a-real-key').post(run, {}), 401)
+    assertError(await nowhere.post(run, {}), 404, /domain 'nowhere'/)
+    assertError(await root.request('POST', run, '{"startparams":'), 400, /not valid JSON/)
+    assertError(await root.post(run, { startparams: 'x' }), 400, /array/, 'startparams')
+    assertError(await root.post(run, { startparams: Array.from({ length: 21 }, () => 1) }), 400, undefined, 'startparams')
+    assertError(await root.post(run, { timeout: 0 }), 400, undefined, 'timeout')
+    assertError(await root.post(run, { timeout: 60_001 }), 400, undefined, 'timeout')
+    assertError(await root.post(run, { timeout: '5' }), 400, undefined, 'timeout')
+    assertError(await root.post(run, { channel: 42 }), 400, undefined, 'channel')
+    assertError(await root.post(run, { startparams: ['x'.repeat(17 * 1024)] }), 413)
+    assertError(await root.post(`${SCRIPTS}/${MISSING_ID}/run`, {}), 404)
+    assertError(await root.post(`${SCRIPTS}/not-a-uuid/run`, {}), 400, /UUID/, 'id')
+
+    const executions = '/rest/v1/service/executions'
+    const [execution] = jsonArray(await root.get(executions))
+    const item = `${executions}/${String(execution?.id)}`
+    assert.equal(json(await root.get(item)).script_code, 'double')
+    for (const route of [executions, item]) {
+      assertError(await anonymous.get(route), 401)
+      assertError(await nowhere.get(route), 404, /domain 'nowhere'/)
+    }
+    for (const query of ['filter={"nope":1}', 'mask=nope', 'order=nope', 'limit=5000', 'filter=[']) {
+      assertError(await root.get(`${executions}?${query}`), 400)
+    }
+    assertError(await root.get(`${executions}/${MISSING_ID}`), 404)
+    assertError(await root.get(`${executions}/not-a-uuid`), 400, /UUID/, 'id')
+    for (const [method, route] of [
+      ['POST', executions],
+      ['PATCH', item],
+      ['DELETE', item],
+    ] as const) {
+      assertError(await root.request(method, route, method === 'DELETE' ? undefined : {}), 404)
+    }
+    assert.equal(jsonArray(await root.get(executions)).length, 1, 'nothing was written or removed')
   })
 
   it('never answers garbage with a 500 or a non-JSON error', async (t) => {

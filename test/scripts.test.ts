@@ -111,7 +111,7 @@ describe('service scripts (SPEC §4)', () => {
   })
 
   it('uses a saved change on the next run, and keeps a script’s globals between its runs', async (t) => {
-    const { root } = await startServer(t)
+    const { root, client, config } = await startServer(t)
     const id = await saveScript(root, 'counter', 'globalThis.n = (globalThis.n ?? 0) + 1\nreturn ["v1", globalThis.n]')
     assert.deepEqual((await runScript(root, id)).variables.result, ['v1', 1])
     assert.deepEqual((await runScript(root, id)).variables.result, ['v1', 2])
@@ -119,6 +119,22 @@ describe('service scripts (SPEC §4)', () => {
     assert.deepEqual((await runScript(root, id)).variables.result, ['v2', 1], 'a new version starts with fresh globals')
     const other = await saveScript(root, 'other', 'return typeof globalThis.n')
     assert.equal((await runScript(root, other)).variables.result, 'undefined', 'scripts never share globals')
+    // Not even two scripts with the same source, in one domain or two.
+    const source = 'globalThis.n = (globalThis.n ?? 0) + 1\nreturn globalThis.n'
+    const twin = await saveScript(root, 'twin-a', source)
+    const sibling = await saveScript(root, 'twin-b', source)
+    await root.post('/rest/v1/master/domains', { name: 'elsewhere' })
+    const elsewhere = client(config.adminKey, { 'Switchboard-Domain': 'elsewhere' })
+    const stranger = await saveScript(elsewhere, 'twin-a', source)
+    assert.deepEqual(
+      [
+        await runScript(root, twin),
+        await runScript(root, twin),
+        await runScript(root, sibling),
+        await runScript(elsewhere, stranger),
+      ].map((answer) => answer.variables.result),
+      [1, 2, 1, 1],
+    )
   })
 
   it('computes hashes and HMACs as the platform does, and compares in constant time', async (t) => {

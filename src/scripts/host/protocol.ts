@@ -45,7 +45,7 @@ export type ToHost =
       readonly run: number
       readonly key: string
       /** Sent the first time this host sees the script version. */
-      readonly script: { readonly lang: ScriptLang; readonly source: string } | undefined
+      readonly script: { readonly id: string; readonly lang: ScriptLang; readonly source: string } | undefined
       readonly input: string
       readonly timeoutMs: number
       readonly scope: RunScope

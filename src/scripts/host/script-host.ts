@@ -1,5 +1,6 @@
 import { cpuUsage } from 'node:process'
 import { localModules } from '../api/local-modules.ts'
+import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
 import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
 import { type RunnableScript, ScriptRuntime } from '../runtime/script-runtime.ts'
 import { BatchedChannel } from './batched-channel.ts'
@@ -79,7 +80,7 @@ export function runScriptHost(): void {
   async function run(message: Extract<ToHost, { t: 'run' }>): Promise<void> {
     if (!runtime) throw new Error('run before init')
     let script = scripts.get(message.key)
-    if (message.script) script = { lang: message.script.lang, source: message.script.source }
+    if (message.script) script = { id: message.script.id, lang: message.script.lang, source: message.script.source }
     if (!script) {
       send({ t: 'done', run: message.run, result: { kind: 'unknown-script' } })
       return
@@ -92,13 +93,17 @@ export function runScriptHost(): void {
     const abort = new AbortController()
     aborts.set(message.run, abort)
     runsStarted++
+    const minRank = LOG_LEVELS.indexOf(message.scope.logLevel)
     const scope: ExecutionScope = {
       ...message.scope,
       get signal() {
         return ended.signal
       },
-      // Filtered by level and bounded in the isolate already (guest-prelude.ts).
-      log: (level, text) => send({ t: 'log', run: message.run, level, text }),
+      // The script's lines come filtered and bounded from the isolate (guest-prelude.ts); host
+      // functions' lines (http) are filtered here, and bounded by the main process.
+      log: (level, text) => {
+        if (LOG_LEVELS.indexOf(level) >= minRank) send({ t: 'log', run: message.run, level, text })
+      },
     }
     runOf.set(scope, message.run)
     try {

@@ -1,10 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process'
-import { hash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
 import { scriptParameters } from '../runtime/guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-api.ts'
-import type { RunInput, RunnableScript, RunResult } from '../runtime/script-runtime.ts'
+import { type RunInput, type RunnableScript, type RunResult, scriptVersionKey } from '../runtime/script-runtime.ts'
 import { type ScriptLang, SourceChecker, type SourceProblem } from '../runtime/script-source.ts'
 import type { ScriptRunner } from '../script-runner.ts'
 import { BatchedChannel } from './batched-channel.ts'
@@ -116,7 +115,7 @@ export class ScriptHosts implements ScriptRunner {
     if (this.#closed) return Promise.resolve({ kind: 'stopped', reason: 'the server is shutting down' })
     let key = this.#keys.get(script)
     if (key === undefined) {
-      key = hash('sha256', `${script.lang}\u0000${script.source}`, 'hex')
+      key = scriptVersionKey(script)
       this.#keys.set(script, key)
     }
     const pending: PendingRun = {
@@ -184,7 +183,7 @@ export class ScriptHosts implements ScriptRunner {
       t: 'run',
       run,
       key: pending.key,
-      script: firstTime ? { lang: pending.script.lang, source: pending.script.source } : undefined,
+      script: firstTime ? { id: pending.script.id, lang: pending.script.lang, source: pending.script.source } : undefined,
       input: pending.input,
       timeoutMs: pending.timeoutMs,
       scope: { executionId, domainId, channel, scriptCode, logLevel },

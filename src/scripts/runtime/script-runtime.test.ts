@@ -40,7 +40,7 @@ const input = (...startparams: unknown[]) => ({ startparams, request: null, chan
 async function run(rt: ScriptRuntime, source: string, timeoutMs = 2000, params: unknown[] = [], abort?: AbortSignal) {
   const s = scope()
   try {
-    return await rt.run({ lang: 'js', source }, s, input(...params), timeoutMs, abort)
+    return await rt.run({ id: 's', lang: 'js', source }, s, input(...params), timeoutMs, abort)
   } finally {
     s.end()
   }
@@ -49,7 +49,7 @@ async function run(rt: ScriptRuntime, source: string, timeoutMs = 2000, params: 
 describe('script runtime', () => {
   it('keeps a script warm in one isolate and gives a busy script a second one', async (t) => {
     const rt = runtime(t)
-    const script = { lang: 'js' as const, source: 'await sleep(30)\nreturn startparam(1)' }
+    const script = { id: 's', lang: 'js' as const, source: 'await sleep(30)\nreturn startparam(1)' }
     const first = await rt.run(script, scope(), input(1), 2000)
     assert.deepEqual(first, { kind: 'ok', outputJson: '{"result":1}' })
     assert.equal(rt.isolateCount, 1)
@@ -69,7 +69,7 @@ describe('script runtime', () => {
 
   it('refuses runs once the queue of a script is full', async (t) => {
     const rt = runtime(t, { isolatesPerScript: 1, maxInFlightPerIsolate: 1, maxQueuedPerScript: 1 })
-    const script = { lang: 'js' as const, source: 'await sleep(100)\nreturn 1' }
+    const script = { id: 's', lang: 'js' as const, source: 'await sleep(100)\nreturn 1' }
     await rt.run(script, scope(), input(), 2000)
     const results = await Promise.all([1, 2, 3].map(() => rt.run(script, scope(), input(), 2000)))
     assert.deepEqual(results.map((result) => result.kind).sort(), ['busy', 'ok', 'ok'])
@@ -114,7 +114,7 @@ describe('script runtime', () => {
     const rt = runtime(t)
     const lines: string[] = []
     const source = 'log.debug("hidden")\nlog.info("one", { a: 1 })\nfor (let i = 0; i < 600; i++) log.warn(i)\nreturn 1'
-    const result = await rt.run({ lang: 'js', source }, scope(lines), input(), 2000)
+    const result = await rt.run({ id: 's', lang: 'js', source }, scope(lines), input(), 2000)
     assert.equal(result.kind, 'ok')
     assert.equal(lines.length, 501)
     assert.deepEqual(lines.slice(0, 2), ['info one {"a":1}', 'warn 0'])
@@ -125,7 +125,7 @@ describe('script runtime', () => {
     const rt = runtime(t)
     for (const source of ['log.info("before")\nwhile (true) {}', 'log.info("before")\nawait sleep(1)\nwhile (true) {}']) {
       const lines: string[] = []
-      const result = await rt.run({ lang: 'js', source }, scope(lines), input(), 300)
+      const result = await rt.run({ id: 's', lang: 'js', source }, scope(lines), input(), 300)
       assert.equal(result.kind, 'timeout', source)
       assert.deepEqual(lines, ['info before'], source)
     }
@@ -136,7 +136,7 @@ describe('script runtime', () => {
     const busy = 'const end = Date.now() + startparam(1)\nwhile (Date.now() < end) {}\nreturn 1'
     // How late a 5 ms timer fires while a run of `busyMs` is in progress: late means the run
     // blocked this thread.
-    const lateness = async (busyMs: number, script = { lang: 'js' as const, source: busy }) => {
+    const lateness = async (busyMs: number, script = { id: 's', lang: 'js' as const, source: busy }) => {
       const started = performance.now()
       let fired = 0
       const timer = new Promise<void>((resolve) =>
@@ -148,8 +148,8 @@ describe('script runtime', () => {
       await Promise.all([rt.run(script, scope(), input(busyMs), 2000), timer])
       return fired - started - 5
     }
-    assert.ok((await lateness(100, { lang: 'js', source: `${busy}\n// another` })) < 50, 'a new script does not block')
-    for (let i = 0; i < 5; i++) await rt.run({ lang: 'js', source: busy }, scope(), input(0), 2000)
+    assert.ok((await lateness(100, { id: 's', lang: 'js', source: `${busy}\n// another` })) < 50, 'a new script does not block')
+    for (let i = 0; i < 5; i++) await rt.run({ id: 's', lang: 'js', source: busy }, scope(), input(0), 2000)
     assert.ok((await lateness(100)) > 80, 'a run of a script proven quick is synchronous')
     assert.ok((await lateness(100)) < 50, 'after a slow run it is not any more')
   })

@@ -26,8 +26,15 @@ export interface RuntimeOptions {
 
 /** The script to run: what the collection stores. The object is the cache key of its compiled form. */
 export interface RunnableScript {
+  /** The script's id: two scripts never share an isolate (and its globals), even with one source. */
+  readonly id: string
   readonly lang: ScriptLang
   readonly source: string
+}
+
+/** What names a script version's isolates: its id and its code. */
+export function scriptVersionKey(script: RunnableScript): string {
+  return hash('sha256', `${script.id}\u0000${script.lang}\u0000${script.source}`, 'hex')
 }
 
 export interface RunInput {
@@ -137,7 +144,7 @@ export class ScriptRuntime implements ScriptRunner {
   #pool(script: RunnableScript): Pool {
     let key = this.#keys.get(script)
     if (key === undefined) {
-      key = hash('sha256', `${script.lang}\u0000${script.source}`, 'hex')
+      key = scriptVersionKey(script)
       this.#keys.set(script, key)
     }
     let pool = this.#pools.get(key)

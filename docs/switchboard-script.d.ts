@@ -1,0 +1,109 @@
+/**
+ * What a Switchboard service script can use (docs/scripting.md). Put this file next to your
+ * scripts, or in your tsconfig's `files`, for completion and type checks in an editor. A script's
+ * source is the body of an async function: editors may flag a top-level `return`, the server
+ * does not.
+ */
+
+/** Start parameter `n` (1-based) as the trigger passed it; `undefined` when absent. */
+declare function startparam(n: number): unknown
+
+/**
+ * The script's variables: when it ends they are its output. A webhook answers with `status`,
+ * `headers` and `result`. Values must be JSON, or `Uint8Array` (kept as bytes).
+ */
+declare const vars: {
+  status?: number
+  headers?: Record<string, string>
+  result?: unknown
+  [name: string]: unknown
+}
+
+/** The webhook request, or `null` for other triggers. */
+declare const request: {
+  readonly method: string
+  /** The sub-path after `/exec` and the token; `/` if none. */
+  readonly path: string
+  readonly query: Readonly<Record<string, string | string[]>>
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>
+  /** JSON for application/json, an object for forms, a string for text/*, else base64. */
+  readonly body: unknown
+  /** The raw body, base64. */
+  readonly rawBody: string
+  readonly ip: string
+  readonly protocol: string
+} | null
+
+/** The channel the execution belongs to (its entity without `token_local`), or `null`. */
+declare const channel: {
+  readonly id: string
+  readonly code: string
+  readonly type: string
+  readonly token_remote: string
+  readonly token_remote2: string
+  readonly ipmask: readonly string[]
+  readonly url: string
+  readonly recv_svcscriptcode: string
+  readonly send_svcscriptcode: string
+  readonly recv_svcscriptcode_ws: string
+  readonly send_svcscriptcode_ws: string
+  readonly opts: {
+    readonly allow_files_api: boolean
+    readonly comment: string
+    readonly issync: boolean
+    readonly recv_timeout: number
+    readonly roles: readonly string[]
+    readonly userid: string | null
+    readonly title: string
+    readonly filter_capabilities: readonly string[]
+  }
+  readonly ext: Readonly<Record<string, unknown>>
+} | null
+
+/** Lines in the execution's log: strings as they are, other values as JSON. */
+declare const log: {
+  debug(...values: unknown[]): void
+  info(...values: unknown[]): void
+  warn(...values: unknown[]): void
+  error(...values: unknown[]): void
+}
+
+declare namespace http {
+  interface RequestOptions {
+    /** Default GET. */
+    method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
+    /** Absolute http(s) URL, or relative to `channel.url`. */
+    url: string
+    headers?: Record<string, string | number>
+    /** A string, bytes, or any JSON value (sent as application/json). At most 5 MiB. */
+    body?: unknown
+    /** ms, default 10,000, at most 60,000. */
+    timeout?: number
+  }
+  interface Response {
+    readonly status: number
+    /** Lower-case names; repeated headers joined with ", ". */
+    readonly headers: Readonly<Record<string, string>>
+    /** The response text (UTF-8), at most 5 MiB. */
+    readonly body: string
+    /** `JSON.parse(body)`. */
+    json(): unknown
+  }
+  /** Outbound HTTP. Private, loopback and link-local addresses are refused unless allowed. */
+  function request(options: RequestOptions): Promise<Response>
+}
+
+declare namespace crypto {
+  type Algorithm = 'md5' | 'sha1' | 'sha256' | 'sha512'
+  type Encoding = 'hex' | 'base64' | 'base64url'
+  type Data = string | Uint8Array
+  function hash(alg: Algorithm, data: Data, enc?: Encoding): string
+  function hmac(alg: Algorithm, key: Data, data: Data, enc?: Encoding): string
+  function randomUUID(): string
+  /** Constant-time comparison; `false` for inputs of different lengths. */
+  function timingSafeEqual(a: Data, b: Data): boolean
+}
+
+/** Waits `ms` milliseconds without using CPU. */
+declare function sleep(ms: number): Promise<void>
