@@ -99,7 +99,7 @@ describe('hostile scripts end as timeout or error, and the server keeps serving'
   for (const [form, spin] of [
     ['a loop', 'while (true) {}'],
     ['a loop after an await', 'await sleep(1)\nwhile (true) {}'],
-  ]) {
+  ] as const) {
     it(`keeps answering other scripts quickly while one spins in ${form}, even in the same host process`, async (t) => {
       const { root } = await startServer(t, { env: { SWITCHBOARD_SCRIPT_HOSTS: '1' } })
       const spinner = await saveScript(root, 'spinner', spin)
