@@ -27,6 +27,7 @@ import { ensureRootKey, type RootKey } from './iam/root-key.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { parseIpRanges } from './net/ip-ranges.ts'
 import { ScriptHosts } from './scripts/host/script-hosts.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
@@ -36,6 +37,8 @@ import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import type { Store } from './store/store.ts'
 import { VERSION } from './version.ts'
+import { webhookRoutes } from './webhooks/webhook-routes.ts'
+import { Webhooks } from './webhooks/webhooks.ts'
 
 export interface App {
   readonly http: FastifyInstance
@@ -153,6 +156,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
+    const webhooks = new Webhooks({ channels, scripts: scriptDirectory, executor, perChannelLimit: config.webhookConcurrency })
+    webhookRoutes(http, { webhooks, trustProxy: parseIpRanges(config.trustProxy), bodyLimit: config.webhookBodyLimit })
     await http.ready()
     opened.push(http)
 

@@ -40,6 +40,10 @@ export interface Config {
   readonly logLevel: LogLevel
   /** Largest admin REST request body, in bytes. */
   readonly restBodyLimit: number
+  /** Largest webhook body, bytes (SPEC §5.4: 10 MiB). */
+  readonly webhookBodyLimit: number
+  /** Sync webhooks in flight per channel; more are refused with 1429. */
+  readonly webhookConcurrency: number
 }
 
 export class ConfigError extends Error {
@@ -86,6 +90,8 @@ export function loadConfig(env: Env = process.env): Config {
     executionsKeepHours: integer('SWITCHBOARD_EXECUTIONS_KEEP_HOURS', text('SWITCHBOARD_EXECUTIONS_KEEP_HOURS'), 168, 1, 100_000),
     logLevel: logLevel(text('SWITCHBOARD_LOG_LEVEL')),
     restBodyLimit: integer('SWITCHBOARD_REST_BODY_LIMIT', text('SWITCHBOARD_REST_BODY_LIMIT'), 1 << 20, 1024, 1 << 30),
+    webhookBodyLimit: integer('SWITCHBOARD_WEBHOOK_BODY_LIMIT', text('SWITCHBOARD_WEBHOOK_BODY_LIMIT'), 10 << 20, 1024, 1 << 30),
+    webhookConcurrency: integer('SWITCHBOARD_WEBHOOK_CONCURRENCY', text('SWITCHBOARD_WEBHOOK_CONCURRENCY'), 64, 1, 100_000),
   }
 }
 

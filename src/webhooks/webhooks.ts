@@ -1,0 +1,153 @@
+import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
+import type { Channel } from '../channels/channel-schemas.ts'
+import { AppError } from '../errors.ts'
+import { type IpRanges, parseIpRanges } from '../net/ip-ranges.ts'
+import type { ScriptDirectory } from '../scripts/script-directory.ts'
+import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import type { Svcscript } from '../scripts/svcscript-schemas.ts'
+import { ChannelGate } from './channel-gate.ts'
+import type { WebhookInput } from './webhook-input.ts'
+import { replyFrom, type WebhookReply } from './webhook-reply.ts'
+
+export interface WebhooksOptions {
+  readonly channels: ChannelDirectory
+  readonly scripts: ScriptDirectory
+  readonly executor: ScriptExecutor
+  /** Sync webhooks in flight per channel. */
+  readonly perChannelLimit: number
+}
+
+/** The default and the longest wait for a sync webhook's script (SPEC §5.4). */
+const DEFAULT_TIMEOUT_MS = 10_000
+
+/** The channel and script a webhook runs, once its token and sender are accepted. */
+export interface WebhookTarget {
+  readonly domainId: string
+  readonly channel: Channel
+  readonly script: Svcscript
+  readonly timeoutMs: number
+}
+
+/**
+ * Webhooks (SPEC §5): finds the channel by its token in memory, checks the sender against the
+ * channel's `ipmask`, and runs the channel's `recv_svcscriptcode` with start parameters 1–7.
+ */
+export class Webhooks {
+  readonly #options: WebhooksOptions
+  readonly #gate: ChannelGate
+  /** Parsed `ipmask` per channel version (the entity object changes when the channel does). */
+  readonly #masks = new WeakMap<Channel, IpRanges>()
+
+  constructor(options: WebhooksOptions) {
+    this.#options = options
+    this.#gate = new ChannelGate(options.perChannelLimit)
+  }
+
+  /** The channel a token opens, checked against the sender; throws the SPEC's errors. */
+  target(token: string | undefined, senderIp: string): WebhookTarget {
+    if (token === undefined || token === '') {
+      throw new AppError('unauthorized', 'a channel token is needed: Authorization: Bearer <token> or /exec/<token>')
+    }
+    const entry = this.#options.channels.byToken(token)
+    if (!entry) throw new AppError('not_found', 'no channel has this token')
+    this.#checkSender(entry.channel, senderIp)
+    return { ...entry, script: this.#script(entry), timeoutMs: timeoutOf(entry.channel) }
+  }
+
+  /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. */
+  async runSync(target: WebhookTarget, input: WebhookInput): Promise<WebhookReply> {
+    if (!this.#gate.enter(target.channel.id)) {
+      throw new AppError('rate_limited', `channel '${target.channel.code}' has too many webhooks in flight; retry shortly`)
+    }
+    let result: ExecutionResult
+    try {
+      result = await this.run(target, input, 'http')
+    } finally {
+      this.#gate.leave(target.channel.id)
+    }
+    return replyOf(result)
+  }
+
+  /** Runs the channel's script for `input` (a webhook now, a queued job, or a replay). */
+  run(
+    target: WebhookTarget,
+    input: WebhookInput,
+    trigger: 'http' | 'replay',
+    options: { executionId?: string; replayOf?: string; recordSoon?: boolean } = {},
+  ): Promise<ExecutionResult> {
+    const { channel } = target
+    const visible = forScript(channel)
+    const startparams = [visible, input.method, input.url, input.body, input.headers, input.ip, input.protocol]
+    const request = {
+      method: input.method,
+      path: input.path,
+      query: input.query,
+      headers: input.headers,
+      body: input.body,
+      rawBody: input.rawBody,
+      ip: input.ip,
+      protocol: input.protocol,
+    }
+    return this.#options.executor.execute({
+      domainId: target.domainId,
+      script: target.script,
+      trigger,
+      channel,
+      startparams,
+      request,
+      timeoutMs: target.timeoutMs,
+      // The channel is in the record already (channel_id): its entity is not copied in every one.
+      recordInput: { webhook: input },
+      ...(options.executionId !== undefined && { executionId: options.executionId }),
+      ...(options.replayOf !== undefined && { replayOf: options.replayOf }),
+      ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
+    })
+  }
+
+  #checkSender(channel: Channel, ip: string): void {
+    if (channel.ipmask.length === 0) return
+    let mask = this.#masks.get(channel)
+    if (!mask) {
+      mask = parseIpRanges(channel.ipmask)
+      this.#masks.set(channel, mask)
+    }
+    if (!mask.has(ip)) throw new AppError('forbidden', `the sender address ${ip} is not allowed by the channel's ipmask`)
+  }
+
+  #script(entry: ChannelEntry): Svcscript {
+    const code = entry.channel.recv_svcscriptcode
+    if (code === '')
+      throw new AppError('not_found', `channel '${entry.channel.code}' has no script for webhooks (recv_svcscriptcode)`)
+    const script = this.#options.scripts.byCode(entry.domainId, code)
+    if (!script) throw new AppError('not_found', `the webhook script '${code}' of channel '${entry.channel.code}' does not exist`)
+    return script
+  }
+}
+
+/** The channel's wait for its script: `opts.recv_timeout` seconds, 0 meaning 10 s. */
+function timeoutOf(channel: Channel): number {
+  const seconds = channel.opts.recv_timeout
+  return seconds > 0 ? seconds * 1000 : DEFAULT_TIMEOUT_MS
+}
+
+/** The channel as its script sees it: without `token_local`. */
+function forScript(channel: Channel): Omit<Channel, 'token_local'> {
+  const { token_local: _secret, ...rest } = channel
+  return rest
+}
+
+/** SPEC §5.3: the variables make the reply; failures name only the execution id. */
+function replyOf(result: ExecutionResult): WebhookReply {
+  if (result.status === 'timeout') return failure(504, `the script did not answer in time (execution ${result.id})`)
+  if (result.status !== 'ok') return failure(500, `script failed (execution ${result.id})`)
+  const reply = replyFrom(result.variables)
+  return typeof reply === 'string' ? failure(500, `script failed (execution ${result.id}): ${reply}`) : reply
+}
+
+function failure(status: number, message: string): WebhookReply {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error_code: 1000 + status, error_message: message }),
+  }
+}
