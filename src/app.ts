@@ -28,6 +28,7 @@ import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
+import { StoreJobQueue } from './queue/store-queue.ts'
 import { ScriptHosts } from './scripts/host/script-hosts.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
@@ -37,6 +38,7 @@ import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import type { Store } from './store/store.ts'
 import { VERSION } from './version.ts'
+import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 
@@ -157,9 +159,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
     const webhooks = new Webhooks({ channels, scripts: scriptDirectory, executor, perChannelLimit: config.webhookConcurrency })
-    webhookRoutes(http, { webhooks, trustProxy: parseIpRanges(config.trustProxy), bodyLimit: config.webhookBodyLimit })
+    const queue = new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
+    opened.push(queue)
+    const asyncWebhooks = new AsyncWebhooks({
+      webhooks,
+      executor,
+      queue,
+      maxAttempts: config.asyncAttempts,
+      retryBaseMs: config.asyncRetryMs,
+    })
+    webhookRoutes(http, {
+      webhooks,
+      trustProxy: parseIpRanges(config.trustProxy),
+      bodyLimit: config.webhookBodyLimit,
+      accept: (target, input) => asyncWebhooks.accept(target, input),
+    })
     await http.ready()
     opened.push(http)
+    await asyncWebhooks.start()
 
     let closed: Promise<void> | undefined
     return {

@@ -44,6 +44,12 @@ export interface Config {
   readonly webhookBodyLimit: number
   /** Sync webhooks in flight per channel; more are refused with 1429. */
   readonly webhookConcurrency: number
+  /** Async webhooks run at once. */
+  readonly asyncWorkers: number
+  /** Runs of an async webhook before it stays failed. */
+  readonly asyncAttempts: number
+  /** Wait before the first retry of an async webhook, ms (doubled for each next one). */
+  readonly asyncRetryMs: number
 }
 
 export class ConfigError extends Error {
@@ -92,6 +98,9 @@ export function loadConfig(env: Env = process.env): Config {
     restBodyLimit: integer('SWITCHBOARD_REST_BODY_LIMIT', text('SWITCHBOARD_REST_BODY_LIMIT'), 1 << 20, 1024, 1 << 30),
     webhookBodyLimit: integer('SWITCHBOARD_WEBHOOK_BODY_LIMIT', text('SWITCHBOARD_WEBHOOK_BODY_LIMIT'), 10 << 20, 1024, 1 << 30),
     webhookConcurrency: integer('SWITCHBOARD_WEBHOOK_CONCURRENCY', text('SWITCHBOARD_WEBHOOK_CONCURRENCY'), 64, 1, 100_000),
+    asyncWorkers: integer('SWITCHBOARD_ASYNC_WORKERS', text('SWITCHBOARD_ASYNC_WORKERS'), 16, 1, 10_000),
+    asyncAttempts: integer('SWITCHBOARD_ASYNC_ATTEMPTS', text('SWITCHBOARD_ASYNC_ATTEMPTS'), 5, 1, 100),
+    asyncRetryMs: integer('SWITCHBOARD_ASYNC_RETRY_MS', text('SWITCHBOARD_ASYNC_RETRY_MS'), 1000, 1, 3_600_000),
   }
 }
 

@@ -21,6 +21,15 @@ const ExecutionError = Type.Object({
 })
 export type ExecutionError = Static<typeof ExecutionError>
 
+/** One run of an async job that failed and was retried (the last run is the record itself). */
+const Attempt = Type.Object({
+  started_at: Timestamp,
+  status: Type.Union(STATUSES.map((status) => Type.Literal(status))),
+  duration_ms: Type.Number(),
+  error: Type.Union([ExecutionError, Type.Null()]),
+})
+export type Attempt = Static<typeof Attempt>
+
 /** Any JSON; bodies over the bound are `{truncated: true, size, preview}` (SPEC §5.5). */
 const Json = Type.Unknown()
 
@@ -38,6 +47,7 @@ export const Execution = Type.Object(
     logs: Type.Array(LogLine),
     error: Type.Union([ExecutionError, Type.Null()]),
     replay_of: Type.Union([Uuid, Type.Null()]),
+    attempts: Type.Optional(Type.Array(Attempt, { description: 'async webhooks: every run of the job, the last one included' })),
   },
   { additionalProperties: false, title: 'Execution' },
 )

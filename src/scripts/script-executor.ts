@@ -1,7 +1,7 @@
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
 import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
-import type { ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
+import type { Attempt, ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
 import { bounded } from '../executions/record-bounds.ts'
 import { newId } from '../ids.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
@@ -27,6 +27,8 @@ export interface ExecuteRequest {
   readonly abort?: AbortSignal
   /** The caller will wait for the record (`recorded`): write it without the batching delay. */
   readonly recordSoon?: boolean
+  /** An async job's earlier runs: the record lists them with this one. */
+  readonly earlierAttempts?: readonly Attempt[]
 }
 
 export interface ExecutionResult {
@@ -41,6 +43,7 @@ export interface ExecutionResult {
   readonly durationMs: number
   /** Resolves once the record is stored. */
   readonly recorded: Promise<void>
+  readonly startedAt: string
 }
 
 /**
@@ -130,10 +133,33 @@ export class ScriptExecutor {
         logs: lines,
         error,
         replay_of: request.replayOf ?? null,
+        ...(request.earlierAttempts && {
+          attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
+        }),
       },
       request.recordSoon,
     )
-    return { id, status, variables, output, logs: lines, error, durationMs, recorded }
+    return { id, status, variables, output, logs: lines, error, durationMs, recorded, startedAt: startedAt.toISOString() }
+  }
+
+  /** Records an execution that is accepted but not run yet (an async webhook). */
+  recordQueued(
+    request: Pick<ExecuteRequest, 'domainId' | 'script' | 'trigger' | 'channel' | 'recordInput'> & { id: string },
+  ): void {
+    void this.#recorder.record(request.domainId, {
+      id: request.id,
+      channel_id: request.channel?.id ?? null,
+      script_code: request.script.code,
+      trigger: request.trigger,
+      status: 'queued',
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      input: bounded(request.recordInput ?? null),
+      output: null,
+      logs: [],
+      error: null,
+      replay_of: null,
+    })
   }
 }
 

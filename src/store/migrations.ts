@@ -102,5 +102,16 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
           .execute()
       },
     },
+    '0003_jobs': {
+      async up(db: Kysely<unknown>) {
+        // Accepted async work (queue/store-queue.ts): a row lives from its accept to its last run.
+        await db.schema
+          .createTable('jobs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+      },
+    },
   }
 }

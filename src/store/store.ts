@@ -18,6 +18,7 @@ export const TABLES = {
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
   executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
+  jobs: { scoped: true, columns: [] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES

@@ -4,7 +4,7 @@ import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from './sender-ip.ts'
 import { headerObject, parseBody, placeToken, queryObject, type WebhookInput } from './webhook-input.ts'
 import type { WebhookReply } from './webhook-reply.ts'
-import type { Webhooks } from './webhooks.ts'
+import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
 export interface WebhookRoutesOptions {
   readonly webhooks: Webhooks
@@ -12,7 +12,7 @@ export interface WebhookRoutesOptions {
   /** Largest webhook body, bytes (larger: 1413). */
   readonly bodyLimit: number
   /** Accepts an async webhook durably; resolves with its execution id. */
-  readonly accept?: (target: ReturnType<Webhooks['target']>, input: WebhookInput) => Promise<string>
+  readonly accept: (target: WebhookTarget, input: WebhookInput) => Promise<string>
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -55,7 +55,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Web
     ip,
     protocol: `HTTP/${request.raw.httpVersion}`,
   }
-  if (!target.channel.opts.issync && options.accept) {
+  if (!target.channel.opts.issync) {
     return reply.code(200).send({ execution_id: await options.accept(target, input) })
   }
   try {

@@ -1,6 +1,7 @@
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
+import type { Attempt } from '../executions/execution-schemas.ts'
 import { type IpRanges, parseIpRanges } from '../net/ip-ranges.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
@@ -51,6 +52,17 @@ export class Webhooks {
     const entry = this.#options.channels.byToken(token)
     if (!entry) throw new AppError('not_found', 'no channel has this token')
     this.#checkSender(entry.channel, senderIp)
+    return this.#targetOf(entry)
+  }
+
+  /** The channel's current target by its id (queued jobs, replays); throws 1404 when it is gone. */
+  targetById(channelId: string): WebhookTarget {
+    const entry = this.#options.channels.byId(channelId)
+    if (!entry) throw new AppError('not_found', 'the channel no longer exists')
+    return this.#targetOf(entry)
+  }
+
+  #targetOf(entry: ChannelEntry): WebhookTarget {
     return { ...entry, script: this.#script(entry), timeoutMs: timeoutOf(entry.channel) }
   }
 
@@ -73,7 +85,7 @@ export class Webhooks {
     target: WebhookTarget,
     input: WebhookInput,
     trigger: 'http' | 'replay',
-    options: { executionId?: string; replayOf?: string; recordSoon?: boolean } = {},
+    options: { executionId?: string; replayOf?: string; recordSoon?: boolean; earlierAttempts?: readonly Attempt[] } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
     const visible = forScript(channel)
@@ -96,11 +108,11 @@ export class Webhooks {
       startparams,
       request,
       timeoutMs: target.timeoutMs,
-      // The channel is in the record already (channel_id): its entity is not copied in every one.
-      recordInput: { webhook: input },
+      recordInput: webhookRecordInput(input),
       ...(options.executionId !== undefined && { executionId: options.executionId }),
       ...(options.replayOf !== undefined && { replayOf: options.replayOf }),
       ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
+      ...(options.earlierAttempts !== undefined && { earlierAttempts: options.earlierAttempts }),
     })
   }
 
@@ -122,6 +134,12 @@ export class Webhooks {
     if (!script) throw new AppError('not_found', `the webhook script '${code}' of channel '${entry.channel.code}' does not exist`)
     return script
   }
+}
+
+/** What an execution record keeps of a webhook: its request, from which a replay runs again. */
+export function webhookRecordInput(input: WebhookInput): { webhook: WebhookInput } {
+  // The channel is in the record already (channel_id): its entity is not copied in every one.
+  return { webhook: input }
 }
 
 /** The channel's wait for its script: `opts.recv_timeout` seconds, 0 meaning 10 s. */

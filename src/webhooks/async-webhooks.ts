@@ -1,0 +1,94 @@
+import { AppError } from '../errors.ts'
+import type { Attempt } from '../executions/execution-schemas.ts'
+import { newId } from '../ids.ts'
+import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
+import type { ScriptExecutor } from '../scripts/script-executor.ts'
+import type { WebhookInput } from './webhook-input.ts'
+import { type Webhooks, type WebhookTarget, webhookRecordInput } from './webhooks.ts'
+
+/** An accepted async webhook, as the queue stores it. */
+export interface WebhookJob {
+  readonly channelId: string
+  readonly input: WebhookInput
+  /** Earlier runs that failed. */
+  readonly attempts: readonly Attempt[]
+}
+
+export interface AsyncWebhooksOptions {
+  readonly webhooks: Webhooks
+  readonly executor: ScriptExecutor
+  readonly queue: JobQueue<WebhookJob>
+  /** Runs per job before it stays `error`. */
+  readonly maxAttempts: number
+  /** Wait before the first retry, ms; doubled for each one after. */
+  readonly retryBaseMs: number
+}
+
+/** The longest wait between two runs of a job. */
+const MAX_RETRY_WAIT_MS = 10 * 60_000
+
+/**
+ * Async webhooks (`opts.issync = false`, SPEC §5.4): the request is stored as a job before the
+ * caller gets its execution id, and run by the queue's workers. A failed run (error, timeout) is
+ * retried with exponential backoff until `maxAttempts`; the record then stays `error` (or
+ * `timeout`) and lists every attempt.
+ */
+export class AsyncWebhooks {
+  readonly #options: AsyncWebhooksOptions
+
+  constructor(options: AsyncWebhooksOptions) {
+    this.#options = options
+  }
+
+  /** Starts the workers (jobs left by an earlier run of the server first). */
+  start(): Promise<void> {
+    return this.#options.queue.start((job) => this.#run(job))
+  }
+
+  /** Stores the webhook durably and answers its execution id. */
+  async accept(target: WebhookTarget, input: WebhookInput): Promise<string> {
+    const id = newId()
+    await this.#options.queue.enqueue(target.domainId, id, { channelId: target.channel.id, input, attempts: [] })
+    this.#options.executor.recordQueued({
+      id,
+      domainId: target.domainId,
+      script: target.script,
+      trigger: 'http',
+      channel: target.channel,
+      recordInput: webhookRecordInput(input),
+    })
+    return id
+  }
+
+  async #run(job: Job<WebhookJob>): Promise<JobOutcome> {
+    const { channelId, input, attempts } = job.payload
+    let target: WebhookTarget
+    try {
+      target = this.#options.webhooks.targetById(channelId)
+    } catch (error) {
+      // The channel or its script is gone: nothing can run this job any more.
+      if (error instanceof AppError) return { done: true }
+      throw error
+    }
+    let result: Awaited<ReturnType<Webhooks['run']>>
+    try {
+      result = await this.#options.webhooks.run(target, input, 'http', { executionId: job.id, earlierAttempts: attempts })
+    } catch (error) {
+      // Too many runs of the script waiting (1429): try again shortly, without counting it.
+      if (error instanceof AppError && error.status === 429) return { retryInMs: 1000, payload: job.payload }
+      throw error
+    }
+    await result.recorded
+    // Counted from the runs themselves: a run refused for load (above) is not an attempt.
+    const attemptNo = attempts.length + 1
+    if (result.status === 'ok' || attemptNo >= this.#options.maxAttempts) return { done: true }
+    const attempt: Attempt = {
+      started_at: result.startedAt,
+      status: result.status,
+      duration_ms: result.durationMs,
+      error: result.error,
+    }
+    const wait = Math.min(MAX_RETRY_WAIT_MS, this.#options.retryBaseMs * 2 ** (attemptNo - 1))
+    return { retryInMs: wait, payload: { channelId, input, attempts: [...attempts, attempt] } satisfies WebhookJob }
+  }
+}
