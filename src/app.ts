@@ -16,6 +16,7 @@ import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
+import { replayRoutes } from './executions/replay-routes.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
@@ -134,6 +135,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
     const domainService = collection(domainsCollection)
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
+    const executionService = collection(executionsCollection)
     const services = [
       domainService,
       collection(channelTypesCollection(channelsDef)),
@@ -141,7 +143,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       scriptService,
       collection(usersCollection),
       collection(apiKeysCollection),
-      collection(executionsCollection),
+      executionService,
     ]
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
@@ -174,6 +176,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       bodyLimit: config.webhookBodyLimit,
       accept: (target, input) => asyncWebhooks.accept(target, input),
     })
+    replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
     await http.ready()
     opened.push(http)
     await asyncWebhooks.start()

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { assertError } from './support/assertions.ts'
 import { CHANNELS, type Client, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
 
 const EXECUTIONS = '/rest/v1/service/executions'
@@ -256,5 +257,49 @@ describe('webhooks (SPEC §5)', () => {
     const refused = answers.find((answer) => answer.status === 429) as Answer
     assertWebhookError(refused, 429, /too many webhooks in flight/)
     assert.equal(refused.headers.get('retry-after'), '1')
+  })
+
+  it('replays an execution through the current script, pointing to the original', async (t) => {
+    const { root, url } = await startServer(t, { config: { webhookBodyLimit: 1 << 20 } })
+    const { token } = await channelWith(root, 'orders', 'return ["v1", startparam(4).n, request?.path ?? null]')
+    assert.deepEqual(
+      (
+        await call(url, `/exec/${token}/a?x=1`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"n":5}',
+        })
+      ).body,
+      ['v1', 5, '/a'],
+    )
+    const [original] = await executions(root, 1)
+    const script = json(await root.post(`${SCRIPTS}/lookup`, { code: 'orders-script' }))
+    await root.patch(`${SCRIPTS}/${String(script.id)}`, { source: 'return ["v2", startparam(4).n, request?.path ?? null]' })
+    const replayed = await root.post(`${EXECUTIONS}/${String(original?.id)}/replay`)
+    assert.equal(replayed.status, 200, replayed.text)
+    const again = json(replayed)
+    assert.equal(again.trigger, 'replay')
+    assert.equal(again.replay_of, original?.id)
+    assert.equal(again.status, 'ok')
+    assert.deepEqual(again.output, { result: ['v2', 5, '/a'] })
+    assert.notEqual(again.id, original?.id)
+
+    // A test run replays through the script it ran.
+    const tried = json(await root.post(`${SCRIPTS}/${String(script.id)}/run`, { startparams: [null, 'GET', '/', { n: 9 }] }))
+    const rerun = json(await root.post(`${EXECUTIONS}/${String(tried.execution_id)}/replay`))
+    assert.deepEqual([rerun.trigger, rerun.replay_of, rerun.output], ['replay', tried.execution_id, { result: ['v2', 9, null] }])
+
+    // An input too large to keep whole cannot be replayed.
+    const big = await call(url, `/exec/${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ n: 1, pad: 'x'.repeat(100_000) }),
+    })
+    assert.equal(big.status, 200)
+    const [large] = await executions(root, 5)
+    assertError(await root.post(`${EXECUTIONS}/${String(large?.id)}/replay`), 409, /too large/)
+    assertError(await root.post(`${EXECUTIONS}/3f2b8c1e-7d4a-4c6b-9e1f-2a3b4c5d6e7f/replay`), 404)
+    assertError(await root.post(`${EXECUTIONS}/not-a-uuid/replay`), 400, /UUID/)
+    assertWebhookError(await call(url, `${EXECUTIONS}/${String(original?.id)}/replay`, { method: 'POST' }), 401)
   })
 })
