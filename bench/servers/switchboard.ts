@@ -1,5 +1,6 @@
-// Switchboard in embedded mode on a fresh data directory, with one channel to read.
-// Prints READY {"url", "key", "channelId"} when it listens.
+// Switchboard in embedded mode on a fresh data directory, with one channel to read and two that
+// run the webhook bench's transform (sync and async).
+// Prints READY {"url", "key", "channelId", "syncToken", "asyncToken"} when it listens.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,13 +12,29 @@ const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'))
 const config = { ...loadConfig({ SWITCHBOARD_LOG_LEVEL: 'warn' }), host: '127.0.0.1', port: 0, dataDir, adminKey: key }
 const app = await createApp(config)
 const url = await app.listen()
-const created = await fetch(`${url}/rest/v1/service/integration_points`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ code: 'bench', type: 'public' }),
+async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${url}/rest/v1/service/${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  if (response.status !== 200) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`)
+  return (await response.json()) as Record<string, unknown>
+}
+const channel = await post('integration_points', { code: 'bench', type: 'public' })
+await post('svcscripts', {
+  code: 'transform',
+  source: `const order = startparam(4)
+let total = 0
+for (const item of order.items) total += item.price * item.qty
+return { order: order.order, total, count: order.items.length }`,
 })
-const channel = (await created.json()) as { id: string }
-process.stdout.write(`READY ${JSON.stringify({ url, key, channelId: channel.id })}\n`)
+const hook = (code: string, issync: boolean) =>
+  post('integration_points', { code, type: 'public', recv_svcscriptcode: 'transform', opts: { issync } })
+const sync = await hook('sync-hook', true)
+const queued = await hook('async-hook', false)
+const info = { url, key, channelId: channel.id, syncToken: sync.token_local, asyncToken: queued.token_local }
+process.stdout.write(`READY ${JSON.stringify(info)}\n`)
 process.on('SIGTERM', () =>
   app.close().then(() => {
     rmSync(dataDir, { recursive: true, force: true })
