@@ -75,7 +75,7 @@ function directRate(duration: number): number {
 
 async function check(runner: ScriptRunner): Promise<void> {
   const result = await runner.run({ id: 's', lang: 'js', source: SOURCE }, scope, input, 5000)
-  if (result.kind !== 'ok' || JSON.parse(result.outputJson).result.total !== transform(body).total) {
+  if (result.kind !== 'ok' || (result.output.result as { total: number }).total !== transform(body).total) {
     throw new Error(`the script does not compute the same: ${JSON.stringify(result)}`)
   }
 }

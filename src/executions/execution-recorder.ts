@@ -86,11 +86,15 @@ export class ExecutionRecorder {
 
   async #write(batch: readonly Pending[]): Promise<void> {
     try {
-      await this.#store.transaction(async (tx) => {
-        const table = tx.table('executions')
-        for (const { domainId, execution } of batch)
-          await table.upsert(domainId, execution as unknown as Execution & { id: string })
-      })
+      // One statement per batch: a record may come twice in it (queued, then done); the later wins.
+      const latest = new Map<string, Pending>()
+      for (const pending of batch) latest.set(pending.execution.id, pending)
+      await this.#store.table('executions').upsertMany(
+        [...latest.values()].map(({ domainId, execution }) => ({
+          scope: domainId,
+          doc: execution as unknown as Execution & { id: string },
+        })),
+      )
     } catch (error) {
       // Records are for inspection: a failed batch is reported, never retried into a backlog.
       this.#options.onError(error)

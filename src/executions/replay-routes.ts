@@ -6,7 +6,7 @@ import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams } from '../http/shared-schemas.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
-import type { WebhookInput } from '../webhooks/webhook-input.ts'
+import { restoredInput, type StoredWebhookInput } from '../webhooks/webhook-input.ts'
 import type { Webhooks } from '../webhooks/webhooks.ts'
 import { Execution } from './execution-schemas.ts'
 
@@ -57,7 +57,7 @@ function replay(deps: ReplayDeps, domainId: string, original: Execution): Promis
   if (input.webhook !== undefined) {
     if (original.channel_id === null) throw new AppError('conflict', 'the execution has no channel to replay through')
     const target = deps.webhooks.targetById(original.channel_id)
-    return deps.webhooks.run(target, input.webhook as WebhookInput, 'replay', options)
+    return deps.webhooks.run(target, restoredInput(input.webhook as StoredWebhookInput), 'replay', options)
   }
   const script = deps.scripts.byCode(domainId, original.script_code)
   if (!script) throw new AppError('not_found', `the script '${original.script_code}' no longer exists`)

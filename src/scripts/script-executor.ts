@@ -17,6 +17,8 @@ export interface ExecuteRequest {
   readonly startparams: readonly unknown[]
   /** The webhook request object the script sees as `request`; null otherwise. */
   readonly request?: unknown
+  /** Start parameters that are parts of the input (RunInput.startparamAliases). */
+  readonly startparamAliases?: Readonly<Record<number, string>>
   readonly timeoutMs: number
   /** What the record shows as input (default: the start parameters and the request). */
   readonly recordInput?: unknown
@@ -79,7 +81,12 @@ export class ScriptExecutor {
       },
       log: (level, text) => logs.add(level, text),
     }
-    const input = { startparams: request.startparams, request: request.request ?? null, channel }
+    const input = {
+      startparams: request.startparams,
+      request: request.request ?? null,
+      channel,
+      ...(request.startparamAliases && { startparamAliases: request.startparamAliases }),
+    }
     let result: Awaited<ReturnType<ScriptRunner['run']>>
     try {
       result = await this.#runner.run(request.script, scope, input, request.timeoutMs, request.abort)
@@ -97,8 +104,8 @@ export class ScriptExecutor {
     let error: ExecutionError | null = null
     switch (result.kind) {
       case 'ok':
-        output = JSON.parse(result.outputJson) as Record<string, unknown>
-        variables = JSON.parse(result.outputJson, reviveBytes) as Record<string, unknown>
+        output = result.output
+        variables = revived(output) as Record<string, unknown>
         break
       case 'error':
         status = 'error'
@@ -176,13 +183,33 @@ function located(message: string, stack: string | undefined): ExecutionError {
   return { message, line: sourceLine(Number(at[1])), column: Number(at[2]) }
 }
 
-/** JSON reviver for the guest's `{"$bytes": base64}` encoding of Uint8Array values. */
-function reviveBytes(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const bytes = (value as { $bytes?: unknown }).$bytes
-    if (typeof bytes === 'string' && Object.keys(value).length === 1) return new Uint8Array(Buffer.from(bytes, 'base64'))
+/**
+ * `value` with the guest's `{"$bytes": base64}` encoding turned back into Uint8Array values. Parts
+ * without bytes are shared with `value`, not copied.
+ */
+function revived(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item = revived(value[i])
+      if (item === value[i]) continue
+      copy ??= [...value]
+      copy[i] = item
+    }
+    return copy ?? value
   }
-  return value
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record)
+  if (keys.length === 1 && typeof record.$bytes === 'string') return new Uint8Array(Buffer.from(record.$bytes, 'base64'))
+  let copy: Record<string, unknown> | undefined
+  for (const key of keys) {
+    const item = revived(record[key])
+    if (item === record[key]) continue
+    copy ??= { ...record }
+    copy[key] = item
+  }
+  return copy ?? record
 }
 
 /** The lines of one execution, timed from its start; bounded again here, as a backstop. */

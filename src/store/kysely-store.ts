@@ -197,6 +197,24 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         .onConflict((oc) => oc.column('id').doUpdateSet(values))
         .execute()
     },
+    async upsertMany(items) {
+      if (items.length === 0) return
+      const rows = items.map(({ scope, doc }) => ({
+        id: doc.id,
+        ...(scoped && { domain_id: scope }),
+        ...columnValues(doc),
+        doc: JSON.stringify(doc),
+      }))
+      await db
+        .insertInto(name)
+        .values(rows)
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet((eb) => Object.fromEntries(['doc', ...columns].map((column) => [column, eb.ref(`excluded.${column}`)]))),
+        )
+        .execute()
+    },
     async removeBefore(column, value) {
       const result = await db.deleteFrom(name).where(column, '<', value).executeTakeFirst()
       return Number(result.numDeletedRows)

@@ -161,6 +161,21 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.equal(await table.get(DOMAIN_A, channel(1).id), undefined)
     })
 
+    it('upserts one or many documents, updating the mirrored columns', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.upsert(DOMAIN_A, channel(1))
+      await table.upsertMany([
+        { scope: DOMAIN_A, doc: channel(1, { code: 'again' }) },
+        { scope: DOMAIN_B, doc: channel(2) },
+        { scope: DOMAIN_A, doc: channel(3) },
+      ])
+      await table.upsertMany([])
+      assert.equal((await table.findBy('code', 'again', DOMAIN_A))?.doc.id, channel(1).id)
+      assert.equal((await table.get(DOMAIN_B, channel(2).id))?.code, 'c2')
+      assert.equal((await table.scan()).length, 3)
+    })
+
     it('keeps global tables without a domain', async (t) => {
       const store = await fresh(t)
       const domains = store.table('domains')

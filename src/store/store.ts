@@ -82,6 +82,8 @@ export interface DocumentTable {
   remove(scope: Scope, id: string): Promise<boolean>
   /** Inserts, or replaces the document with the same id. */
   upsert(scope: Scope, doc: Doc): Promise<void>
+  /** Many upserts in one statement (execution records: one write per batch). */
+  upsertMany(items: readonly ScopedDoc[]): Promise<void>
   /** Deletes, in every scope, the documents whose mirrored `column` sorts before `value`. */
   removeBefore(column: string, value: string): Promise<number>
   /** Deletes, in every scope, all but the `keep` documents with the greatest mirrored `column`. */

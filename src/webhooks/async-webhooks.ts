@@ -3,13 +3,13 @@ import type { Attempt } from '../executions/execution-schemas.ts'
 import { newId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { ScriptExecutor } from '../scripts/script-executor.ts'
-import type { WebhookInput } from './webhook-input.ts'
+import { restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import { type Webhooks, type WebhookTarget, webhookRecordInput } from './webhooks.ts'
 
 /** An accepted async webhook, as the queue stores it. */
 export interface WebhookJob {
   readonly channelId: string
-  readonly input: WebhookInput
+  readonly input: StoredWebhookInput
   /** Earlier runs that failed. */
   readonly attempts: readonly Attempt[]
 }
@@ -48,7 +48,11 @@ export class AsyncWebhooks {
   /** Stores the webhook durably and answers its execution id. */
   async accept(target: WebhookTarget, input: WebhookInput): Promise<string> {
     const id = newId()
-    await this.#options.queue.enqueue(target.domainId, id, { channelId: target.channel.id, input, attempts: [] })
+    await this.#options.queue.enqueue(target.domainId, id, {
+      channelId: target.channel.id,
+      input: storedInput(input),
+      attempts: [],
+    })
     this.#options.executor.recordQueued({
       id,
       domainId: target.domainId,
@@ -72,7 +76,10 @@ export class AsyncWebhooks {
     }
     let result: Awaited<ReturnType<Webhooks['run']>>
     try {
-      result = await this.#options.webhooks.run(target, input, 'http', { executionId: job.id, earlierAttempts: attempts })
+      result = await this.#options.webhooks.run(target, restoredInput(input), 'http', {
+        executionId: job.id,
+        earlierAttempts: attempts,
+      })
     } catch (error) {
       // Too many runs of the script waiting (1429): try again shortly, without counting it.
       if (error instanceof AppError && error.status === 429) return { retryInMs: 1000, payload: job.payload }

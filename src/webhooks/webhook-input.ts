@@ -16,6 +16,20 @@ export interface WebhookInput {
   readonly protocol: string
 }
 
+/** A webhook input as records and jobs keep it: the parsed body is left out (`rawBody` has it). */
+export type StoredWebhookInput = Omit<WebhookInput, 'body'>
+
+export function storedInput(input: WebhookInput): StoredWebhookInput {
+  const { body: _parsed, ...stored } = input
+  return stored
+}
+
+/** The input again, its body parsed from `rawBody` as it was on arrival. */
+export function restoredInput(stored: StoredWebhookInput): WebhookInput {
+  const raw = stored.rawBody === '' ? undefined : Buffer.from(stored.rawBody, 'base64')
+  return { ...stored, body: parseBody(raw, stored.headers['content-type']) }
+}
+
 /** Where the token came from, and what the URL looks like without it. */
 export interface TokenPlace {
   readonly token: string | undefined

@@ -7,7 +7,7 @@ import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
 import { ChannelGate } from './channel-gate.ts'
-import type { WebhookInput } from './webhook-input.ts'
+import { type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import { replyFrom, type WebhookReply } from './webhook-reply.ts'
 
 export interface WebhooksOptions {
@@ -88,8 +88,8 @@ export class Webhooks {
     options: { executionId?: string; replayOf?: string; recordSoon?: boolean; earlierAttempts?: readonly Attempt[] } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
-    const visible = forScript(channel)
-    const startparams = [visible, input.method, input.url, input.body, input.headers, input.ip, input.protocol]
+    // Parameters 1, 4 and 5 are the channel, the body and the headers: sent once, with the request.
+    const startparams = [null, input.method, input.url, null, null, input.ip, input.protocol]
     const request = {
       method: input.method,
       path: input.path,
@@ -107,6 +107,7 @@ export class Webhooks {
       channel,
       startparams,
       request,
+      startparamAliases: WEBHOOK_ALIASES,
       timeoutMs: target.timeoutMs,
       recordInput: webhookRecordInput(input),
       ...(options.executionId !== undefined && { executionId: options.executionId }),
@@ -137,21 +138,17 @@ export class Webhooks {
 }
 
 /** What an execution record keeps of a webhook: its request, from which a replay runs again. */
-export function webhookRecordInput(input: WebhookInput): { webhook: WebhookInput } {
+export function webhookRecordInput(input: WebhookInput): { webhook: StoredWebhookInput } {
   // The channel is in the record already (channel_id): its entity is not copied in every one.
-  return { webhook: input }
+  return { webhook: storedInput(input) }
 }
+
+const WEBHOOK_ALIASES: Readonly<Record<number, string>> = { 0: 'channel', 3: 'request.body', 4: 'request.headers' }
 
 /** The channel's wait for its script: `opts.recv_timeout` seconds, 0 meaning 10 s. */
 function timeoutOf(channel: Channel): number {
   const seconds = channel.opts.recv_timeout
   return seconds > 0 ? seconds * 1000 : DEFAULT_TIMEOUT_MS
-}
-
-/** The channel as its script sees it: without `token_local`. */
-function forScript(channel: Channel): Omit<Channel, 'token_local'> {
-  const { token_local: _secret, ...rest } = channel
-  return rest
 }
 
 /** SPEC §5.3: the variables make the reply; failures name only the execution id. */

@@ -1,6 +1,6 @@
-import type { Channel } from '../../channels/channel-schemas.ts'
 import type { ScriptLogLevel } from '../runtime/host-api.ts'
 import type { SandboxResult } from '../runtime/sandbox.ts'
+import type { RunInput } from '../runtime/script-runtime.ts'
 import type { ScriptLang } from '../runtime/script-source.ts'
 
 /** How a script host process is set up (sent with `init`). */
@@ -28,10 +28,10 @@ export interface RemoteModuleManifest {
   readonly functions: readonly string[]
 }
 
+/** The execution's scope as it crosses; its channel is the run input's (sent once). */
 export interface RunScope {
   readonly executionId: string
   readonly domainId: string
-  readonly channel: Channel | null
   readonly scriptCode: string
   /** Lines below this level are not kept. */
   readonly logLevel: ScriptLogLevel
@@ -46,7 +46,7 @@ export type ToHost =
       readonly key: string
       /** Sent the first time this host sees the script version. */
       readonly script: { readonly id: string; readonly lang: ScriptLang; readonly source: string } | undefined
-      readonly input: string
+      readonly input: RunInput
       readonly timeoutMs: number
       readonly scope: RunScope
     }

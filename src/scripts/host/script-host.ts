@@ -1,4 +1,5 @@
 import { cpuUsage } from 'node:process'
+import type { Channel } from '../../channels/channel-schemas.ts'
 import { localModules } from '../api/local-modules.ts'
 import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
 import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
@@ -96,6 +97,7 @@ export function runScriptHost(): void {
     const minRank = LOG_LEVELS.indexOf(message.scope.logLevel)
     const scope: ExecutionScope = {
       ...message.scope,
+      channel: message.input.channel as Channel | null,
       get signal() {
         return ended.signal
       },
@@ -107,7 +109,7 @@ export function runScriptHost(): void {
     }
     runOf.set(scope, message.run)
     try {
-      const result = await runtime.runJson(script, scope, message.input, message.timeoutMs, abort.signal)
+      const result = await runtime.run(script, scope, message.input, message.timeoutMs, abort.signal)
       send({ t: 'done', run: message.run, result })
     } finally {
       ended.end()

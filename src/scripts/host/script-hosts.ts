@@ -28,7 +28,7 @@ interface PendingRun {
   readonly resolve: (result: RunResult) => void
   readonly key: string
   readonly script: RunnableScript
-  readonly input: string
+  readonly input: RunInput
   readonly timeoutMs: number
   readonly abort: AbortSignal | undefined
   resent: boolean
@@ -123,7 +123,8 @@ export class ScriptHosts implements ScriptRunner {
       resolve: () => {},
       key,
       script,
-      input: JSON.stringify(input),
+      // Encoded once, by the IPC channel; the host makes the isolate's JSON text.
+      input,
       timeoutMs,
       abort,
       resent: false,
@@ -178,7 +179,7 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, channel, scriptCode, logLevel } = pending.scope
+    const { executionId, domainId, scriptCode, logLevel } = pending.scope
     host.send({
       t: 'run',
       run,
@@ -186,7 +187,7 @@ export class ScriptHosts implements ScriptRunner {
       script: firstTime ? { id: pending.script.id, lang: pending.script.lang, source: pending.script.source } : undefined,
       input: pending.input,
       timeoutMs: pending.timeoutMs,
-      scope: { executionId, domainId, channel, scriptCode, logLevel },
+      scope: { executionId, domainId, scriptCode, logLevel },
     })
     if (pending.abort) {
       if (pending.abort.aborted) host.send({ t: 'abort', run })

@@ -36,6 +36,7 @@ const dispatch = $0, dispatchSync = $1, emitLog = $2, finished = $3
 const { parse, stringify } = JSON
 const { apply } = Reflect
 const { isArray } = Array
+const { keys } = Object
 const dateNow = Date.now
 const Uint8ArrayCtor = Uint8Array
 const stringSlice = String.prototype.slice
@@ -63,6 +64,16 @@ function base64(bytes) {
 
 function encodeBytes(key, value) {
   return value instanceof Uint8ArrayCtor ? { $bytes: base64(value) } : value
+}
+
+// A part of the input by its dotted path ('request.body'), or undefined.
+function part(input, path) {
+  let value = input
+  for (const name of StringCtor(path).split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, name)) return undefined
+    value = value[name]
+  }
+  return value
 }
 
 function text(value) {
@@ -191,6 +202,10 @@ return function setup(main) {
       const log = new ExecutionLog(minRank)
       const input = parse(inputJson)
       const startparams = isArray(input.startparams) ? input.startparams : []
+      const aliases = input.startparamAliases
+      if (aliases !== null && typeof aliases === 'object') {
+        for (const index of keys(aliases)) startparams[index] = part(input, aliases[index])
+      }
       const startparam = (n) => (typeof n === 'number' && n >= 1 && n <= startparams.length ? startparams[n - 1] : undefined)
       const vars = {}
       // Registered for the whole run: a run cut by its timeout still has its lines taken (drop).

@@ -4,7 +4,8 @@ import type { ExecutionScope, HostFunction } from './host-api.ts'
 
 /** How one run in a sandbox ended, before the runtime turns it into an outcome. */
 export type SandboxResult =
-  | { readonly kind: 'ok'; readonly outputJson: string }
+  /** `output`: the script's variables as JSON data (a Uint8Array as `{"$bytes": base64}`). */
+  | { readonly kind: 'ok'; readonly output: Record<string, unknown> }
   | { readonly kind: 'error'; readonly message: string; readonly stack: string | undefined }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'aborted' }
@@ -71,6 +72,8 @@ export class Sandbox {
   #asyncRuns = 0
   /** Quick runs so far (see `run`); -1 once a run was slow: no synchronous calls any more. */
   #quickRuns = 0
+  /** Runs waiting for the asynchronous ones to finish before they run synchronously. */
+  #idleWaiters: (() => void)[] = []
   /** The guest's entry point: (op, execId, arg) with op 0 start, 1 take, 2 drop. */
   #entry: ivm.Reference | undefined
   #nextId = 1
@@ -210,8 +213,16 @@ export class Sandbox {
       timeout: Math.max(1, Math.min(timeoutMs, this.#options.cpuLimitMs)),
     }
     try {
+      // A proven-quick script waits for the asynchronous runs still in flight (its first ones,
+      // or those that started before it was proven) instead of joining them: under steady load
+      // there would always be one, and it would never run synchronously.
+      while (this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC && this.#asyncRuns > 0 && !this.stopped) {
+        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+      }
+      if (this.stopped) return { kind: 'stopped', reason: this.#reason() }
       let outcome: Outcome | SandboxResult | undefined
-      const sync = this.#asyncRuns === 0 && this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC
+      const sync = this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC
+      let waited = false
       if (sync) {
         try {
           outcome = entry.applySync(undefined, start, startOptions) as Outcome | undefined
@@ -223,31 +234,50 @@ export class Sandbox {
         }
       }
       if (outcome === undefined) {
+        // Started synchronously, it now waits on a host call: this script is not one for the
+        // synchronous path (runs queued behind the wait would stall).
+        if (sync) this.#demote()
         this.#asyncRuns++
         try {
+          const flags = { waited: sync }
           outcome = await this.#runAsync(scope, execId, sync ? undefined : { args: start, options: startOptions }, {
             remainingMs: Math.max(1, timeoutMs - (performance.now() - began)),
             abort,
+            flags,
           })
+          waited = flags.waited
         } finally {
           this.#asyncRuns--
+          if (this.#asyncRuns === 0) this.#wakeIdleWaiters()
         }
       }
       if (!isOutcome(outcome)) {
-        if (outcome.kind === 'timeout' || outcome.kind === 'aborted') this.#quickRuns = -1
+        if (outcome.kind === 'timeout' || outcome.kind === 'aborted') this.#demote()
         return outcome
       }
       // The script's own measure: under load, waits for the isolate would count in ours.
       const took = outcome[3]
-      if (took > SLOW_RUN_MS) this.#quickRuns = -1
+      if (took > SLOW_RUN_MS || waited) this.#demote()
       else if (took <= QUICK_RUN_MS && this.#quickRuns >= 0) this.#quickRuns++
       deliverLogs(scope, outcome[2])
-      if (outcome[0] === 1) return { kind: 'ok', outputJson: outcome[1] }
+      if (outcome[0] === 1) return { kind: 'ok', output: JSON.parse(outcome[1]) as Record<string, unknown> }
       return { kind: 'error', message: outcome[1], stack: outcome[4] }
     } finally {
       this.#scopes.delete(execId)
       this.#measureHeap()
     }
+  }
+
+  /** No synchronous calls for this script any more; runs waiting to make one go ahead. */
+  #demote(): void {
+    this.#quickRuns = -1
+    this.#wakeIdleWaiters()
+  }
+
+  #wakeIdleWaiters(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const wake of waiters) wake()
   }
 
   /**
@@ -260,7 +290,7 @@ export class Sandbox {
     scope: ExecutionScope,
     execId: number,
     start: { args: unknown[]; options: ivm.ReferenceApplyOptions } | undefined,
-    limits: { remainingMs: number; abort: AbortSignal | undefined },
+    limits: { remainingMs: number; abort: AbortSignal | undefined; flags: { waited: boolean } },
   ): Promise<Outcome | SandboxResult> {
     const entry = this.#entry as ivm.Reference
     this.#startWatch()
@@ -285,7 +315,10 @@ export class Sandbox {
       try {
         if (start) answer = await step(entry.apply(undefined, start.args, start.options))
         answer ??= await step(entry.apply(undefined, [1, execId, true], { result: { copy: true } }))
-        answer ??= await step(new Promise(() => {}))
+        if (answer === undefined) {
+          limits.flags.waited = true
+          answer = await step(new Promise(() => {}))
+        }
         if (isEnding(answer) && answer.end === 'returned') {
           // The outcome is there: only a stop can come first now.
           const take = entry.apply(undefined, [1, execId, false], { result: { copy: true } })
@@ -363,6 +396,7 @@ export class Sandbox {
     this.#watch = undefined
     if (!this.#isolate.isDisposed) this.#isolate.dispose()
     this.#announceStop({ end: 'stopped', reason })
+    this.#wakeIdleWaiters()
   }
 
   #reason(): string {

@@ -51,11 +51,11 @@ describe('script runtime', () => {
     const rt = runtime(t)
     const script = { id: 's', lang: 'js' as const, source: 'await sleep(30)\nreturn startparam(1)' }
     const first = await rt.run(script, scope(), input(1), 2000)
-    assert.deepEqual(first, { kind: 'ok', outputJson: '{"result":1}' })
+    assert.deepEqual(first, { kind: 'ok', output: { result: 1 } })
     assert.equal(rt.isolateCount, 1)
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => rt.run(script, scope(), input(i), 2000)))
     assert.deepEqual(
-      results.map((result) => (result.kind === 'ok' ? JSON.parse(result.outputJson).result : result.kind)),
+      results.map((result) => (result.kind === 'ok' ? result.output.result : result.kind)),
       [0, 1, 2, 3, 4, 5, 6, 7],
     )
     assert.equal(rt.isolateCount, 2)
@@ -80,7 +80,7 @@ describe('script runtime', () => {
     // Small objects: a pattern V8 does stop at the limit (see script-hosts.ts for one it does not).
     const hog = await run(rt, 'const a = []\nwhile (true) a.push({ n: a.length })', 10_000)
     assert.deepEqual(hog, { kind: 'stopped', reason: 'the script ran out of memory (limit 64 MB)' })
-    assert.deepEqual(await run(rt, 'return 2'), { kind: 'ok', outputJson: '{"result":2}' })
+    assert.deepEqual(await run(rt, 'return 2'), { kind: 'ok', output: { result: 2 } })
   })
 
   it('stops an isolate busy past the CPU limit before the wall-clock timeout', async (t) => {

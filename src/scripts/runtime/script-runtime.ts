@@ -41,6 +41,12 @@ export interface RunInput {
   readonly startparams: readonly unknown[]
   readonly request: unknown
   readonly channel: unknown
+  /**
+   * Start parameters (by 0-based index) that are a part of this input — `channel` or
+   * `request.<field>` — and so cross into the isolate once: a webhook's body, headers and channel
+   * would otherwise be encoded twice on the way.
+   */
+  readonly startparamAliases?: Readonly<Record<number, string>>
 }
 
 export type RunResult = SandboxResult | { readonly kind: 'busy' }
@@ -90,21 +96,10 @@ export class ScriptRuntime implements ScriptRunner {
     return this.#checker.problem(lang, source)
   }
 
-  run(
+  async run(
     script: RunnableScript,
     scope: ExecutionScope,
     input: RunInput,
-    timeoutMs: number,
-    abort?: AbortSignal,
-  ): Promise<RunResult> {
-    return this.runJson(script, scope, JSON.stringify(input), timeoutMs, abort)
-  }
-
-  /** `run` with the input already serialised as JSON (script hosts receive it that way). */
-  async runJson(
-    script: RunnableScript,
-    scope: ExecutionScope,
-    inputJson: string,
     timeoutMs: number,
     abort?: AbortSignal,
   ): Promise<RunResult> {
@@ -115,7 +110,7 @@ export class ScriptRuntime implements ScriptRunner {
       return sandbox === 'busy' ? { kind: 'busy' } : { kind: 'error', message: sandbox, stack: undefined }
     }
     try {
-      return await sandbox.run(scope, inputJson, timeoutMs, abort)
+      return await sandbox.run(scope, JSON.stringify(input), timeoutMs, abort)
     } finally {
       pool.waiters.shift()?.()
     }
