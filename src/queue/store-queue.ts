@@ -34,6 +34,8 @@ export class StoreJobQueue<T> implements JobQueue<T> {
   readonly #store: Store
   readonly #options: StoreQueueOptions
   #batch: { scope: string; job: StoredJob; done: () => void; failed: (error: unknown) => void }[] = []
+  /** Finished jobs of this turn, removed together. */
+  #finished: { id: string; done: () => void }[] = []
   readonly #ready: Waiting[] = []
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #running = new Set<Promise<void>>()
@@ -95,6 +97,26 @@ export class StoreJobQueue<T> implements JobQueue<T> {
     this.#pump()
   }
 
+  /** Removes a finished job, with the others finished in the same turn (one statement). */
+  #remove(id: string): Promise<void> {
+    return new Promise((done) => {
+      if (this.#finished.length === 0) {
+        setImmediate(() => {
+          const finished = this.#finished
+          this.#finished = []
+          this.#store
+            .table('jobs')
+            .removeMany(finished.map((job) => job.id))
+            .catch(this.#options.onError)
+            .finally(() => {
+              for (const job of finished) job.done()
+            })
+        })
+      }
+      this.#finished.push({ id, done })
+    })
+  }
+
   #pump(): void {
     const work = this.#work
     if (!work) return
@@ -120,7 +142,7 @@ export class StoreJobQueue<T> implements JobQueue<T> {
     const jobs = this.#store.table('jobs')
     try {
       if ('done' in outcome) {
-        await jobs.remove(scope, job.id)
+        await this.#remove(job.id)
         return
       }
       const next: StoredJob = { id: job.id, payload: outcome.payload, attempt: job.attempt + 1 }

@@ -226,6 +226,14 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
       const result = await db.deleteFrom(name).where(column, '<=', edge[column]).executeTakeFirst()
       return Number(result.numDeletedRows)
     },
+    async removeMany(ids) {
+      if (ids.length === 0) return 0
+      const result = await db
+        .deleteFrom(name)
+        .where('id', 'in', [...ids])
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
     async remove(scope, id) {
       let query = db.deleteFrom(name).where('id', '=', id)
       if (scoped) query = query.where('domain_id', '=', scope)

@@ -161,7 +161,7 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.equal(await table.get(DOMAIN_A, channel(1).id), undefined)
     })
 
-    it('upserts one or many documents, updating the mirrored columns', async (t) => {
+    it('upserts and removes one or many documents, updating the mirrored columns', async (t) => {
       const store = await fresh(t)
       const table = store.table('integration_points')
       await table.upsert(DOMAIN_A, channel(1))
@@ -174,6 +174,12 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.equal((await table.findBy('code', 'again', DOMAIN_A))?.doc.id, channel(1).id)
       assert.equal((await table.get(DOMAIN_B, channel(2).id))?.code, 'c2')
       assert.equal((await table.scan()).length, 3)
+      assert.equal(await table.removeMany([channel(1).id, channel(2).id, channel(9).id]), 2)
+      assert.equal(await table.removeMany([]), 0)
+      assert.deepEqual(
+        (await table.scan()).map(({ doc }) => doc.id),
+        [channel(3).id],
+      )
     })
 
     it('keeps global tables without a domain', async (t) => {

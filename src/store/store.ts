@@ -80,6 +80,8 @@ export interface DocumentTable {
   /** Replaces the document with the same id. @throws DuplicateKeyError */
   update(scope: Scope, doc: Doc): Promise<void>
   remove(scope: Scope, id: string): Promise<boolean>
+  /** Removes documents by id, whatever their scope, in one statement; answers how many went. */
+  removeMany(ids: readonly string[]): Promise<number>
   /** Inserts, or replaces the document with the same id. */
   upsert(scope: Scope, doc: Doc): Promise<void>
   /** Many upserts in one statement (execution records: one write per batch). */
