@@ -100,6 +100,24 @@ describe('async webhooks (SPEC §5.4)', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     assert.equal((json(await root.get(`${EXECUTIONS}/${String(failed.id)}`)).attempts as unknown[]).length, 3, 'no fourth run')
   })
+
+  it('records a job whose channel was deleted before it ran as an error', async (t) => {
+    const { root, url } = await startServer(t, { config: { asyncWorkers: 1 } })
+    const slowToken = await asyncChannel(root, 'slow', 'await sleep(400)\nreturn 1')
+    const goneToken = await asyncChannel(root, 'gone', 'return 2')
+    const first = await accept(url, slowToken, {})
+    const second = await accept(url, goneToken, { n: 1 })
+    const gone = json(await root.post(`${CHANNELS}/lookup`, { code: 'gone' }))
+    assert.equal((await root.delete(`${CHANNELS}/${String(gone.id)}`)).status, 200)
+    await executionWhen(root, first, (execution) => execution.status === 'ok')
+    const failed = await executionWhen(root, second, (execution) => execution.status === 'error')
+    assert.match((failed.error as { message: string }).message, /could not run: the channel no longer exists/)
+    assert.equal(failed.script_code, 'gone-script')
+    assert.deepEqual(
+      (failed.input as { webhook: { rawBody: string } }).webhook.rawBody,
+      Buffer.from('{"n":1}').toString('base64'),
+    )
+  })
 })
 
 interface Server {

@@ -149,25 +149,36 @@ export class ScriptExecutor {
     return { id, status, variables, output, logs: lines, error, durationMs, recorded, startedAt: startedAt.toISOString() }
   }
 
-  /** Records an execution that is accepted but not run yet (an async webhook). */
-  recordQueued(
-    request: Pick<ExecuteRequest, 'domainId' | 'script' | 'trigger' | 'channel' | 'recordInput'> & { id: string },
-  ): void {
-    void this.#recorder.record(request.domainId, {
+  /**
+   * Records an execution that did not run: accepted and waiting (`queued`), or one that can no
+   * longer run (`error`: its channel or script was deleted meanwhile).
+   */
+  recordNotRun(request: NotRun, outcome: { status: 'queued' } | { status: 'error'; message: string }): Promise<void> {
+    return this.#recorder.record(request.domainId, {
       id: request.id,
-      channel_id: request.channel?.id ?? null,
-      script_code: request.script.code,
+      channel_id: request.channelId,
+      script_code: request.scriptCode,
       trigger: request.trigger,
-      status: 'queued',
+      status: outcome.status,
       started_at: new Date().toISOString(),
       duration_ms: 0,
       input: bounded(request.recordInput ?? null),
       output: null,
       logs: [],
-      error: null,
+      error: outcome.status === 'error' ? { message: outcome.message } : null,
       replay_of: null,
     })
   }
+}
+
+/** An execution recorded without a run. */
+export interface NotRun {
+  readonly id: string
+  readonly domainId: string
+  readonly channelId: string | null
+  readonly scriptCode: string
+  readonly trigger: Trigger
+  readonly recordInput: unknown
 }
 
 /** The channel as scripts see it: without `token_local`, the secret senders present to it. */

@@ -2,13 +2,15 @@ import { AppError } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
 import { newId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
-import type { ScriptExecutor } from '../scripts/script-executor.ts'
+import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
 import { restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
-import { type Webhooks, type WebhookTarget, webhookRecordInput } from './webhooks.ts'
+import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
 /** An accepted async webhook, as the queue stores it. */
 export interface WebhookJob {
   readonly channelId: string
+  /** The script the channel pointed to on arrival (for the record if it cannot run). */
+  readonly scriptCode: string
   readonly input: StoredWebhookInput
   /** Earlier runs that failed. */
   readonly attempts: readonly Attempt[]
@@ -48,19 +50,14 @@ export class AsyncWebhooks {
   /** Stores the webhook durably and answers its execution id. */
   async accept(target: WebhookTarget, input: WebhookInput): Promise<string> {
     const id = newId()
-    await this.#options.queue.enqueue(target.domainId, id, {
+    const job: WebhookJob = {
       channelId: target.channel.id,
+      scriptCode: target.script.code,
       input: storedInput(input),
       attempts: [],
-    })
-    this.#options.executor.recordQueued({
-      id,
-      domainId: target.domainId,
-      script: target.script,
-      trigger: 'http',
-      channel: target.channel,
-      recordInput: webhookRecordInput(input),
-    })
+    }
+    await this.#options.queue.enqueue(target.domainId, id, job)
+    void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued' })
     return id
   }
 
@@ -70,9 +67,11 @@ export class AsyncWebhooks {
     try {
       target = this.#options.webhooks.targetById(channelId)
     } catch (error) {
+      if (!(error instanceof AppError)) throw error
       // The channel or its script is gone: nothing can run this job any more.
-      if (error instanceof AppError) return { done: true }
-      throw error
+      const message = `the webhook could not run: ${error.message}`
+      await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), { status: 'error', message })
+      return { done: true }
     }
     let result: Awaited<ReturnType<Webhooks['run']>>
     try {
@@ -96,6 +95,17 @@ export class AsyncWebhooks {
       error: result.error,
     }
     const wait = Math.min(MAX_RETRY_WAIT_MS, this.#options.retryBaseMs * 2 ** (attemptNo - 1))
-    return { retryInMs: wait, payload: { channelId, input, attempts: [...attempts, attempt] } satisfies WebhookJob }
+    return { retryInMs: wait, payload: { ...job.payload, attempts: [...attempts, attempt] } satisfies WebhookJob }
+  }
+
+  #notRun(id: string, domainId: string, job: WebhookJob): NotRun {
+    return {
+      id,
+      domainId,
+      channelId: job.channelId,
+      scriptCode: job.scriptCode,
+      trigger: 'http',
+      recordInput: { webhook: job.input },
+    }
   }
 }
