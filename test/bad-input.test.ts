@@ -99,6 +99,8 @@ describe('bad input on every endpoint', () => {
     assertError(await root.post(run, { timeout: '5' }), 400, undefined, 'timeout')
     assertError(await root.post(run, { channel: 42 }), 400, undefined, 'channel')
     assertError(await root.post(run, { startparams: ['x'.repeat(17 * 1024)] }), 413)
+    const deep = `{"startparams":[${'['.repeat(2000)}${']'.repeat(2000)}]}`
+    assertError(await root.request('POST', run, deep), 400, /more than 512 deep/)
     assertError(await root.post(`${SCRIPTS}/${MISSING_ID}/run`, {}), 404)
     assertError(await root.post(`${SCRIPTS}/not-a-uuid/run`, {}), 400, /UUID/, 'id')
 

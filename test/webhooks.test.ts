@@ -145,6 +145,33 @@ describe('webhooks (SPEC §5)', () => {
     assert.equal(jsonArray(await root.get(EXECUTIONS)).length, before, 'refused requests run no script')
   })
 
+  it('answers hostile requests with a clear error, and keeps serving', async (t) => {
+    const { root, url } = await startServer(t)
+    const { token } = await channelWith(root, 'sturdy', 'return typeof startparam(4)')
+    assertWebhookError(await call(url, `/exec/${token}/%zz`), 400, /malformed/)
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`
+    const nested = await call(url, `/exec/${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: deep,
+    })
+    assertWebhookError(nested, 400, /nests arrays and objects more than 512 deep/)
+    const proto = await call(url, `/exec/${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
+    })
+    assert.equal(proto.text, 'object')
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    const form = await call(url, `/exec/${token}`, {
+      method: 'POST',
+      body: '__proto__[x]=1&constructor=2',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    assert.equal(form.text, 'object')
+    assert.equal((await call(url, `/exec/${token}`)).text, 'object', 'still serving')
+  })
+
   it('refuses missing and unknown tokens, and a rotated or deleted one at once', async (t) => {
     const { root, url } = await startServer(t)
     const { id, token } = await channelWith(root, 'guarded', 'return 1')

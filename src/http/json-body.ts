@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.ts'
+import { jsonTooDeep, MAX_JSON_DEPTH } from './json-depth.ts'
 
 /**
  * The JSON body parser. Like fastify's own it refuses `__proto__` and `constructor.prototype`
@@ -10,6 +11,7 @@ export function installJsonBodyParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string
     if (text.trim() === '') return done(new AppError('bad_request', 'the body is empty but Content-Type says JSON'), undefined)
+    if (jsonTooDeep(text)) return done(new AppError('bad_request', tooDeepMessage()), undefined)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -33,4 +35,8 @@ function poisoned(value: unknown): boolean {
     if (poisoned(child)) return true
   }
   return false
+}
+
+export function tooDeepMessage(): string {
+  return `the body nests arrays and objects more than ${MAX_JSON_DEPTH} deep`
 }

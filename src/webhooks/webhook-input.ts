@@ -1,4 +1,6 @@
 import { AppError } from '../errors.ts'
+import { tooDeepMessage } from '../http/json-body.ts'
+import { jsonTooDeep } from '../http/json-depth.ts'
 
 /** What a webhook request gives its script: start parameters 2–7 (SPEC §5.2) and `request`. */
 export interface WebhookInput {
@@ -91,8 +93,10 @@ export function parseBody(raw: Buffer | undefined, contentType: string | undefin
   if (raw === undefined || raw.length === 0) return null
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (type === 'application/json' || type.endsWith('+json')) {
+    const text = raw.toString('utf8')
+    if (jsonTooDeep(text)) throw new AppError('bad_request', tooDeepMessage())
     try {
-      return JSON.parse(raw.toString('utf8'))
+      return JSON.parse(text)
     } catch (error) {
       throw new AppError('bad_request', `the body is not valid JSON${error instanceof SyntaxError ? `: ${error.message}` : ''}`)
     }

@@ -28,7 +28,29 @@ interface PendingCall {
  * travels as JSON over the IPC channel, batched (batched-channel.ts).
  */
 export function runScriptHost(): void {
-  const outbox = new BatchedChannel<FromHost>((batch) => process.send?.(batch), 'task')
+  const outbox = new BatchedChannel<FromHost>((batch) => {
+    try {
+      process.send?.(batch)
+    } catch {
+      // A message that cannot be encoded (a host call's arguments nested too deep): send the
+      // others alone, and fail the one.
+      for (const message of batch) sendAlone(message)
+    }
+  }, 'task')
+  const sendAlone = (message: FromHost) => {
+    try {
+      process.send?.([message])
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      if (message.t === 'done') {
+        const result = { kind: 'error' as const, message: `the output cannot be sent: ${reason}`, stack: undefined }
+        process.send?.([{ ...message, result }])
+      } else if (message.t === 'call') {
+        calls.get(message.call)?.reject(new Error(`the arguments cannot be sent: ${reason}`))
+        calls.delete(message.call)
+      }
+    }
+  }
   const send = (message: FromHost) => outbox.push(message)
   let runtime: ScriptRuntime | undefined
   let settings: HostSettings

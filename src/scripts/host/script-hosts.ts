@@ -52,8 +52,29 @@ class Host {
     this.index = index
     this.child = child
     this.#outbox = new BatchedChannel((batch) => {
-      if (this.alive && child.connected) child.send(batch)
+      if (!this.alive || !child.connected) return
+      try {
+        child.send(batch)
+      } catch {
+        // A message that cannot be encoded (a value nested too deep): send the others alone.
+        for (const message of batch) this.#sendAlone(message)
+      }
     }, 'turn')
+  }
+
+  #sendAlone(message: ToHost): void {
+    try {
+      this.child.send([message])
+    } catch (error) {
+      const reason = `it cannot be sent to a script host: ${error instanceof Error ? error.message : String(error)}`
+      if (message.t === 'run') {
+        const pending = this.runs.get(message.run)
+        this.runs.delete(message.run)
+        pending?.resolve({ kind: 'error', message: `the run's input is not valid: ${reason}`, stack: undefined })
+      } else if (message.t === 'reply') {
+        this.send({ t: 'reply', call: message.call, ok: false, value: `the answer is not valid: ${reason}` })
+      }
+    }
   }
 
   send(message: ToHost): void {
