@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { MemoryBus } from './bus/memory-bus.ts'
+import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
 import { channelRoutes } from './channels/channel-routes.ts'
 import { channelTypesCollection } from './channels/channel-types-collection.ts'
@@ -42,6 +43,9 @@ import { VERSION } from './version.ts'
 import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
+import { baseProtocol } from './websocket/base-protocol.ts'
+import { ConnectionRegistry } from './websocket/connection-registry.ts'
+import { wsRoutes } from './websocket/ws-routes.ts'
 
 export interface App {
   readonly http: FastifyInstance
@@ -160,7 +164,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
-    const webhooks = new Webhooks({ channels, scripts: scriptDirectory, executor, perChannelLimit: config.webhookConcurrency })
+    const access = new ChannelAccess(channels)
+    const webhooks = new Webhooks({
+      channels,
+      access,
+      scripts: scriptDirectory,
+      executor,
+      perChannelLimit: config.webhookConcurrency,
+    })
     const queue = new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
     opened.push(queue)
     const asyncWebhooks = new AsyncWebhooks({
@@ -175,6 +186,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
       accept: (target, input) => asyncWebhooks.accept(target, input),
+    })
+    const registry = new ConnectionRegistry()
+    await wsRoutes(http, {
+      access,
+      channels,
+      registry,
+      handlers: new Map(Object.entries(baseProtocol({ domains, scripts: scriptDirectory, executor }))),
+      trustProxy: parseIpRanges(config.trustProxy),
+      limits: {
+        maxFrameBytes: config.wsMaxFrameBytes,
+        maxInFlight: config.wsMaxInFlight,
+        maxConnectionsPerChannel: config.wsMaxConnectionsPerChannel,
+        pingMs: config.wsPingMs,
+        maxBufferedBytes: config.wsMaxBufferedBytes,
+      },
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
     await http.ready()

@@ -44,6 +44,16 @@ export interface Config {
   readonly webhookBodyLimit: number
   /** Sync webhooks in flight per channel; more are refused with 1429. */
   readonly webhookConcurrency: number
+  /** Largest websocket frame, bytes. */
+  readonly wsMaxFrameBytes: number
+  /** Requests in flight per websocket connection. */
+  readonly wsMaxInFlight: number
+  /** Websocket connections per channel (on this node). */
+  readonly wsMaxConnectionsPerChannel: number
+  /** Websocket heartbeat interval, ms. */
+  readonly wsPingMs: number
+  /** Bytes buffered for a slow websocket client before it is closed. */
+  readonly wsMaxBufferedBytes: number
   /** Async webhooks run at once. */
   readonly asyncWorkers: number
   /** Runs of an async webhook before it stays failed. */
@@ -98,6 +108,17 @@ export function loadConfig(env: Env = process.env): Config {
     restBodyLimit: integer('SWITCHBOARD_REST_BODY_LIMIT', text('SWITCHBOARD_REST_BODY_LIMIT'), 1 << 20, 1024, 1 << 30),
     webhookBodyLimit: integer('SWITCHBOARD_WEBHOOK_BODY_LIMIT', text('SWITCHBOARD_WEBHOOK_BODY_LIMIT'), 10 << 20, 1024, 1 << 30),
     webhookConcurrency: integer('SWITCHBOARD_WEBHOOK_CONCURRENCY', text('SWITCHBOARD_WEBHOOK_CONCURRENCY'), 64, 1, 100_000),
+    wsMaxFrameBytes: integer('SWITCHBOARD_WS_MAX_FRAME', text('SWITCHBOARD_WS_MAX_FRAME'), 1 << 20, 1024, 1 << 30),
+    wsMaxInFlight: integer('SWITCHBOARD_WS_MAX_IN_FLIGHT', text('SWITCHBOARD_WS_MAX_IN_FLIGHT'), 64, 1, 100_000),
+    wsMaxConnectionsPerChannel: integer(
+      'SWITCHBOARD_WS_MAX_CONNECTIONS',
+      text('SWITCHBOARD_WS_MAX_CONNECTIONS'),
+      10_000,
+      1,
+      10_000_000,
+    ),
+    wsPingMs: integer('SWITCHBOARD_WS_PING_MS', text('SWITCHBOARD_WS_PING_MS'), 30_000, 100, 3_600_000),
+    wsMaxBufferedBytes: integer('SWITCHBOARD_WS_MAX_BUFFERED', text('SWITCHBOARD_WS_MAX_BUFFERED'), 8 << 20, 1024, 1 << 30),
     asyncWorkers: integer('SWITCHBOARD_ASYNC_WORKERS', text('SWITCHBOARD_ASYNC_WORKERS'), 16, 1, 10_000),
     asyncAttempts: integer('SWITCHBOARD_ASYNC_ATTEMPTS', text('SWITCHBOARD_ASYNC_ATTEMPTS'), 5, 1, 100),
     asyncRetryMs: integer('SWITCHBOARD_ASYNC_RETRY_MS', text('SWITCHBOARD_ASYNC_RETRY_MS'), 1000, 1, 3_600_000),

@@ -19,14 +19,21 @@ export class ChannelDirectory {
   readonly #byTokenHash = new Map<string, ChannelEntry>()
   readonly #byCode = new Map<string, ChannelEntry>()
   readonly #store: Store
+  readonly #listeners: ((id: string) => void)[] = []
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
     changes.mirror(
       'integration_points',
       {
-        put: (scope, doc) => this.#put(scope as string, doc as unknown as Channel),
-        remove: (id) => this.#remove(id),
+        put: (scope, doc) => {
+          this.#put(scope as string, doc as unknown as Channel)
+          this.#announce(doc.id)
+        },
+        remove: (id) => {
+          this.#remove(id)
+          this.#announce(id)
+        },
       },
       (scope, id) => store.table('integration_points').get(scope, id),
       onError,
@@ -37,6 +44,15 @@ export class ChannelDirectory {
     for (const { scope, doc } of await this.#store.table('integration_points').scan()) {
       this.#put(scope as string, doc as unknown as Channel)
     }
+  }
+
+  /** Calls `listener` after every change of a channel with its id (its entry is then current). */
+  onChange(listener: (id: string) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  #announce(id: string): void {
+    for (const listener of this.#listeners) listener(id)
   }
 
   byToken(token: string): ChannelEntry | undefined {

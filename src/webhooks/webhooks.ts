@@ -1,8 +1,8 @@
+import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
-import { type IpRanges, parseIpRanges } from '../net/ip-ranges.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
@@ -12,6 +12,7 @@ import { replyFrom, type WebhookReply } from './webhook-reply.ts'
 
 export interface WebhooksOptions {
   readonly channels: ChannelDirectory
+  readonly access: ChannelAccess
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
   /** Sync webhooks in flight per channel. */
@@ -36,8 +37,6 @@ export interface WebhookTarget {
 export class Webhooks {
   readonly #options: WebhooksOptions
   readonly #gate: ChannelGate
-  /** Parsed `ipmask` per channel version (the entity object changes when the channel does). */
-  readonly #masks = new WeakMap<Channel, IpRanges>()
 
   constructor(options: WebhooksOptions) {
     this.#options = options
@@ -46,13 +45,7 @@ export class Webhooks {
 
   /** The channel a token opens, checked against the sender; throws the SPEC's errors. */
   target(token: string | undefined, senderIp: string): WebhookTarget {
-    if (token === undefined || token === '') {
-      throw new AppError('unauthorized', 'a channel token is needed: Authorization: Bearer <token> or /exec/<token>')
-    }
-    const entry = this.#options.channels.byToken(token)
-    if (!entry) throw new AppError('not_found', 'no channel has this token')
-    this.#checkSender(entry.channel, senderIp)
-    return this.#targetOf(entry)
+    return this.#targetOf(this.#options.access.open(token, senderIp, '/exec/<token>'))
   }
 
   /** The channel's current target by its id (queued jobs, replays); throws 1404 when it is gone. */
@@ -115,16 +108,6 @@ export class Webhooks {
       ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
       ...(options.earlierAttempts !== undefined && { earlierAttempts: options.earlierAttempts }),
     })
-  }
-
-  #checkSender(channel: Channel, ip: string): void {
-    if (channel.ipmask.length === 0) return
-    let mask = this.#masks.get(channel)
-    if (!mask) {
-      mask = parseIpRanges(channel.ipmask)
-      this.#masks.set(channel, mask)
-    }
-    if (!mask.has(ip)) throw new AppError('forbidden', `the sender address ${ip} is not allowed by the channel's ipmask`)
   }
 
   #script(entry: ChannelEntry): Svcscript {

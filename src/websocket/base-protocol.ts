@@ -1,0 +1,81 @@
+import type { Channel } from '../channels/channel-schemas.ts'
+import type { DomainDirectory } from '../domains/domain-directory.ts'
+import type { ScriptDirectory } from '../scripts/script-directory.ts'
+import type { ScriptExecutor } from '../scripts/script-executor.ts'
+import type { FrameHandler } from './ws-connection.ts'
+
+export interface BaseProtocolDeps {
+  readonly domains: DomainDirectory
+  readonly scripts: ScriptDirectory
+  readonly executor: ScriptExecutor
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+/** The frames every connection has (SPEC §6.3): `connection_info` and `message`. */
+export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandler> {
+  return {
+    connection_info: {
+      handle(connection, _payload, qid) {
+        const now = new Date()
+        connection.send('connection_info_result', {
+          qid,
+          result: 'ok',
+          domain: deps.domains.byId(connection.domainId)?.name ?? null,
+          connectionid: connection.id,
+          capabilities: connection.channel.opts.filter_capabilities,
+          integration_point_id: connection.channelId,
+          integration_point_type: connection.channel.type,
+          roles: connection.channel.opts.roles,
+          datetime: now.toISOString(),
+          timestamp: now.getTime(),
+        })
+      },
+    },
+
+    message: {
+      async handle(connection, payload, qid) {
+        const channel = connection.channel
+        const code = channel.recv_svcscriptcode_ws
+        const script = code === '' ? undefined : deps.scripts.byCode(connection.domainId, code)
+        if (!script) {
+          const why =
+            code === '' ? 'the channel has no script for messages (recv_svcscriptcode_ws)' : `the script '${code}' does not exist`
+          if (qid !== undefined) connection.send('message_result', { qid, success: false, error_code: 1404, error_message: why })
+          return
+        }
+        const result = await deps.executor.execute({
+          domainId: connection.domainId,
+          script,
+          trigger: 'ws',
+          channel,
+          startparams: [withoutToken(channel), payload.data ?? null, connection.id, qid ?? null],
+          timeoutMs: timeoutOf(channel),
+          recordInput: { data: payload.data ?? null, connection_id: connection.id, qid: qid ?? null },
+        })
+        if (qid === undefined) return
+        if (result.status === 'ok') {
+          connection.send('message_result', { qid, success: true, data: result.output.result ?? null })
+        } else {
+          const timedOut = result.status === 'timeout'
+          connection.send('message_result', {
+            qid,
+            success: false,
+            error_code: timedOut ? 1504 : 1500,
+            error_message: `${timedOut ? 'the script did not answer in time' : 'script failed'} (execution ${result.id})`,
+          })
+        }
+      },
+      errorAnswer: (qid, code, message) => ({ qid, success: false, error_code: code, error_message: message }),
+    },
+  }
+}
+
+function timeoutOf(channel: Channel): number {
+  return channel.opts.recv_timeout > 0 ? channel.opts.recv_timeout * 1000 : DEFAULT_TIMEOUT_MS
+}
+
+function withoutToken(channel: Channel): Omit<Channel, 'token_local'> {
+  const { token_local: _secret, ...rest } = channel
+  return rest
+}

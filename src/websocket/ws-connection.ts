@@ -1,0 +1,182 @@
+import type { WebSocket } from 'ws'
+import type { Channel } from '../channels/channel-schemas.ts'
+import { newId } from '../ids.ts'
+import { type Frame, parseFrame, qidOf } from './ws-frames.ts'
+
+/** One kind of request frame: its handler, and how its errors are answered. */
+export interface FrameHandler {
+  /** The capability that allows it (SPEC §6.4), or undefined for the base protocol. */
+  readonly capability?: string
+  handle(connection: WsConnection, payload: Record<string, unknown>, qid: string | number | undefined): Promise<void> | void
+  /** The answer's payload for an error (`message_result` says `success: false`, others `result: "error"`). */
+  errorAnswer?(qid: string | number | undefined, code: number, message: string): Record<string, unknown>
+}
+
+export interface ConnectionLimits {
+  /** Requests handled at once; more are answered 1429. */
+  readonly maxInFlight: number
+  /** Bytes waiting to be sent to a slow client before it is closed (1013). */
+  readonly maxBufferedBytes: number
+}
+
+/**
+ * One Token API connection (SPEC §6): frames in, answers and pushes out. Requests run
+ * concurrently and are answered as they finish, matched by `qid`; a bad frame gets an error frame
+ * and the connection stays.
+ */
+export class WsConnection {
+  readonly id = newId()
+  readonly domainId: string
+  readonly channelId: string
+  readonly ip: string
+  /** The token the client presented: the connection ends when the channel's changes. */
+  readonly token: string
+  readonly openedAt = new Date()
+  #channel: Channel
+  readonly #socket: WebSocket
+  readonly #handlers: ReadonlyMap<string, FrameHandler>
+  readonly #limits: ConnectionLimits
+  #inFlight = 0
+  /** Cleared by each heartbeat, set by the pong. */
+  alive = true
+
+  constructor(
+    socket: WebSocket,
+    entry: { domainId: string; channel: Channel },
+    token: string,
+    ip: string,
+    handlers: ReadonlyMap<string, FrameHandler>,
+    limits: ConnectionLimits,
+  ) {
+    this.#socket = socket
+    this.domainId = entry.domainId
+    this.#channel = entry.channel
+    this.channelId = entry.channel.id
+    this.token = token
+    this.ip = ip
+    this.#handlers = handlers
+    this.#limits = limits
+  }
+
+  /** The channel as it is now (kept current by the server). */
+  get channel(): Channel {
+    return this.#channel
+  }
+
+  set channel(channel: Channel) {
+    this.#channel = channel
+  }
+
+  get open(): boolean {
+    return this.#socket.readyState === this.#socket.OPEN
+  }
+
+  /** Capabilities the channel allows (`opts.filter_capabilities`, `*` for all). */
+  allows(capability: string): boolean {
+    const allowed = this.#channel.opts.filter_capabilities
+    return allowed.includes('*') || allowed.includes(capability as never)
+  }
+
+  /** Sends `[name, payload]`; a client that does not read is closed instead of buffered without end. */
+  send(name: string, payload: unknown): void {
+    if (!this.open) return
+    if (this.#socket.bufferedAmount > this.#limits.maxBufferedBytes) {
+      this.close(1013, 'the client does not read its messages fast enough')
+      return
+    }
+    this.#socket.send(JSON.stringify([name, payload]))
+  }
+
+  ping(): void {
+    if (this.open) this.#socket.ping()
+  }
+
+  /** Drops the connection without a closing handshake (a dead peer). */
+  terminate(): void {
+    this.#socket.terminate()
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#socket.readyState === this.#socket.CLOSED || this.#socket.readyState === this.#socket.CLOSING) return
+    this.#socket.close(code, reason)
+  }
+
+  /** Handles one frame from the client. */
+  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (isBinary) {
+      this.#error(1400, 'binary frames are not accepted: send JSON text frames [name, payload]')
+      return
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8')
+    const frame = parseFrame(text)
+    if (typeof frame === 'string') {
+      this.#error(1400, frame)
+      return
+    }
+    this.#dispatch(frame)
+  }
+
+  #dispatch({ name, payload }: Frame): void {
+    const handler = this.#handlers.get(name)
+    const qid = qidOf(payload)
+    if (!handler) {
+      this.#error(1400, `unknown frame '${name.slice(0, 64)}'`, qid)
+      return
+    }
+    if (handler.capability !== undefined && !this.allows(handler.capability)) {
+      this.#answerError(name, handler, qid, 1403, `the channel does not allow the '${handler.capability}' capability`)
+      return
+    }
+    if (this.#inFlight >= this.#limits.maxInFlight) {
+      this.#answerError(name, handler, qid, 1429, `more than ${this.#limits.maxInFlight} requests in flight on this connection`)
+      return
+    }
+    this.#inFlight++
+    let running: Promise<void> | void
+    try {
+      running = handler.handle(this, payload, qid)
+    } catch (error) {
+      this.#inFlight--
+      this.#failed(name, handler, qid, error)
+      return
+    }
+    if (!running) {
+      this.#inFlight--
+      return
+    }
+    running.then(
+      () => {
+        this.#inFlight--
+      },
+      (error: unknown) => {
+        this.#inFlight--
+        this.#failed(name, handler, qid, error)
+      },
+    )
+  }
+
+  /** A handler threw: an AppError's code and message, else 1500 (the details stay in the log). */
+  #failed(name: string, handler: FrameHandler, qid: string | number | undefined, error: unknown): void {
+    const status = (error as { status?: unknown }).status
+    const known = typeof status === 'number' && error instanceof Error
+    this.#answerError(name, handler, qid, known ? 1000 + status : 1500, known ? error.message : 'internal error')
+  }
+
+  #answerError(name: string, handler: FrameHandler, qid: string | number | undefined, code: number, message: string): void {
+    if (qid === undefined) {
+      this.#error(code, message)
+      return
+    }
+    const payload = handler.errorAnswer?.(qid, code, message) ?? {
+      qid,
+      result: 'error',
+      error_code: code,
+      error_message: message,
+    }
+    this.send(`${name}_result`, payload)
+  }
+
+  #error(code: number, message: string, qid?: string | number): void {
+    this.send('error', { ...(qid !== undefined && { qid }), error_code: code, error_message: message })
+  }
+}

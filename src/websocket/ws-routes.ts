@@ -1,0 +1,121 @@
+import websocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ChannelAccess } from '../channels/channel-access.ts'
+import type { ChannelDirectory } from '../channels/channel-directory.ts'
+import { sendError } from '../http/error-handler.ts'
+import { sameSecret } from '../ids.ts'
+import type { IpRanges } from '../net/ip-ranges.ts'
+import { senderIp } from '../webhooks/sender-ip.ts'
+import type { ConnectionRegistry } from './connection-registry.ts'
+import { type ConnectionLimits, type FrameHandler, WsConnection } from './ws-connection.ts'
+
+export interface WsRoutesOptions {
+  readonly access: ChannelAccess
+  readonly channels: ChannelDirectory
+  readonly registry: ConnectionRegistry
+  readonly handlers: ReadonlyMap<string, FrameHandler>
+  readonly trustProxy: IpRanges
+  readonly limits: ConnectionLimits & {
+    /** Largest frame, bytes (larger: the connection is closed with 1009). */
+    readonly maxFrameBytes: number
+    /** Connections one channel may hold on this node. */
+    readonly maxConnectionsPerChannel: number
+    /** Heartbeat: a ping this often; a peer that has not answered the last one is dropped. */
+    readonly pingMs: number
+  }
+}
+
+const BEARER = /^Bearer +(\S+) *$/i
+
+/** What the upgrade checks found, for the handler. */
+interface Opened {
+  readonly entry: { domainId: string; channel: import('../channels/channel-schemas.ts').Channel }
+  readonly token: string
+  readonly ip: string
+}
+
+const opened = new WeakMap<FastifyRequest, Opened>()
+
+/**
+ * `/ws/token/v1[/<token>]` (SPEC §6.1): the token and `ipmask` are checked before the upgrade,
+ * so a refusal is a plain HTTP answer (401/403/404, JSON body). Open connections follow their
+ * channel: a rotated token or a deleted channel closes them.
+ */
+export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): Promise<void> {
+  const { registry, limits } = options
+  await app.register(websocket, {
+    options: { maxPayload: limits.maxFrameBytes },
+    // Graceful shutdown: every client is told the server is going away.
+    preClose: (done) => {
+      for (const connection of registry.all()) connection.close(1001, 'the server is shutting down')
+      done()
+    },
+  })
+
+  const check = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const params = request.params as { token?: string }
+      const header = request.headers.authorization
+      const token = (header === undefined ? undefined : BEARER.exec(header)?.[1]) ?? params.token
+      const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
+      const entry = options.access.open(token, ip, '/ws/token/v1/<token>')
+      if (registry.countOfChannel(entry.channel.id) >= limits.maxConnectionsPerChannel) {
+        return sendError(
+          Object.assign(new Error(`channel '${entry.channel.code}' has the most connections it may hold`), { statusCode: 429 }),
+          request,
+          reply,
+        )
+      }
+      opened.set(request, { entry, token: token as string, ip })
+    } catch (error) {
+      return sendError(error, request, reply)
+    }
+  }
+
+  const handler = (socket: import('ws').WebSocket, request: FastifyRequest) => {
+    const found = opened.get(request) as Opened
+    const connection = new WsConnection(socket, found.entry, found.token, found.ip, options.handlers, limits)
+    registry.add(connection)
+    socket.on('message', (data, isBinary) => connection.receive(data as Buffer, isBinary))
+    socket.on('pong', () => {
+      connection.alive = true
+    })
+    socket.on('close', () => registry.remove(connection))
+    socket.on('error', () => socket.terminate())
+  }
+
+  for (const url of ['/ws/token/v1', '/ws/token/v1/:token']) {
+    app.get(url, { websocket: true, preValidation: check, schema: { hide: true } }, handler)
+  }
+
+  // A rotated token, a deleted channel or an ipmask that no longer allows the sender ends the
+  // channel's connections; other changes (scripts, opts) apply to the next frame.
+  options.channels.onChange((id) => {
+    const entry = options.channels.byId(id)
+    for (const connection of registry.ofChannel(id)) {
+      if (!entry) connection.close(4404, 'the channel was deleted')
+      else if (!sameSecret(entry.channel.token_local, connection.token)) connection.close(4401, 'the channel token was rotated')
+      else {
+        connection.channel = entry.channel
+        try {
+          options.access.open(connection.token, connection.ip, '')
+        } catch {
+          connection.close(4403, "the channel's ipmask no longer allows this address")
+        }
+      }
+    }
+  })
+
+  const heartbeat = setInterval(() => {
+    for (const connection of registry.all()) {
+      if (!connection.alive) {
+        connection.terminate()
+        continue
+      }
+      connection.alive = false
+      connection.ping()
+    }
+  }, limits.pingMs)
+  heartbeat.unref()
+  app.addHook('onClose', async () => clearInterval(heartbeat))
+}

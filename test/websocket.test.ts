@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import WebSocket from 'ws'
+import { CHANNELS, type Client, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
+
+/** A websocket client that collects frames and waits for the ones it asks for. */
+class TestSocket {
+  readonly socket: WebSocket
+  readonly frames: [string, Record<string, unknown>][] = []
+  readonly #waiters: (() => void)[] = []
+  readonly closed: Promise<{ code: number; reason: string }>
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.socket = new WebSocket(url, { headers })
+    this.socket.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)))
+      for (const wake of this.#waiters.splice(0)) wake()
+    })
+    this.closed = new Promise((resolve) => {
+      this.socket.on('close', (code, reason) => resolve({ code, reason: String(reason) }))
+    })
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('open', () => resolve())
+      this.socket.once('error', reject)
+    })
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  /** Waits for the first frame matching `test` (from those received so far or later). */
+  async next(test: (frame: [string, Record<string, unknown>]) => boolean, ms = 5000): Promise<[string, Record<string, unknown>]> {
+    const end = performance.now() + ms
+    for (;;) {
+      const index = this.frames.findIndex(test)
+      if (index !== -1) return this.frames.splice(index, 1)[0] as [string, Record<string, unknown>]
+      if (performance.now() > end) throw new Error(`no such frame; got ${JSON.stringify(this.frames)}`)
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve)
+        setTimeout(resolve, 50)
+      })
+    }
+  }
+
+  answer(name: string, qid: unknown) {
+    return this.next(([frameName, payload]) => frameName === name && payload.qid === qid)
+  }
+}
+
+async function wsChannel(root: Client, code: string, source: string, opts: Record<string, unknown> = {}) {
+  assert.equal((await root.post(SCRIPTS, { code: `${code}-ws`, source })).status, 200)
+  const reply = await root.post(CHANNELS, { code, type: 'public', recv_svcscriptcode_ws: `${code}-ws`, opts })
+  assert.equal(reply.status, 200, reply.text)
+  return json(reply) as { id: string; token_local: string }
+}
+
+/** The HTTP answer to an upgrade that was refused. */
+function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers })
+    socket.on('unexpected-response', (_request, response) => {
+      let body = ''
+      response.on('data', (chunk) => {
+        body += chunk
+      })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+    })
+    socket.on('open', () => reject(new Error('the upgrade was accepted')))
+    socket.on('error', () => {})
+  })
+}
+
+describe('websocket Token API (SPEC §6)', () => {
+  it('connects by path or header, answers connection_info, and runs messages concurrently by qid', async (t) => {
+    const { root, url } = await startServer(t)
+    const channel = await wsChannel(
+      root,
+      'chat',
+      'await sleep(startparam(2).wait)\nreturn { echo: startparam(2).n, conn: startparam(3), qid: startparam(4) }',
+    )
+    const base = url.replace('http', 'ws')
+    const client = new TestSocket(`${base}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+    client.send(['connection_info', { qid: 'i' }])
+    const [, info] = await client.answer('connection_info_result', 'i')
+    assert.equal(info.result, 'ok')
+    assert.equal(info.domain, 'default')
+    assert.equal(info.integration_point_id, channel.id)
+    assert.equal(info.integration_point_type, 'public')
+    assert.match(String(info.connectionid), /^[0-9a-f-]{36}$/)
+    assert.equal(typeof info.timestamp, 'number')
+
+    // 50 at once, the slow ones first: answers come as they finish, matched by qid.
+    for (let i = 0; i < 50; i++) client.send(['message', { qid: i, data: { n: i, wait: i < 5 ? 300 : 0 } }])
+    const answers = []
+    for (let i = 0; i < 50; i++) answers.push(await client.answer('message_result', i))
+    for (const [i, [, answer]] of answers.entries()) {
+      assert.deepEqual(answer, { qid: i, success: true, data: { echo: i, conn: info.connectionid, qid: i } })
+    }
+    assert.equal(client.frames.length, 0, 'nothing else was sent')
+
+    const byHeader = new TestSocket(`${base}/ws/token/v1`, { authorization: `Bearer ${channel.token_local}` })
+    t.after(() => byHeader.socket.close())
+    await byHeader.opened()
+    byHeader.send(['message', { data: { n: 1, wait: 0 } }])
+    byHeader.send(['message', { qid: 'q', data: { n: 2, wait: 0 } }])
+    const [, second] = await byHeader.answer('message_result', 'q')
+    assert.equal((second.data as { echo: number }).echo, 2)
+    assert.equal(byHeader.frames.length, 0, 'a message without qid gets no answer')
+    // Each message is an execution with trigger "ws" (records are written in batches).
+    let recorded = 0
+    for (let i = 0; i < 100 && recorded < 51; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      recorded = jsonArray(await root.get('/rest/v1/service/executions?filter=%7B%22trigger%22%3A%22ws%22%7D&limit=1000')).length
+    }
+    assert.equal(recorded, 52)
+  })
+
+  it('refuses bad tokens and senders at the upgrade with a JSON answer', async (t) => {
+    const { root, url } = await startServer(t)
+    const base = url.replace('http', 'ws')
+    const open = await wsChannel(root, 'open', 'return 1')
+    const masked = await wsChannel(root, 'masked', 'return 1')
+    await root.patch(`${CHANNELS}/${masked.id}`, { ipmask: ['203.0.113.0/24'] })
+    for (const [target, headers, status] of [
+      [`${base}/ws/token/v1`, {}, 401],
+      [`${base}/ws/token/v1/not-a-token`, {}, 404],
+      [`${base}/ws/token/v1`, { authorization: 'Bearer nope' }, 404],
+      [`${base}/ws/token/v1/${masked.token_local}`, {}, 403],
+    ] as const) {
+      const answer = await refusal(target, headers)
+      assert.equal(answer.status, status, `${target}: ${answer.body}`)
+      assert.equal(JSON.parse(answer.body).error_code, 1000 + status)
+    }
+    const client = new TestSocket(`${base}/ws/token/v1/${open.token_local}`)
+    await client.opened()
+    client.socket.close()
+  })
+
+  it('answers malformed, unknown, binary and refused frames with errors and keeps the connection', async (t) => {
+    const { root, url } = await startServer(t, { config: { wsMaxInFlight: 2 } })
+    const channel = await wsChannel(root, 'strict', 'await sleep(200)\nreturn 1')
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+    const errors: [unknown, RegExp][] = [
+      ['{not json', /not valid JSON/],
+      ['{"a":1}', /\[name, payload\]/],
+      ['["message", 5]', /must be an object/],
+      [`[${'['.repeat(1000)}${']'.repeat(1000)}, {}]`, /too deep/],
+      [['nope', { qid: 1 }], /unknown frame 'nope'/],
+    ]
+    for (const [frame, message] of errors) {
+      client.send(frame)
+      const [, error] = await client.next(([name]) => name === 'error')
+      assert.equal(error.error_code, 1400)
+      assert.match(String(error.error_message), message)
+    }
+    client.socket.send(Buffer.from([1, 2, 3]), { binary: true })
+    const [, binary] = await client.next(([name]) => name === 'error')
+    assert.match(String(binary.error_message), /binary frames are not accepted/)
+    client.send(['start_svcscript', { qid: 's', code: 'x' }])
+    const [, refused] = await client.next(([name]) => name === 'error' || name === 'start_svcscript_result')
+    assert.equal(refused.error_code, 1400, 'no svcscript capability module yet: unknown frame')
+
+    for (const qid of [1, 2, 3]) client.send(['message', { qid, data: null }])
+    const [, limited] = await client.answer('message_result', 3)
+    assert.deepEqual([limited.success, limited.error_code], [false, 1429])
+    assert.equal((await client.answer('message_result', 1))[1].success, true)
+    client.send(['connection_info', { qid: 'still' }])
+    assert.equal((await client.answer('connection_info_result', 'still'))[1].result, 'ok')
+  })
+
+  it('closes connections when the token is rotated or the channel deleted, and oversized frames with 1009', async (t) => {
+    const { root, url } = await startServer(t, { config: { wsMaxFrameBytes: 4096 } })
+    const base = url.replace('http', 'ws')
+    const channel = await wsChannel(root, 'rotating', 'return 1')
+    const first = new TestSocket(`${base}/ws/token/v1/${channel.token_local}`)
+    await first.opened()
+    const rotated = json(await root.patch(`${CHANNELS}/${channel.id}`, { token_local: null }))
+    assert.deepEqual(await first.closed, { code: 4401, reason: 'the channel token was rotated' })
+
+    const second = new TestSocket(`${base}/ws/token/v1/${String(rotated.token_local)}`)
+    await second.opened()
+    second.send(['message', { qid: 1, data: 'x'.repeat(5000) }])
+    assert.equal((await second.closed).code, 1009)
+
+    const third = new TestSocket(`${base}/ws/token/v1/${String(rotated.token_local)}`)
+    await third.opened()
+    await root.delete(`${CHANNELS}/${channel.id}`)
+    assert.deepEqual(await third.closed, { code: 4404, reason: 'the channel was deleted' })
+  })
+
+  it('says goodbye with 1001 when the server shuts down', async (t) => {
+    const { root, url, app } = await startServer(t)
+    const channel = await wsChannel(root, 'bye', 'return 1')
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    await client.opened()
+    await app.close()
+    assert.equal((await client.closed).code, 1001)
+  })
+})
