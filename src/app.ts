@@ -44,6 +44,7 @@ import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
+import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
 import { wsRoutes } from './websocket/ws-routes.ts'
 
@@ -192,7 +193,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       access,
       channels,
       registry,
-      handlers: new Map(Object.entries(baseProtocol({ domains, scripts: scriptDirectory, executor }))),
+      handlers: new Map(
+        Object.entries({
+          ...baseProtocol({ domains, scripts: scriptDirectory, executor }),
+          ...svcscriptCapability({ scripts: scriptDirectory, executor }),
+        }),
+      ),
       trustProxy: parseIpRanges(config.trustProxy),
       limits: {
         maxFrameBytes: config.wsMaxFrameBytes,

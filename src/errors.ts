@@ -11,6 +11,8 @@ export const ERRORS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  /** The client stopped the run (websocket `abort_svcscript`); 499 as nginx uses it. */
+  aborted: 499,
   internal: 500,
   unavailable: 503,
   script_timeout: 504,

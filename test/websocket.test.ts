@@ -165,8 +165,8 @@ describe('websocket Token API (SPEC §6)', () => {
     const [, binary] = await client.next(([name]) => name === 'error')
     assert.match(String(binary.error_message), /binary frames are not accepted/)
     client.send(['start_svcscript', { qid: 's', code: 'x' }])
-    const [, refused] = await client.next(([name]) => name === 'error' || name === 'start_svcscript_result')
-    assert.equal(refused.error_code, 1400, 'no svcscript capability module yet: unknown frame')
+    const [, refused] = await client.answer('start_svcscript_result', 's')
+    assert.deepEqual([refused.result, refused.error_code], ['error', 1403], 'the channel does not allow svcscript')
 
     for (const qid of [1, 2, 3]) client.send(['message', { qid, data: null }])
     const [, limited] = await client.answer('message_result', 3)
@@ -174,6 +174,46 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.equal((await client.answer('message_result', 1))[1].success, true)
     client.send(['connection_info', { qid: 'still' }])
     assert.equal((await client.answer('connection_info_result', 'still'))[1].result, 'ok')
+  })
+
+  it('starts and aborts service scripts with the svcscript capability', async (t) => {
+    const { root, url } = await startServer(t)
+    const channel = await wsChannel(root, 'runner', 'return 1', { filter_capabilities: ['svcscript'] })
+    await root.post(SCRIPTS, {
+      code: 'sum',
+      source: 'vars.sum = startparam(1) + startparam(2)\nvars.third = startparam(3) ?? null',
+    })
+    await root.post(SCRIPTS, { code: 'slow', source: 'await sleep(5000)\nreturn 1' })
+    await root.post(SCRIPTS, { code: 'broken', source: 'throw new Error("no")' })
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+
+    client.send(['start_svcscript', { qid: 1, code: 'sum', startparam1: 2, startparam2: 40 }])
+    assert.deepEqual((await client.answer('start_svcscript_result', 1))[1], {
+      qid: 1,
+      result: 'ok',
+      data: { variables: { sum: 42, third: null } },
+    })
+    client.send(['start_svcscript', { qid: 2, code: 'nope' }])
+    assert.deepEqual((await client.answer('start_svcscript_result', 2))[1].error_code, 1404)
+    client.send(['start_svcscript', { qid: 3, code: 'broken' }])
+    assert.match(String((await client.answer('start_svcscript_result', 3))[1].error_message), /^script failed \(execution/)
+    client.send(['start_svcscript', { qid: 4, code: 'slow', timeout: 100 }])
+    assert.equal((await client.answer('start_svcscript_result', 4))[1].error_code, 1504)
+    client.send(['start_svcscript', { qid: 5, code: 'sum', timeout: 60_001 }])
+    assert.equal((await client.answer('start_svcscript_result', 5))[1].error_code, 1400)
+
+    client.send(['start_svcscript', { qid: 'long', code: 'slow' }])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const started = performance.now()
+    client.send(['abort_svcscript', { qid: 'long' }])
+    assert.deepEqual((await client.answer('abort_svcscript_result', 'long'))[1], { qid: 'long', result: 'ok' })
+    const [, aborted] = await client.answer('start_svcscript_result', 'long')
+    assert.deepEqual([aborted.result, aborted.error_code], ['error', 1499])
+    assert.ok(performance.now() - started < 1000)
+    client.send(['abort_svcscript', { qid: 'nothing' }])
+    assert.equal((await client.answer('abort_svcscript_result', 'nothing'))[1].error_code, 1404)
   })
 
   it('closes connections when the token is rotated or the channel deleted, and oversized frames with 1009', async (t) => {
