@@ -107,3 +107,17 @@ declare namespace crypto {
 
 /** Waits `ms` milliseconds without using CPU. */
 declare function sleep(ms: number): Promise<void>
+
+declare namespace ws {
+  interface SendOptions {
+    /** Wait for the client's `<name>_result` answer (one connection only); `data` gets a `qid`. */
+    sync?: boolean
+    /** ms to wait for the answer, default 10,000, at most 60,000. */
+    timeout?: number
+  }
+  /**
+   * Pushes `[name, data]` to a websocket connection (by id) or to every connection of a channel.
+   * With `sync`, resolves with the client's answer payload; otherwise with `null`.
+   */
+  function send(target: string | { channel: string }, name: string, data: unknown, options?: SendOptions): Promise<unknown>
+}

@@ -46,6 +46,8 @@ import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
+import { wsModule } from './websocket/ws-module.ts'
+import { WsPush } from './websocket/ws-push.ts'
 import { wsRoutes } from './websocket/ws-routes.ts'
 
 export interface App {
@@ -101,6 +103,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onError: (error) => logger.error({ err: error }, 'execution records failed'),
     })
     opened.push(recorder)
+    // Pushes need the executor, which needs the runner: the ws module reaches them late.
+    const registry = new ConnectionRegistry()
+    let push: WsPush | undefined
     const runner = ScriptHosts.start({
       hosts: config.scriptHosts,
       hostMemoryCapMb: config.scriptHostMemoryMb,
@@ -119,7 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxLogLines: MAX_LOG_LINES,
         maxLogChars: 64 * 1024,
       },
-      remoteModules: [],
+      remoteModules: [wsModule(() => push as WsPush)],
       onHostEvent: ({ host, what, reason }) => {
         if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
       },
@@ -128,12 +133,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     await store.migrate()
 
-    const changes = new ChangeFeed(bus, newId())
+    const nodeId = newId()
+    const changes = new ChangeFeed(bus, nodeId)
     const domains = new DomainDirectory(store, changes, onError)
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
+    push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
@@ -188,7 +195,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       bodyLimit: config.webhookBodyLimit,
       accept: (target, input) => asyncWebhooks.accept(target, input),
     })
-    const registry = new ConnectionRegistry()
     await wsRoutes(http, {
       access,
       channels,

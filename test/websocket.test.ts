@@ -216,6 +216,83 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.equal((await client.answer('abort_svcscript_result', 'nothing'))[1].error_code, 1404)
   })
 
+  it('delivers pushes from scripts to a connection or a whole channel, sync ones with the answer', async (t) => {
+    const { root, url } = await startServer(t)
+    const base = url.replace('http', 'ws')
+    const channel = await wsChannel(root, 'pushy', 'return 1')
+    const other = await wsChannel(root, 'quiet', 'return 1')
+    const [a, b, c] = [channel.token_local, channel.token_local, other.token_local].map(
+      (token) => new TestSocket(`${base}/ws/token/v1/${token}`),
+    )
+    for (const client of [a, b, c] as TestSocket[]) {
+      t.after(() => client.socket.close())
+      await client.opened()
+    }
+    const client = a as TestSocket
+    client.send(['connection_info', { qid: 'i' }])
+    const connectionId = (await client.answer('connection_info_result', 'i'))[1].connectionid as string
+    const run = async (source: string, startparams: unknown[] = []) => {
+      const script = json(await root.post(SCRIPTS, { code: `push-${Math.random().toString(36).slice(2)}`, source }))
+      return json(await root.post(`${SCRIPTS}/${String(script.id)}/run`, { startparams })) as {
+        variables: Record<string, unknown>
+      }
+    }
+
+    await run('await ws.send(startparam(1), "note", { text: "hi" })', [connectionId])
+    assert.deepEqual(await client.next(([name]) => name === 'note'), ['note', { text: 'hi' }])
+    await run('await ws.send({ channel: "pushy" }, "all", [1, 2])')
+    assert.deepEqual(await client.next(([name]) => name === 'all'), ['all', [1, 2]])
+    assert.deepEqual(await (b as TestSocket).next(([name]) => name === 'all'), ['all', [1, 2]])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal((c as TestSocket).frames.length, 0, 'another channel gets nothing')
+
+    // sync: the client answers <name>_result with the qid it was given
+    const asking = run('return await ws.send(startparam(1), "ask", { question: 6 }, { sync: true, timeout: 3000 })', [
+      connectionId,
+    ])
+    const [, question] = await client.next(([name]) => name === 'ask')
+    assert.equal(question.question, 6)
+    client.send(['ask_result', { qid: question.qid, answer: 42 }])
+    assert.deepEqual((await asking).variables, { result: { qid: question.qid, answer: 42 } })
+
+    const unanswered = await run(
+      'try { await ws.send(startparam(1), "ask", {}, { sync: true, timeout: 200 }) } catch (error) { return error.message }',
+      [connectionId],
+    )
+    assert.match(String(unanswered.variables.result), /no ask_result within 200 ms/)
+    client.frames.length = 0
+    const refusedSync = await run(
+      'try { await ws.send({ channel: "pushy" }, "x", {}, { sync: true }) } catch (e) { return e.message }',
+    )
+    assert.match(String(refusedSync.variables.result), /sync needs one connection id/)
+    const badTarget = await run('try { await ws.send(42, "x", {}) } catch (e) { return e.message }')
+    assert.match(String(badTarget.variables.result), /target must be a connection id/)
+  })
+
+  it('lets send_svcscriptcode_ws reshape or drop pushes', async (t) => {
+    const { root, url } = await startServer(t)
+    await root.post(SCRIPTS, {
+      code: 'shape',
+      source:
+        'const { name, data } = startparam(2)\nif (data.secret) { vars.drop = true; return }\nvars.name = "shaped." + name\nreturn { ...data, conn: startparam(3) }',
+    })
+    const channel = await wsChannel(root, 'shaped', 'return 1')
+    await root.patch(`${CHANNELS}/${channel.id}`, { send_svcscriptcode_ws: 'shape' })
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+    client.send(['connection_info', { qid: 'i' }])
+    const connectionId = (await client.answer('connection_info_result', 'i'))[1].connectionid as string
+    const script = json(
+      await root.post(SCRIPTS, { code: 'pusher', source: 'await ws.send({ channel: "shaped" }, "n", startparam(1))' }),
+    )
+    await root.post(`${SCRIPTS}/${String(script.id)}/run`, { startparams: [{ secret: true }] })
+    await root.post(`${SCRIPTS}/${String(script.id)}/run`, { startparams: [{ v: 1 }] })
+    assert.deepEqual(await client.next(([name]) => name.startsWith('shaped.')), ['shaped.n', { v: 1, conn: connectionId }])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(client.frames.length, 0, 'the secret one was dropped')
+  })
+
   it('closes connections when the token is rotated or the channel deleted, and oversized frames with 1009', async (t) => {
     const { root, url } = await startServer(t, { config: { wsMaxFrameBytes: 4096 } })
     const base = url.replace('http', 'ws')

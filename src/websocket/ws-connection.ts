@@ -1,7 +1,11 @@
 import type { WebSocket } from 'ws'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { newId } from '../ids.ts'
+import type { JsonValue } from '../store/store.ts'
 import { type Frame, parseFrame, qidOf } from './ws-frames.ts'
+
+/** What became of a sync push: the client's answer, or why there is none. */
+export type ReplyOutcome = { readonly payload: JsonValue } | { readonly error: string }
 
 /** One kind of request frame: its handler, and how its errors are answered. */
 export interface FrameHandler {
@@ -37,6 +41,8 @@ export class WsConnection {
   readonly #handlers: ReadonlyMap<string, FrameHandler>
   readonly #limits: ConnectionLimits
   #inFlight = 0
+  /** Sync pushes waiting for the client's `<name>_result`, by qid. */
+  readonly #replies = new Map<string, { name: string; timer: NodeJS.Timeout; done: (outcome: ReplyOutcome) => void }>()
   /** Cleared by each heartbeat, set by the pong. */
   alive = true
 
@@ -87,6 +93,24 @@ export class WsConnection {
     this.#socket.send(JSON.stringify([name, payload]))
   }
 
+  /** Waits for the client's `[name, {qid, …}]` answer to a push; times out, or fails on close. */
+  awaitReply(qid: string, name: string, timeoutMs: number, done: (outcome: ReplyOutcome) => void): void {
+    const timer = setTimeout(() => {
+      this.#replies.delete(qid)
+      done({ error: `no ${name} within ${timeoutMs} ms` })
+    }, timeoutMs)
+    this.#replies.set(qid, { name, timer, done })
+  }
+
+  /** The connection ended: pushes waiting for an answer fail. */
+  closed(): void {
+    for (const [qid, waiting] of this.#replies) {
+      clearTimeout(waiting.timer)
+      this.#replies.delete(qid)
+      waiting.done({ error: 'the connection closed before it answered' })
+    }
+  }
+
   ping(): void {
     if (this.open) this.#socket.ping()
   }
@@ -117,8 +141,15 @@ export class WsConnection {
   }
 
   #dispatch({ name, payload }: Frame): void {
-    const handler = this.#handlers.get(name)
     const qid = qidOf(payload)
+    const waiting = typeof qid === 'string' ? this.#replies.get(qid) : undefined
+    if (waiting && waiting.name === name) {
+      this.#replies.delete(qid as string)
+      clearTimeout(waiting.timer)
+      waiting.done({ payload: payload as JsonValue })
+      return
+    }
+    const handler = this.#handlers.get(name)
     if (!handler) {
       this.#error(1400, `unknown frame '${name.slice(0, 64)}'`, qid)
       return

@@ -80,7 +80,10 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
     socket.on('pong', () => {
       connection.alive = true
     })
-    socket.on('close', () => registry.remove(connection))
+    socket.on('close', () => {
+      registry.remove(connection)
+      connection.closed()
+    })
     socket.on('error', () => socket.terminate())
   }
 
