@@ -313,6 +313,58 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.deepEqual(await third.closed, { code: 4404, reason: 'the channel was deleted' })
   })
 
+  it('drops peers that stop answering pings, and bounds connections per channel', async (t) => {
+    const { root, url } = await startServer(t, {
+      config: { wsPingMs: 100, wsMaxBufferedBytes: 64 * 1024, wsMaxConnectionsPerChannel: 2 },
+    })
+    const base = url.replace('http', 'ws')
+    const channel = await wsChannel(root, 'lively', 'return 1')
+    const target = `${base}/ws/token/v1/${channel.token_local}`
+
+    // A peer whose socket reads nothing answers no ping: it is dropped (no closing handshake).
+    const dead = new TestSocket(target)
+    await dead.opened()
+    const raw = (dead.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    raw.pause()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    raw.resume()
+    // The server terminated it: the client sees the end of the stream, with no close frame.
+    assert.equal((await dead.closed).code, 1006)
+
+    const one = new TestSocket(target)
+    const two = new TestSocket(target)
+    await Promise.all([one.opened(), two.opened()])
+    t.after(() => {
+      one.socket.close()
+      two.socket.close()
+    })
+    const third = await refusal(target)
+    assert.equal(third.status, 429)
+    assert.match(JSON.parse(third.body).error_message, /most connections/)
+  })
+
+  it('closes a client that does not read its messages with 1013', async (t) => {
+    const { root, url } = await startServer(t, { config: { wsMaxBufferedBytes: 64 * 1024 } })
+    const channel = await wsChannel(root, 'slowpoke', 'return 1')
+    const target = `${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`
+    // A reader that does not keep up is closed once its send buffer passes the bound.
+    const slow = new TestSocket(target)
+    await slow.opened()
+    slow.send(['connection_info', { qid: 'i' }])
+    const connectionId = (await slow.answer('connection_info_result', 'i'))[1].connectionid as string
+    ;(slow.socket as unknown as { _socket: { pause(): void } })._socket.pause()
+    const flood = json(
+      await root.post(SCRIPTS, {
+        code: 'flood',
+        source:
+          'const chunk = "x".repeat(100000)\nfor (let i = 0; i < 300; i++) await ws.send(startparam(1), "chunk", { chunk })',
+      }),
+    )
+    await root.post(`${SCRIPTS}/${String(flood.id)}/run`, { startparams: [connectionId], timeout: 30_000 })
+    ;(slow.socket as unknown as { _socket: { resume(): void } })._socket.resume()
+    assert.deepEqual(await slow.closed, { code: 1013, reason: 'the client does not read its messages fast enough' })
+  })
+
   it('says goodbye with 1001 when the server shuts down', async (t) => {
     const { root, url, app } = await startServer(t)
     const channel = await wsChannel(root, 'bye', 'return 1')
