@@ -32,8 +32,17 @@ return { order: order.order, total, count: order.items.length }`,
 const hook = (code: string, issync: boolean) =>
   post('integration_points', { code, type: 'public', recv_svcscriptcode: 'transform', opts: { issync } })
 const sync = await hook('sync-hook', true)
+await post('svcscripts', { code: 'echo', source: 'return startparam(2)' })
+const wsChannel = await post('integration_points', { code: 'ws-echo', type: 'public', recv_svcscriptcode_ws: 'echo' })
 const queued = await hook('async-hook', false)
-const info = { url, key, channelId: channel.id, syncToken: sync.token_local, asyncToken: queued.token_local }
+const info = {
+  url,
+  key,
+  channelId: channel.id,
+  syncToken: sync.token_local,
+  asyncToken: queued.token_local,
+  wsToken: wsChannel.token_local,
+}
 process.stdout.write(`READY ${JSON.stringify(info)}\n`)
 process.on('SIGTERM', () =>
   app.close().then(() => {

@@ -7,6 +7,8 @@ export interface ChildServer {
   readonly info: { url: string } & Record<string, string>
   /** CPU time (user + system) the server process has used so far, in microseconds. */
   cpuMicros(): number
+  /** Resident memory of the server process, bytes. */
+  rssBytes(): number
   stop(): Promise<void>
 }
 
@@ -44,6 +46,10 @@ export async function startChildServer(script: URL, env: Record<string, string> 
   return {
     info,
     cpuMicros: () => processCpuMicros(child.pid as number),
+    rssBytes: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
+    },
     async stop() {
       if (child.exitCode !== null) return
       child.kill('SIGTERM')
