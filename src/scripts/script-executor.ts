@@ -1,3 +1,4 @@
+import { channelForScripts } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
 import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
@@ -69,7 +70,7 @@ export class ScriptExecutor {
     const started = performance.now()
     const logs = new LogCollector(this.#maxLogLines, started)
     const ended = new ExecutionEnd()
-    const channel = request.channel && forScript(request.channel)
+    const channel = request.channel && (channelForScripts(request.channel) as Channel)
     const scope: ExecutionScope = {
       executionId: id,
       domainId: request.domainId,
@@ -179,12 +180,6 @@ export interface NotRun {
   readonly scriptCode: string
   readonly trigger: Trigger
   readonly recordInput: unknown
-}
-
-/** The channel as scripts see it: without `token_local`, the secret senders present to it. */
-function forScript(channel: Channel): Channel {
-  const { token_local: _secret, ...rest } = channel
-  return rest as Channel
 }
 
 /** An error with its line and column in the user's source, when the stack shows them. */

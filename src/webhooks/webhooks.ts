@@ -1,5 +1,6 @@
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
+import { recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
@@ -18,9 +19,6 @@ export interface WebhooksOptions {
   /** Sync webhooks in flight per channel. */
   readonly perChannelLimit: number
 }
-
-/** The default and the longest wait for a sync webhook's script (SPEC §5.4). */
-const DEFAULT_TIMEOUT_MS = 10_000
 
 /** The channel and script a webhook runs, once its token and sender are accepted. */
 export interface WebhookTarget {
@@ -56,7 +54,7 @@ export class Webhooks {
   }
 
   #targetOf(entry: ChannelEntry): WebhookTarget {
-    return { ...entry, script: this.#script(entry), timeoutMs: timeoutOf(entry.channel) }
+    return { ...entry, script: this.#script(entry), timeoutMs: recvTimeoutMs(entry.channel) }
   }
 
   /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. */
@@ -127,12 +125,6 @@ export function webhookRecordInput(input: WebhookInput): { webhook: StoredWebhoo
 }
 
 const WEBHOOK_ALIASES: Readonly<Record<number, string>> = { 0: 'channel', 3: 'request.body', 4: 'request.headers' }
-
-/** The channel's wait for its script: `opts.recv_timeout` seconds, 0 meaning 10 s. */
-function timeoutOf(channel: Channel): number {
-  const seconds = channel.opts.recv_timeout
-  return seconds > 0 ? seconds * 1000 : DEFAULT_TIMEOUT_MS
-}
 
 /** SPEC §5.3: the variables make the reply; failures name only the execution id. */
 function replyOf(result: ExecutionResult): WebhookReply {

@@ -1,4 +1,4 @@
-import type { Channel } from '../channels/channel-schemas.ts'
+import { channelForScripts, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { DomainDirectory } from '../domains/domain-directory.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ScriptExecutor } from '../scripts/script-executor.ts'
@@ -9,8 +9,6 @@ export interface BaseProtocolDeps {
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
 }
-
-const DEFAULT_TIMEOUT_MS = 10_000
 
 /** The frames every connection has (SPEC §6.3): `connection_info` and `message`. */
 export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandler> {
@@ -49,8 +47,8 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           script,
           trigger: 'ws',
           channel,
-          startparams: [withoutToken(channel), payload.data ?? null, connection.id, qid ?? null],
-          timeoutMs: timeoutOf(channel),
+          startparams: [channelForScripts(channel), payload.data ?? null, connection.id, qid ?? null],
+          timeoutMs: recvTimeoutMs(channel),
           recordInput: { data: payload.data ?? null, connection_id: connection.id, qid: qid ?? null },
         })
         if (qid === undefined) return
@@ -69,13 +67,4 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
       errorAnswer: (qid, code, message) => ({ qid, success: false, error_code: code, error_message: message }),
     },
   }
-}
-
-function timeoutOf(channel: Channel): number {
-  return channel.opts.recv_timeout > 0 ? channel.opts.recv_timeout * 1000 : DEFAULT_TIMEOUT_MS
-}
-
-function withoutToken(channel: Channel): Omit<Channel, 'token_local'> {
-  const { token_local: _secret, ...rest } = channel
-  return rest
 }

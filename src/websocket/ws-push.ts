@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.ts'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
-import type { Channel } from '../channels/channel-schemas.ts'
+import { channelForScripts } from '../channels/channel-runtime.ts'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
@@ -170,7 +170,7 @@ export class WsPush {
       script,
       trigger: 'send',
       channel,
-      startparams: [withoutToken(channel), { name, data }, connection.id],
+      startparams: [channelForScripts(channel), { name, data }, connection.id],
       timeoutMs: TRANSFORM_TIMEOUT_MS,
     })
     if (result.status !== 'ok') throw new Error(`the channel's send_svcscriptcode_ws failed (execution ${result.id})`)
@@ -186,9 +186,4 @@ export class WsPush {
     if (message.qid === null || message.replyTo === null) return
     this.#deps.bus.publish(`ws.reply.${message.replyTo}`, { qid: message.qid, ...outcome } as unknown as JsonValue)
   }
-}
-
-function withoutToken(channel: Channel): Omit<Channel, 'token_local'> {
-  const { token_local: _secret, ...rest } = channel
-  return rest
 }
