@@ -1,7 +1,8 @@
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import type { ChannelAccess } from '../channels/channel-access.ts'
-import type { ChannelDirectory } from '../channels/channel-directory.ts'
+import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
 import { sendError } from '../http/error-handler.ts'
 import { sameSecret } from '../ids.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
@@ -29,12 +30,10 @@ const BEARER = /^Bearer +(\S+) *$/i
 
 /** What the upgrade checks found, for the handler. */
 interface Opened {
-  readonly entry: { domainId: string; channel: import('../channels/channel-schemas.ts').Channel }
+  readonly entry: ChannelEntry
   readonly token: string
   readonly ip: string
 }
-
-const opened = new WeakMap<FastifyRequest, Opened>()
 
 /**
  * `/ws/token/v1[/<token>]` (SPEC §6.1): the token and `ipmask` are checked before the upgrade,
@@ -43,6 +42,7 @@ const opened = new WeakMap<FastifyRequest, Opened>()
  */
 export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): Promise<void> {
   const { registry, limits } = options
+  const opened = new WeakMap<FastifyRequest, Opened>()
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
     // Graceful shutdown: every client is told the server is going away.
@@ -72,7 +72,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
     }
   }
 
-  const handler = (socket: import('ws').WebSocket, request: FastifyRequest) => {
+  const handler = (socket: WebSocket, request: FastifyRequest) => {
     const found = opened.get(request) as Opened
     const connection = new WsConnection(socket, found.entry, found.token, found.ip, options.handlers, limits)
     registry.add(connection)
