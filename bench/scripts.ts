@@ -10,32 +10,15 @@ import type { ExecutionScope } from '../src/scripts/runtime/host-api.ts'
 import { ScriptRuntime } from '../src/scripts/runtime/script-runtime.ts'
 import type { ScriptRunner } from '../src/scripts/script-runner.ts'
 import { median } from './support/load.ts'
+import { ORDER_JSON, type Order, transform, transformSource } from './support/order.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64)
 
-const body = JSON.stringify({
-  order: 'A-1001',
-  customer: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com' },
-  items: Array.from({ length: 12 }, (_, i) => ({
-    sku: `SKU-${1000 + i}`,
-    title: `Item number ${i}`,
-    price: 1.25 * (i + 1),
-    qty: (i % 3) + 1,
-  })),
-})
-const SOURCE = `const order = JSON.parse(startparam(1))
-let total = 0
-for (const item of order.items) total += item.price * item.qty
-return { order: order.order, total, count: order.items.length }`
-
-function transform(text: string) {
-  const order = JSON.parse(text) as { order: string; items: { price: number; qty: number }[] }
-  let total = 0
-  for (const item of order.items) total += item.price * item.qty
-  return { order: order.order, total, count: order.items.length }
-}
+const body = ORDER_JSON
+const SOURCE = transformSource('JSON.parse(startparam(1))')
+const direct = (text: string) => transform(JSON.parse(text) as Order)
 
 const scope: ExecutionScope = {
   executionId: 'bench',
@@ -67,7 +50,7 @@ function directRate(duration: number): number {
   const end = performance.now() + duration * 1000
   let done = 0
   while (performance.now() < end) {
-    for (let i = 0; i < 1000; i++) JSON.stringify({ result: transform(body) })
+    for (let i = 0; i < 1000; i++) JSON.stringify({ result: direct(body) })
     done += 1000
   }
   return done / duration
@@ -75,7 +58,7 @@ function directRate(duration: number): number {
 
 async function check(runner: ScriptRunner): Promise<void> {
   const result = await runner.run({ id: 's', lang: 'js', source: SOURCE }, scope, input, 5000)
-  if (result.kind !== 'ok' || (result.output.result as { total: number }).total !== transform(body).total) {
+  if (result.kind !== 'ok' || (result.output.result as { total: number }).total !== direct(body).total) {
     throw new Error(`the script does not compute the same: ${JSON.stringify(result)}`)
   }
 }

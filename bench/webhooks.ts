@@ -4,21 +4,13 @@
 //   bin/bench webhooks            (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS to change the load)
 import { startChildServer } from './support/child-server.ts'
 import { compare, load, report } from './support/load.ts'
+import { ORDER_JSON } from './support/order.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
-const order = JSON.stringify({
-  order: 'A-1001',
-  customer: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com' },
-  items: Array.from({ length: 12 }, (_, i) => ({
-    sku: `SKU-${1000 + i}`,
-    title: `Item number ${i}`,
-    price: 1.25 * (i + 1),
-    qty: (i % 3) + 1,
-  })),
-})
+const order = ORDER_JSON
 const body = () => order
 
 const bare = await startChildServer(new URL('./servers/bare-fastify.ts', import.meta.url))

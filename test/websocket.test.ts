@@ -119,6 +119,13 @@ describe('websocket Token API (SPEC §6)', () => {
       recorded = jsonArray(await root.get('/rest/v1/service/executions?filter=%7B%22trigger%22%3A%22ws%22%7D&limit=1000')).length
     }
     assert.equal(recorded, 52)
+    // A message's execution replays with the same start parameters.
+    const [sample] = jsonArray(
+      await root.get(`/rest/v1/service/executions?filter=${encodeURIComponent('{"trigger":"ws","status":"ok"}')}&limit=1`),
+    )
+    const replayed = json(await root.post(`/rest/v1/service/executions/${String(sample?.id)}/replay`))
+    assert.equal(replayed.trigger, 'replay')
+    assert.deepEqual(replayed.output, sample?.output)
   })
 
   it('refuses bad tokens and senders at the upgrade with a JSON answer', async (t) => {

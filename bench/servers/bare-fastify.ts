@@ -3,6 +3,7 @@
 // sandbox). Prints READY {"url"} when it listens.
 import { randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
+import { type Order, transform } from '../support/order.ts'
 
 const entity = {
   id: randomUUID(),
@@ -30,20 +31,10 @@ const entity = {
   ext: { ct: new Date().toISOString(), lwt: new Date().toISOString() },
 }
 
-interface Order {
-  order: string
-  items: { price: number; qty: number }[]
-}
-
 const app = Fastify({ logger: false, bodyLimit: 10 << 20 })
 app.get('/item/:id', async () => entity)
 // The webhook baseline: the same 1 KB JSON transform as the bench's service script, in plain JS.
-app.post('/transform', async (request) => {
-  const order = request.body as Order
-  let total = 0
-  for (const item of order.items) total += item.price * item.qty
-  return { order: order.order, total, count: order.items.length }
-})
+app.post('/transform', async (request) => transform(request.body as Order))
 app.post('/item', async (request) => ({ ...entity, ...(request.body as object), id: randomUUID() }))
 const url = await app.listen({ host: '127.0.0.1', port: 0 })
 process.stdout.write(`READY ${JSON.stringify({ url })}\n`)

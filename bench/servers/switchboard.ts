@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { transformSource } from '../support/order.ts'
 
 const key = 'bench-root-key-0123456789abcdef'
 const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'))
@@ -24,10 +25,7 @@ async function post(path: string, body: unknown): Promise<Record<string, unknown
 const channel = await post('integration_points', { code: 'bench', type: 'public' })
 await post('svcscripts', {
   code: 'transform',
-  source: `const order = startparam(4)
-let total = 0
-for (const item of order.items) total += item.price * item.qty
-return { order: order.order, total, count: order.items.length }`,
+  source: transformSource('startparam(4)'),
 })
 const hook = (code: string, issync: boolean) =>
   post('integration_points', { code, type: 'public', recv_svcscriptcode: 'transform', opts: { issync } })

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
+import { DEFAULT_RECV_TIMEOUT_MS, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { CollectionService } from '../collections/collection-service.ts'
 import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
@@ -69,7 +70,7 @@ function replay(deps: ReplayDeps, domainId: string, original: Execution): Promis
     channel,
     startparams: Array.isArray(input.startparams) ? input.startparams : [],
     request: input.request ?? null,
-    timeoutMs: 10_000,
+    timeoutMs: channel === null ? DEFAULT_RECV_TIMEOUT_MS : recvTimeoutMs(channel),
     ...options,
   })
 }

@@ -49,7 +49,6 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           channel,
           startparams: [channelForScripts(channel), payload.data ?? null, connection.id, qid ?? null],
           timeoutMs: recvTimeoutMs(channel),
-          recordInput: { data: payload.data ?? null, connection_id: connection.id, qid: qid ?? null },
         })
         if (qid === undefined) return
         if (result.status === 'ok') {

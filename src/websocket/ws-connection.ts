@@ -131,7 +131,12 @@ export class WsConnection {
       this.#error(1400, 'binary frames are not accepted: send JSON text frames [name, payload]')
       return
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8')
+    // ws hands over a Buffer (one fragment) unless asked otherwise: read it without a copy.
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8')
     const frame = parseFrame(text)
     if (typeof frame === 'string') {
       this.#error(1400, frame)

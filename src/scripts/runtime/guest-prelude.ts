@@ -36,7 +36,7 @@ const dispatch = $0, dispatchSync = $1, emitLog = $2, finished = $3
 const { parse, stringify } = JSON
 const { apply } = Reflect
 const { isArray } = Array
-const { keys } = Object
+const { keys, hasOwn } = Object
 const dateNow = Date.now
 const Uint8ArrayCtor = Uint8Array
 const stringSlice = String.prototype.slice
@@ -45,7 +45,6 @@ const MAX_OUTPUT = ${limits.maxOutputChars}
 const MAX_LOG_LINE = ${limits.maxLogLineChars}
 const MAX_LOG_LINES = ${limits.maxLogLines}
 const MAX_LOG_CHARS = ${limits.maxLogChars}
-const LEVELS = ${JSON.stringify(LOG_LEVELS)}
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 function base64(bytes) {
@@ -70,7 +69,7 @@ function encodeBytes(key, value) {
 function part(input, path) {
   let value = input
   for (const name of StringCtor(path).split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, name)) return undefined
+    if (value === null || typeof value !== 'object' || !hasOwn(value, name)) return undefined
     value = value[name]
   }
   return value
