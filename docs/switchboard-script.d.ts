@@ -121,3 +121,21 @@ declare namespace ws {
    */
   function send(target: string | { channel: string }, name: string, data: unknown, options?: SendOptions): Promise<unknown>
 }
+
+declare namespace events {
+  /**
+   * Emits the project event `projectevents.<name>` in this domain (docs/events.md). `name`: 1–64
+   * letters, digits, `_` or `-`; `data`: JSON, at most 64 KiB by default. Resolves with the event id.
+   */
+  function emit(name: string, data?: unknown): Promise<string>
+}
+
+declare namespace channels {
+  /**
+   * Runs the `send_svcscriptcode` of channel `code` (of this domain) with startparam 1 = that
+   * channel and 2 = `message`, and resolves with its variables. Its `http.request` calls resolve
+   * relative URLs against that channel's `url`. Fails when the channel or its send script does not
+   * exist, or the send script fails.
+   */
+  function send(code: string, message: unknown): Promise<Record<string, unknown>>
+}

@@ -5,6 +5,7 @@ import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
 import { channelRoutes } from './channels/channel-routes.ts'
 import { channelTypesCollection } from './channels/channel-types-collection.ts'
+import { type ChannelsModuleDeps, channelsModule } from './channels/channels-module.ts'
 import { integrationPointsCollection } from './channels/integration-points-collection.ts'
 import { Licensing } from './channels/licensing.ts'
 import { ChangeFeed } from './collections/change-feed.ts'
@@ -15,6 +16,9 @@ import { type Config, ConfigError } from './config.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
+import { EventDelivery } from './events/event-delivery.ts'
+import { Events } from './events/events.ts'
+import { eventsModule } from './events/events-module.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
 import { replayRoutes } from './executions/replay-routes.ts'
@@ -44,8 +48,10 @@ import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
+import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
+import type { WsConnection } from './websocket/ws-connection.ts'
 import { wsModule } from './websocket/ws-module.ts'
 import { WsPush } from './websocket/ws-push.ts'
 import { wsRoutes } from './websocket/ws-routes.ts'
@@ -103,9 +109,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onError: (error) => logger.error({ err: error }, 'execution records failed'),
     })
     opened.push(recorder)
-    // Pushes need the executor, which needs the runner: the ws module reaches them late.
+    const events = new Events({
+      bus,
+      maxEventBytes: config.eventMaxBytes,
+      masterDomainId: () => domains.byName('master')?.id,
+    })
+    opened.push(events)
+    // Pushes and sends need the executor, which needs the runner: their modules reach them late.
     const registry = new ConnectionRegistry()
     let push: WsPush | undefined
+    let sendDeps: ChannelsModuleDeps | undefined
     const runner = ScriptHosts.start({
       hosts: config.scriptHosts,
       hostMemoryCapMb: config.scriptHostMemoryMb,
@@ -124,7 +137,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxLogLines: MAX_LOG_LINES,
         maxLogChars: 64 * 1024,
       },
-      remoteModules: [wsModule(() => push as WsPush)],
+      remoteModules: [wsModule(() => push as WsPush), eventsModule(events), channelsModule(() => sendDeps as ChannelsModuleDeps)],
       onHostEvent: ({ host, what, reason }) => {
         if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
       },
@@ -141,6 +154,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
+    sendDeps = { channels, scripts: scriptDirectory, executor }
+    changes.onCommitted((notice) => events.modelChanged(notice))
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
@@ -173,6 +188,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
     const access = new ChannelAccess(channels)
+    // A modelevents subscription needs the channel's user to read the collection (SPEC §8).
+    const mayRead = (connection: WsConnection, _collection: string) => {
+      const userId = connection.channel.opts.userid
+      return userId !== null && (keys.rolesOf(userId)?.includes('admin') ?? false)
+    }
+    const delivery = new EventDelivery({
+      bus,
+      maxSubscriptions: config.eventsMaxSubscriptions,
+      maxBacklogBytes: config.eventsMaxBacklogBytes,
+      mayRead,
+      logger,
+    })
+    opened.push(delivery)
     const webhooks = new Webhooks({
       channels,
       access,
@@ -201,11 +229,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       registry,
       handlers: new Map(
         Object.entries({
-          ...baseProtocol({ domains, scripts: scriptDirectory, executor }),
+          ...baseProtocol({
+            domains,
+            scripts: scriptDirectory,
+            executor,
+            eventsDropped: (connection) => delivery.dropped(connection),
+          }),
           ...svcscriptCapability({ scripts: scriptDirectory, executor }),
+          ...subscrCapability({
+            delivery,
+            collections: new Set(services.filter((service) => service.def.writable).map((service) => service.def.name)),
+            mayRead,
+          }),
         }),
       ),
       trustProxy: parseIpRanges(config.trustProxy),
+      lifecycle: {
+        opened: (connection) => events.emitChannel(connection.domainId, 'connection_opened', connectionEvent(connection)),
+        closed: (connection) => {
+          delivery.forget(connection)
+          events.emitChannel(connection.domainId, 'connection_closed', connectionEvent(connection))
+        },
+      },
       limits: {
         maxFrameBytes: config.wsMaxFrameBytes,
         maxInFlight: config.wsMaxInFlight,
@@ -241,4 +286,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await closeAll()
     throw error
   }
+}
+
+/** The data of a `channelevents` event (SPEC §8). */
+function connectionEvent(connection: WsConnection): { channel_id: string; channel_code: string; connectionid: string } {
+  return { channel_id: connection.channelId, channel_code: connection.channel.code, connectionid: connection.id }
 }

@@ -54,6 +54,12 @@ export interface Config {
   readonly wsPingMs: number
   /** Bytes buffered for a slow websocket client before it is closed. */
   readonly wsMaxBufferedBytes: number
+  /** Event subscriptions one websocket connection may hold. */
+  readonly eventsMaxSubscriptions: number
+  /** Largest event `data`, bytes of JSON. */
+  readonly eventMaxBytes: number
+  /** Bytes waiting for a websocket subscriber past which its events are dropped (and counted). */
+  readonly eventsMaxBacklogBytes: number
   /** Async webhooks run at once. */
   readonly asyncWorkers: number
   /** Runs of an async webhook before it stays failed. */
@@ -119,6 +125,21 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     wsPingMs: integer('SWITCHBOARD_WS_PING_MS', text('SWITCHBOARD_WS_PING_MS'), 30_000, 100, 3_600_000),
     wsMaxBufferedBytes: integer('SWITCHBOARD_WS_MAX_BUFFERED', text('SWITCHBOARD_WS_MAX_BUFFERED'), 8 << 20, 1024, 1 << 30),
+    eventsMaxSubscriptions: integer(
+      'SWITCHBOARD_EVENTS_MAX_SUBSCRIPTIONS',
+      text('SWITCHBOARD_EVENTS_MAX_SUBSCRIPTIONS'),
+      100,
+      1,
+      100_000,
+    ),
+    eventMaxBytes: integer('SWITCHBOARD_EVENT_MAX_BYTES', text('SWITCHBOARD_EVENT_MAX_BYTES'), 64 << 10, 256, 16 << 20),
+    eventsMaxBacklogBytes: integer(
+      'SWITCHBOARD_EVENTS_MAX_BACKLOG',
+      text('SWITCHBOARD_EVENTS_MAX_BACKLOG'),
+      1 << 20,
+      1024,
+      1 << 30,
+    ),
     asyncWorkers: integer('SWITCHBOARD_ASYNC_WORKERS', text('SWITCHBOARD_ASYNC_WORKERS'), 16, 1, 10_000),
     asyncAttempts: integer('SWITCHBOARD_ASYNC_ATTEMPTS', text('SWITCHBOARD_ASYNC_ATTEMPTS'), 5, 1, 100),
     asyncRetryMs: integer('SWITCHBOARD_ASYNC_RETRY_MS', text('SWITCHBOARD_ASYNC_RETRY_MS'), 1000, 1, 3_600_000),

@@ -67,6 +67,28 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       )
     })
 
+    it('treats a queue group as one over all its subjects: a message matching several goes to one member', async (t) => {
+      const bus = await fresh(t)
+      // Two members listen to different subjects in one group; both match `ev.a.x`.
+      const wide = collect(bus, 'ev.a.>', 100, 'g')
+      const narrow = collect(bus, 'ev.a.x', 100, 'g')
+      const everyone = collect(bus, 'ev.>', 40)
+      for (let i = 0; i < 20; i++) bus.publish('ev.a.x', i)
+      for (let i = 20; i < 40; i++) bus.publish('ev.a.y', i)
+      await everyone
+      await bus.flush()
+      const received = [...wide.seen, ...narrow.seen].sort((x, y) => (x as number) - (y as number))
+      assert.deepEqual(
+        received,
+        Array.from({ length: 40 }, (_, i) => i),
+        'each message once in the group',
+      )
+      assert.ok(
+        narrow.seen.every((n) => (n as number) < 20),
+        'a member only gets messages of its own subject',
+      )
+    })
+
     it('hands each receiver its own copy', async (t) => {
       const bus = await fresh(t)
       const first = collect(bus, 'copy', 1)

@@ -9,7 +9,8 @@ import type { JsonValue } from '../store/store.ts'
  * - at most once per subscription (a lost connection may lose messages: callers that need more
  *   use the queue engine);
  * - messages of one subject from one publisher arrive in publish order;
- * - subscriptions that share a `group` on a subject split its messages: each goes to one of them;
+ * - subscriptions that share a `group` split the messages that match them: each goes to one
+ *   member, also when it matches the subjects of several members (NATS queue groups do this);
  * - a message is a copy: the receiver never shares an object with the sender.
  */
 export interface Bus {

@@ -42,6 +42,7 @@ export class ChangeFeed {
   readonly #bus: Bus
   readonly #node: string
   readonly #listeners = new Map<string, ChangeListener[]>()
+  readonly #committedHere: ((notice: ChangeNotice) => void)[] = []
 
   constructor(bus: Bus, node: string) {
     this.#bus = bus
@@ -93,6 +94,11 @@ export class ChangeFeed {
     })
   }
 
+  /** Calls `listener` with each change committed on this node, secrets removed: the `modelevents` source. */
+  onCommitted(listener: (notice: ChangeNotice) => void): void {
+    this.#committedHere.push(listener)
+  }
+
   /** Call after the commit. `secrets` are the entity's fields that must not leave the node. */
   committed(change: Change & { readonly entity: Doc }, secrets: readonly string[], hidden: readonly string[]): void {
     this.#notify(change)
@@ -109,6 +115,7 @@ export class ChangeFeed {
       entity,
     }
     this.#bus.publish(`${CHANGES_SUBJECT}.${change.collection}`, notice as unknown as JsonValue)
+    for (const listener of this.#committedHere) listener(notice)
   }
 
   #notify(change: Change): void {

@@ -51,6 +51,11 @@ export class KeyRing {
     return roles ? { keyId: entry.keyId, userId: entry.userId, domainId: entry.domainId, roles } : undefined
   }
 
+  /** The roles of a user, or undefined for an unknown user. */
+  rolesOf(userId: string): readonly string[] | undefined {
+    return this.#roles.get(userId)
+  }
+
   #putKey(domainId: string, doc: Doc): void {
     this.#removeKey(doc.id)
     const entry: KeyEntry = { keyId: doc.id, userId: doc.userid as string, domainId, hash: doc.key_hash as string }

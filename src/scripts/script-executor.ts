@@ -32,6 +32,8 @@ export interface ExecuteRequest {
   readonly recordSoon?: boolean
   /** An async job's earlier runs: the record lists them with this one. */
   readonly earlierAttempts?: readonly Attempt[]
+  /** Executions that led to this one through `channels.send` (default 0). */
+  readonly depth?: number
 }
 
 export interface ExecutionResult {
@@ -76,6 +78,7 @@ export class ScriptExecutor {
       domainId: request.domainId,
       channel,
       scriptCode: request.script.code,
+      depth: request.depth ?? 0,
       logLevel: request.script.opts.loglevel as ScriptLogLevel,
       get signal() {
         return ended.signal

@@ -2,12 +2,14 @@ import { channelForScripts, recvTimeoutMs } from '../channels/channel-runtime.ts
 import type { DomainDirectory } from '../domains/domain-directory.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ScriptExecutor } from '../scripts/script-executor.ts'
-import type { FrameHandler } from './ws-connection.ts'
+import type { FrameHandler, WsConnection } from './ws-connection.ts'
 
 export interface BaseProtocolDeps {
   readonly domains: DomainDirectory
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
+  /** Events the connection lost because it did not read them fast enough. */
+  readonly eventsDropped: (connection: WsConnection) => number
 }
 
 /** The frames every connection has (SPEC §6.3): `connection_info` and `message`. */
@@ -27,6 +29,7 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           roles: connection.channel.opts.roles,
           datetime: now.toISOString(),
           timestamp: now.getTime(),
+          events_dropped: deps.eventsDropped(connection),
         })
       },
     },

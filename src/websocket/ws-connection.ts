@@ -85,12 +85,22 @@ export class WsConnection {
 
   /** Sends `[name, payload]`; a client that does not read is closed instead of buffered without end. */
   send(name: string, payload: unknown): void {
+    this.sendFrame(JSON.stringify([name, payload]))
+  }
+
+  /** Sends a frame already serialised (events: one text for many connections). */
+  sendFrame(frame: string): void {
     if (!this.open) return
     if (this.#socket.bufferedAmount > this.#limits.maxBufferedBytes) {
       this.close(1013, 'the client does not read its messages fast enough')
       return
     }
-    this.#socket.send(JSON.stringify([name, payload]))
+    this.#socket.send(frame)
+  }
+
+  /** Bytes sent but not yet taken by the network: what a slow reader has left waiting. */
+  get bufferedBytes(): number {
+    return this.#socket.bufferedAmount
   }
 
   /** Waits for the client's `[name, {qid, …}]` answer to a push; times out, or fails on close. */

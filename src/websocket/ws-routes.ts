@@ -16,6 +16,8 @@ export interface WsRoutesOptions {
   readonly registry: ConnectionRegistry
   readonly handlers: ReadonlyMap<string, FrameHandler>
   readonly trustProxy: IpRanges
+  /** Told of every connection that opens and closes (events, subscriptions). */
+  readonly lifecycle: ConnectionLifecycle
   readonly limits: ConnectionLimits & {
     /** Largest frame, bytes (larger: the connection is closed with 1009). */
     readonly maxFrameBytes: number
@@ -24,6 +26,11 @@ export interface WsRoutesOptions {
     /** Heartbeat: a ping this often; a peer that has not answered the last one is dropped. */
     readonly pingMs: number
   }
+}
+
+export interface ConnectionLifecycle {
+  opened(connection: WsConnection): void
+  closed(connection: WsConnection): void
 }
 
 const BEARER = /^Bearer +(\S+) *$/i
@@ -76,6 +83,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
     const found = opened.get(request) as Opened
     const connection = new WsConnection(socket, found.entry, found.token, found.ip, options.handlers, limits)
     registry.add(connection)
+    options.lifecycle.opened(connection)
     socket.on('message', (data, isBinary) => connection.receive(data as Buffer, isBinary))
     socket.on('pong', () => {
       connection.alive = true
@@ -83,6 +91,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
     socket.on('close', () => {
       registry.remove(connection)
       connection.closed()
+      options.lifecycle.closed(connection)
     })
     socket.on('error', () => socket.terminate())
   }

@@ -33,6 +33,7 @@ export interface RunScope {
   readonly executionId: string
   readonly domainId: string
   readonly scriptCode: string
+  readonly depth: number
   /** Lines below this level are not kept. */
   readonly logLevel: ScriptLogLevel
 }

@@ -30,6 +30,7 @@ it('fails a run whose input cannot cross to a script host, and keeps serving', a
     domainId: 'd',
     channel: null,
     scriptCode: 's',
+    depth: 0,
     logLevel: 'info',
     signal: new AbortController().signal,
     log: () => {},

@@ -200,7 +200,7 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, scriptCode, logLevel } = pending.scope
+    const { executionId, domainId, scriptCode, depth, logLevel } = pending.scope
     host.send({
       t: 'run',
       run,
@@ -208,7 +208,7 @@ export class ScriptHosts implements ScriptRunner {
       script: firstTime ? { id: pending.script.id, lang: pending.script.lang, source: pending.script.source } : undefined,
       input: pending.input,
       timeoutMs: pending.timeoutMs,
-      scope: { executionId, domainId, scriptCode, logLevel },
+      scope: { executionId, domainId, scriptCode, depth, logLevel },
     })
     if (pending.abort) {
       if (pending.abort.aborted) host.send({ t: 'abort', run })

@@ -12,6 +12,8 @@ export interface ExecutionScope {
   /** The channel the execution belongs to (without its token_local), or null. */
   readonly channel: Channel | null
   readonly scriptCode: string
+  /** How many executions started this one through `channels.send` (0: a trigger started it). */
+  readonly depth: number
   /** The script's log level (`opts.loglevel`): lower lines are not kept. */
   readonly logLevel: ScriptLogLevel
   /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */

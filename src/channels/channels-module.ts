@@ -1,0 +1,76 @@
+import { AppError } from '../errors.ts'
+import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
+import type { ScriptDirectory } from '../scripts/script-directory.ts'
+import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import type { ChannelDirectory } from './channel-directory.ts'
+import { channelForScripts, recvTimeoutMs } from './channel-runtime.ts'
+
+export interface ChannelsModuleDeps {
+  readonly channels: ChannelDirectory
+  readonly scripts: ScriptDirectory
+  readonly executor: ScriptExecutor
+}
+
+/** A send script may call `channels.send` itself; a chain longer than this is refused (a loop). */
+export const MAX_SEND_DEPTH = 8
+
+/**
+ * `channels.send(code, message)` (SPEC §7): runs channel `code`'s `send_svcscriptcode` with
+ * startparam 1 = the channel, 2 = `message`, and resolves with its variables. The send script
+ * runs as that channel (its `url` for relative `http.request` paths, its `token_remote*`), in the
+ * caller's domain only, and ends when the caller ends. Runs in the main process.
+ */
+export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
+  return {
+    name: 'channels',
+    guest: `(call) => ({
+      send: (code, message) => call('send', code, message === undefined ? null : message),
+    })`,
+    functions: {
+      send: {
+        run: async (scope, [code, message]) => {
+          if (typeof code !== 'string' || code === '') throw new ScriptApiError('channels.send: code must be a channel code')
+          const { channels, scripts, executor } = deps()
+          const entry = channels.byCode(scope.domainId, code)
+          if (!entry) throw new ScriptApiError(`channels.send: no channel '${code}' in this domain`)
+          const { channel } = entry
+          const scriptCode = channel.send_svcscriptcode
+          if (scriptCode === '')
+            throw new ScriptApiError(`channels.send: channel '${code}' has no send script (send_svcscriptcode)`)
+          const script = scripts.byCode(scope.domainId, scriptCode)
+          if (!script)
+            throw new ScriptApiError(`channels.send: the send script '${scriptCode}' of channel '${code}' does not exist`)
+          if (scope.depth >= MAX_SEND_DEPTH) {
+            throw new ScriptApiError(
+              `channels.send: more than ${MAX_SEND_DEPTH} sends in one chain (do send scripts call each other?)`,
+            )
+          }
+          let result: ExecutionResult
+          try {
+            result = await executor.execute({
+              domainId: scope.domainId,
+              script,
+              trigger: 'send',
+              channel,
+              startparams: [channelForScripts(channel), message],
+              timeoutMs: recvTimeoutMs(channel),
+              abort: scope.signal,
+              depth: scope.depth + 1,
+            })
+          } catch (error) {
+            throw error instanceof AppError ? new ScriptApiError(`channels.send: ${error.message}`) : error
+          }
+          scope.log(
+            result.status === 'ok' ? 'info' : 'warn',
+            `channels.send ${code} → ${result.status} (execution ${result.id}, ${Math.round(result.durationMs)} ms)`,
+          )
+          if (result.status === 'ok') return result.output
+          const why = result.error?.message ?? result.status
+          throw new ScriptApiError(
+            `channels.send: the send script of '${code}' ended with ${result.status}: ${why} (execution ${result.id})`,
+          )
+        },
+      },
+    },
+  }
+}
