@@ -240,6 +240,19 @@ describe('service scripts (SPEC §4)', () => {
     assert.equal(input.preview.length, 64 * 1024)
     assertError(await root.post(EXECUTIONS, {}), 404)
     assertError(await root.delete(`${EXECUTIONS}/${String(all[0]?.id)}`), 404)
+
+    // A time window: since (inclusive) and until (exclusive), with the count to match.
+    const [newest, middle, oldest] = times as [string, string, string]
+    const window = await root.get(`${EXECUTIONS}?since=${encodeURIComponent(middle)}&until=${encodeURIComponent(newest)}`)
+    assert.deepEqual(
+      jsonArray(window).map((execution) => execution.started_at),
+      middle === newest ? [] : [middle],
+    )
+    assert.equal(window.headers.get('x-total-count'), middle === newest ? '0' : '1')
+    const since = jsonArray(await root.get(`${EXECUTIONS}?since=${encodeURIComponent(oldest)}&mask=id`))
+    assert.equal(since.length, 3)
+    assertError(await root.get(`${EXECUTIONS}?since=yesterday`), 400, /since/)
+    assertError(await root.get(`${SCRIPTS}?since=${encodeURIComponent(oldest)}`), 400, /since/)
   })
 })
 

@@ -4,7 +4,16 @@ import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams, Link, Uuid } from '../http/shared-schemas.ts'
 import type { CollectionService } from './collection-service.ts'
 import { flatten, project } from './field-paths.ts'
-import { FULL_VIEW, ListQuerystring, lookupKey, parseListRequest, parseView, type View, ViewQuerystring } from './list-query.ts'
+import {
+  FULL_VIEW,
+  type ListQuerystring,
+  listQuerystringOf,
+  lookupKey,
+  parseListRequest,
+  parseView,
+  type View,
+  ViewQuerystring,
+} from './list-query.ts'
 import { patchSchemaOf } from './patch.ts'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -31,7 +40,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       schema: {
         tags,
         summary: `List ${def.noun}s`,
-        querystring: ListQuerystring,
+        querystring: listQuerystringOf(def),
         response: {
           200: { ...Type.Array(def.entity), headers: { 'x-total-count': Type.Integer() } },
           ...errorResponses(400, ...denied),

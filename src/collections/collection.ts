@@ -72,5 +72,7 @@ export interface CollectionDef {
   readonly defaultOrder: readonly FieldOrder[]
   /** Whether clients may write through the generic routes (false: read-only collection). */
   readonly writable: boolean
+  /** A mirrored time column: lists then take `since` and `until` (RFC 3339) on it. */
+  readonly timeField?: string
   readonly rules: CollectionRules
 }

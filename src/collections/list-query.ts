@@ -31,7 +31,22 @@ export const ListQuerystring = Type.Object(
   },
   { additionalProperties: false },
 )
-export type ListQuerystring = Static<typeof ListQuerystring>
+export type ListQuerystring = Static<typeof ListQuerystring> & { since?: string; until?: string }
+
+const Time = (description: string) => Type.String({ format: 'date-time', description })
+
+/** The list query of a collection: with `since`/`until` when it has a time field. */
+export function listQuerystringOf(def: CollectionDef) {
+  if (def.timeField === undefined) return ListQuerystring
+  return Type.Object(
+    {
+      ...ListQuerystring.properties,
+      since: Type.Optional(Time(`only entries with ${def.timeField} at or after this time (RFC 3339)`)),
+      until: Type.Optional(Time(`only entries with ${def.timeField} before this time (RFC 3339)`)),
+    },
+    { additionalProperties: false },
+  )
+}
 
 /** How to shape entities on the way out. */
 export interface View {
@@ -56,9 +71,19 @@ export function parseListRequest(def: CollectionDef, querystring: ListQuerystrin
   const limit = querystring.limit === undefined ? DEFAULT_LIMIT : Number(querystring.limit)
   if (limit > MAX_LIMIT) throw invalidField('limit', `must be at most ${MAX_LIMIT}`)
   const order = querystring.order === undefined ? def.defaultOrder : parseOrder(def, querystring.order)
+  const filter = parseFilter(def, querystring.filter)
+  if (def.timeField !== undefined) {
+    for (const [parameter, op] of [
+      ['since', 'gte'],
+      ['until', 'lt'],
+    ] as const) {
+      const value = querystring[parameter]
+      if (value !== undefined) filter.push({ path: [def.timeField], op, value: new Date(value).toISOString() })
+    }
+  }
   return {
     query: {
-      filter: parseFilter(def, querystring.filter),
+      filter,
       order,
       offset: querystring.offset === undefined ? 0 : Number(querystring.offset),
       limit,

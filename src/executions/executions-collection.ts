@@ -21,5 +21,6 @@ export const executionsCollection: CollectionDef = {
   onceFields: [],
   defaultOrder: [{ path: ['started_at'], descending: true }],
   writable: false,
+  timeField: 'started_at',
   rules: readOnly,
 }

@@ -102,6 +102,14 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
 
   function condition(filter: FieldFilter): Expression<boolean> {
     const [first] = filter.path
+    if (filter.op !== undefined) {
+      if (filter.path.length !== 1 || first === undefined || !mirrored.has(first) || typeof filter.value !== 'string') {
+        throw new Error(`${name}: a range needs a mirrored column and a string`)
+      }
+      return filter.op === 'gte'
+        ? sql<boolean>`${sql.ref(first)} >= ${filter.value}`
+        : sql<boolean>`${sql.ref(first)} < ${filter.value}`
+    }
     if (filter.path.length === 1 && first !== undefined && mirrored.has(first) && typeof filter.value === 'string') {
       return sql<boolean>`${sql.ref(first)} = ${filter.value}`
     }

@@ -101,6 +101,29 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.equal(await table.count(DOMAIN_B, []), 1)
     })
 
+    it('filters a mirrored column by a range, in lists and counts', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('executions')
+      for (const [n, at] of ['2026-12-01T10:00:00.000Z', '2026-12-01T11:00:00.000Z', '2026-12-01T12:00:00.000Z'].entries()) {
+        const id = `00000000-0000-4000-8000-00000000000${n}`
+        await table.insert(DOMAIN_A, { id, channel_id: null, script_code: 's', trigger: 'http', status: 'ok', started_at: at, n })
+      }
+      const range = [
+        { path: ['started_at'], op: 'gte', value: '2026-12-01T11:00:00.000Z' },
+        { path: ['started_at'], op: 'lt', value: '2026-12-01T12:00:00.000Z' },
+      ] as const
+      const listed = await table.list(DOMAIN_A, { ...everything, filter: range })
+      assert.deepEqual(
+        listed.map((doc) => doc.n),
+        [1],
+      )
+      assert.equal(await table.count(DOMAIN_A, [range[0]]), 2)
+      await assert.rejects(
+        table.list(DOMAIN_A, { ...everything, filter: [{ path: ['doc'], op: 'gte', value: 'x' }] }),
+        /mirrored column/,
+      )
+    })
+
     it('orders by columns and JSON paths, pages with offset and limit, ties broken by id', async (t) => {
       const store = await fresh(t)
       const table = store.table('integration_points')

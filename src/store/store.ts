@@ -29,10 +29,14 @@ export type TableName = keyof typeof TABLES
  */
 export type Scope = string | null
 
-/** Equality on a field; `path` is a dotted field path split into its parts. */
+/**
+ * A condition on a field; `path` is a dotted field path split into its parts. Equality by
+ * default; `gte`/`lt` compare a mirrored column with a string (times in RFC 3339 UTC sort as text).
+ */
 export interface FieldFilter {
   readonly path: readonly string[]
   readonly value: JsonValue
+  readonly op?: 'gte' | 'lt'
 }
 
 export interface FieldOrder {
