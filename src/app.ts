@@ -51,6 +51,7 @@ import { baseProtocol } from './websocket/base-protocol.ts'
 import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
+import { connectionRoutes } from './websocket/connection-routes.ts'
 import type { WsConnection } from './websocket/ws-connection.ts'
 import { wsModule } from './websocket/ws-module.ts'
 import { WsPush } from './websocket/ws-push.ts'
@@ -260,6 +261,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
+    connectionRoutes(http, { registry })
     await http.ready()
     opened.push(http)
     await asyncWebhooks.start()

@@ -223,7 +223,7 @@ describe('webhooks (SPEC §5)', () => {
       `vars.status = 201
       vars.headers = { 'X-Order': 7, 'Content-Type': 'application/vnd.shop+json', 'Set-Cookie': 'a=b',
         'Transfer-Encoding': 'chunked', 'Access-Control-Allow-Origin': '*', 'Strict-Transport-Security': 'max-age=1',
-        'X-Bad': 'a\\r\\nInjected: 1', Connection: 'close' }
+        'X-Bad': 'a\\r\\nInjected: 1', Connection: 'close', 'Switchboard-Execution-Id': 'forged' }
       return { ok: true }`,
     )
     const created = await call(url, `/exec/${json201}`)
@@ -235,6 +235,10 @@ describe('webhooks (SPEC §5)', () => {
       assert.equal(created.headers.get(name), null, name)
     }
     assert.notEqual(created.headers.get('connection'), 'close')
+    // The answer names its execution (a script cannot forge it).
+    const executionId = created.headers.get('switchboard-execution-id') ?? ''
+    assert.match(executionId, /^[0-9a-f-]{36}$/)
+    assert.equal((await executions(root, 1)).find((execution) => execution.id === executionId)?.status, 'ok')
 
     const { token: bytes } = await channelWith(root, 'bytes', 'return new Uint8Array([1, 2, 255])')
     const binary = await fetch(`${url}/exec/${bytes}`)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import WebSocket from 'ws'
-import { CHANNELS, type Client, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
+import { CHANNELS, type Client, json, jsonArray, ROOT_KEY, SCRIPTS, startServer } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
 
 async function wsChannel(root: Client, code: string, source: string, opts: Record<string, unknown> = {}) {
@@ -79,6 +79,41 @@ describe('websocket Token API (SPEC §6)', () => {
     const replayed = json(await root.post(`/rest/v1/service/executions/${String(sample?.id)}/replay`))
     assert.equal(replayed.trigger, 'replay')
     assert.deepEqual(replayed.output, sample?.output)
+  })
+
+  it('lists the live connections of the domain, by channel', async (t) => {
+    const { root, url, client } = await startServer(t)
+    const base = url.replace('http', 'ws')
+    const first = await wsChannel(root, 'first', 'return 1')
+    const second = await wsChannel(root, 'second', 'return 1')
+    const sockets = [first, first, second].map((channel) => new TestSocket(`${base}/ws/token/v1/${channel.token_local}`))
+    for (const socket of sockets) t.after(() => socket.socket.close())
+    await Promise.all(sockets.map((socket) => socket.opened()))
+    const listed = jsonArray(await root.get('/rest/v1/service/connections'))
+    assert.deepEqual(
+      listed.map((connection) => connection.channel_code),
+      ['first', 'first', 'second'],
+    )
+    for (const connection of listed) {
+      assert.deepEqual(Object.keys(connection).sort(), ['channel_code', 'channel_id', 'id', 'ip', 'opened_at'])
+      assert.equal(connection.ip, '127.0.0.1')
+    }
+    const ofSecond = jsonArray(await root.get(`/rest/v1/service/connections?channel_id=${second.id}`))
+    assert.deepEqual(
+      ofSecond.map((connection) => connection.channel_id),
+      [second.id],
+    )
+    assert.equal((await root.post('/rest/v1/master/domains', { name: 'elsewhere' })).status, 200)
+    const other = client(ROOT_KEY, { 'switchboard-domain': 'elsewhere' })
+    assert.deepEqual(jsonArray(await other.get('/rest/v1/service/connections')), [])
+    assert.equal((await root.get('/rest/v1/service/connections?channel_id=nope')).status, 400)
+    assert.equal((await client().get('/rest/v1/service/connections')).status, 401)
+    sockets[0]?.socket.close()
+    await sockets[0]?.closed
+    for (let i = 0; i < 50 && jsonArray(await root.get('/rest/v1/service/connections')).length !== 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    assert.equal(jsonArray(await root.get('/rest/v1/service/connections')).length, 2)
   })
 
   it('refuses bad tokens and senders at the upgrade with a JSON answer', async (t) => {

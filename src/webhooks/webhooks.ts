@@ -126,18 +126,23 @@ export function webhookRecordInput(input: WebhookInput): { webhook: StoredWebhoo
 
 const WEBHOOK_ALIASES: Readonly<Record<number, string>> = { 0: 'channel', 3: 'request.body', 4: 'request.headers' }
 
+/** The header naming the execution that made a webhook's answer (an addition to SPEC §5.3). */
+export const EXECUTION_HEADER = 'switchboard-execution-id'
+
 /** SPEC §5.3: the variables make the reply; failures name only the execution id. */
 function replyOf(result: ExecutionResult): WebhookReply {
-  if (result.status === 'timeout') return failure(504, `the script did not answer in time (execution ${result.id})`)
-  if (result.status !== 'ok') return failure(500, `script failed (execution ${result.id})`)
+  if (result.status === 'timeout') return failure(result.id, 504, `the script did not answer in time (execution ${result.id})`)
+  if (result.status !== 'ok') return failure(result.id, 500, `script failed (execution ${result.id})`)
   const reply = replyFrom(result.variables)
-  return typeof reply === 'string' ? failure(500, `script failed (execution ${result.id}): ${reply}`) : reply
+  if (typeof reply === 'string') return failure(result.id, 500, `script failed (execution ${result.id}): ${reply}`)
+  reply.headers[EXECUTION_HEADER] = result.id
+  return reply
 }
 
-function failure(status: number, message: string): WebhookReply {
+function failure(executionId: string, status: number, message: string): WebhookReply {
   return {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
+    headers: { 'content-type': 'application/json; charset=utf-8', [EXECUTION_HEADER]: executionId },
     body: JSON.stringify({ error_code: 1000 + status, error_message: message }),
   }
 }
