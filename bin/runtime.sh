@@ -44,3 +44,18 @@ ensure_deps() {
   (cd "$SWITCHBOARD_ROOT" && npm ci --no-audit --no-fund --loglevel=error) >&2
   echo "$want" >"$stamp"
 }
+
+# The admin console (ui/) is built with Vite into ui/dist/, which the server serves at /ui. It is
+# rebuilt when its sources, the script API declarations or the dependencies change.
+ensure_console() {
+  local stamp="$SWITCHBOARD_ROOT/ui/dist/.switchboard-built"
+  local want
+  want="$(cd "$SWITCHBOARD_ROOT" && find ui -path ui/dist -prune -o -type f -print | LC_ALL=C sort |
+    xargs sha256sum docs/switchboard-script.d.ts package-lock.json | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  echo "switchboard: building the admin console (ui/ → ui/dist/)" >&2
+  (cd "$SWITCHBOARD_ROOT" && node_modules/.bin/vite build --config ui/vite.config.ts) >&2
+  echo "$want" >"$stamp"
+}

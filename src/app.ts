@@ -13,6 +13,7 @@ import type { CollectionDef } from './collections/collection.ts'
 import { collectionRoutes } from './collections/collection-routes.ts'
 import { createCollectionService } from './collections/collection-service.ts'
 import { type Config, ConfigError } from './config.ts'
+import { consoleRoutes } from './console/console-routes.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
@@ -262,6 +263,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
     connectionRoutes(http, { registry })
+    consoleRoutes(http)
     await http.ready()
     opened.push(http)
     await asyncWebhooks.start()

@@ -1,0 +1,115 @@
+/** The entities of the REST API as the console reads them (SPEC §3–§5, §10). */
+
+export interface Ext {
+  readonly ct: string
+  readonly lwt: string
+  readonly [key: string]: unknown
+}
+
+export interface ChannelOpts {
+  allow_files_api: boolean
+  comment: string
+  issync: boolean
+  recv_timeout: number
+  roles: string[]
+  userid: string | null
+  title: string
+  filter_capabilities: string[]
+}
+
+export interface Channel {
+  readonly id: string
+  code: string
+  type: string
+  token_local: string
+  token_remote: string
+  token_remote2: string
+  ipmask: string[]
+  url: string
+  recv_svcscriptcode: string
+  send_svcscriptcode: string
+  recv_svcscriptcode_ws: string
+  send_svcscriptcode_ws: string
+  opts: ChannelOpts
+  readonly ext: Ext
+}
+
+export interface Script {
+  readonly id: string
+  code: string
+  name: string
+  lang: 'js' | 'ts'
+  source: string
+  opts: { title: string; comment: string; loglevel: 'debug' | 'info' | 'warn' | 'error' }
+  readonly ext: Ext
+}
+
+export interface LogLine {
+  readonly ms: number
+  readonly level: 'debug' | 'info' | 'warn' | 'error'
+  readonly text: string
+}
+
+export interface ExecutionError {
+  readonly message: string
+  readonly line?: number
+  readonly column?: number
+}
+
+export type ExecutionStatus = 'queued' | 'running' | 'ok' | 'error' | 'timeout' | 'aborted'
+
+export interface Execution {
+  readonly id: string
+  readonly channel_id: string | null
+  readonly script_code: string
+  readonly trigger: string
+  readonly status: ExecutionStatus
+  readonly started_at: string
+  readonly duration_ms: number
+  readonly input: unknown
+  readonly output: unknown
+  readonly logs: readonly LogLine[]
+  readonly error: ExecutionError | null
+  readonly replay_of: string | null
+  readonly attempts?: readonly { started_at: string; status: string; duration_ms: number; error: ExecutionError | null }[]
+}
+
+/** `POST /svcscripts/<id>/run`. */
+export interface RunAnswer {
+  readonly execution_id: string
+  readonly status: ExecutionStatus
+  readonly variables: Record<string, unknown>
+  readonly logs: readonly LogLine[]
+  readonly error: ExecutionError | null
+  readonly duration_ms: number
+}
+
+export interface LicenseRow {
+  readonly type: string
+  readonly limit: number | null
+  readonly used: number
+}
+
+export interface Connection {
+  readonly id: string
+  readonly channel_id: string
+  readonly channel_code: string
+  readonly ip: string
+  readonly opened_at: string
+}
+
+export interface User {
+  readonly id: string
+  login: string
+  name: string
+  roles: string[]
+  readonly ext: Ext
+}
+
+export interface ApiKey {
+  readonly id: string
+  readonly userid: string
+  name: string
+  readonly key?: string
+  readonly ext: Ext
+}

@@ -1,0 +1,183 @@
+import { useState } from 'preact/hooks'
+import { ApiError, list, PATHS, request } from '../api/client.ts'
+import type { ApiKey, User } from '../api/types.ts'
+import { useResource } from '../app/use-resource.ts'
+import { Confirm } from '../components/confirm.tsx'
+import { CopyButton } from '../components/copy-button.tsx'
+import { TextField } from '../components/field.tsx'
+import { Empty, ErrorNote, Loaded } from '../components/states.tsx'
+import { Ago } from '../components/status-badge.tsx'
+
+const roleList = (text: string) =>
+  text
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean)
+
+/** Users of the domain and their API keys (SPEC §10). A new key's secret is shown once. */
+export function Users() {
+  const users = useResource(() => list<User>(PATHS.users, { limit: 1000, order: 'login' }), [])
+  const keys = useResource(() => list<ApiKey>(PATHS.apiKeys, { limit: 1000 }), [])
+  const [login, setLogin] = useState('')
+  const [name, setName] = useState('')
+  const [roles, setRoles] = useState('admin')
+  const [problem, setProblem] = useState<unknown>(null)
+  const [secret, setSecret] = useState<{ user: string; key: string } | null>(null)
+  const [removing, setRemoving] = useState<{ what: 'user' | 'key'; id: string; label: string } | null>(null)
+  const about = (field: string) => (problem instanceof ApiError ? problem.about(field) : undefined)
+
+  const create = async (event: Event) => {
+    event.preventDefault()
+    setProblem(null)
+    try {
+      await request('POST', PATHS.users, { login: login.trim(), name: name.trim(), roles: roleList(roles) })
+      setLogin('')
+      setName('')
+      users.reload()
+    } catch (error) {
+      setProblem(error)
+    }
+  }
+  const newKey = async (user: User) => {
+    setProblem(null)
+    try {
+      const created = await request<ApiKey>('POST', PATHS.apiKeys, {
+        userid: user.id,
+        name: `console ${new Date().toISOString().slice(0, 10)}`,
+      })
+      setSecret({ user: user.login, key: created.key ?? '' })
+      keys.reload()
+    } catch (error) {
+      setProblem(error)
+    }
+  }
+  const remove = async () => {
+    if (!removing) return
+    setRemoving(null)
+    try {
+      await request('DELETE', `${removing.what === 'user' ? PATHS.users : PATHS.apiKeys}/${removing.id}`)
+      users.reload()
+      keys.reload()
+    } catch (error) {
+      setProblem(error)
+    }
+  }
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Users &amp; keys</h1>
+      </div>
+      {problem !== null && !about('login') && <ErrorNote error={problem} />}
+      {secret && (
+        <div class="note ok" role="status">
+          <p>
+            New API key for <strong>{secret.user}</strong>. It is shown only now: copy it.
+          </p>
+          <div class="token-row">
+            <code class="token">{secret.key}</code>
+            <CopyButton text={secret.key} />
+            <button type="button" class="small" onClick={() => setSecret(null)}>
+              Done
+            </button>
+          </div>
+        </div>
+      )}
+      <Loaded resource={users}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <Empty>No users yet: the root key does everything. Add a user to give someone a key of their own.</Empty>
+          ) : (
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Login</th>
+                    <th scope="col">Roles</th>
+                    <th scope="col">API keys</th>
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((user) => {
+                    const mine = keys.state === 'ready' ? keys.data.items.filter((key) => key.userid === user.id) : []
+                    return (
+                      <tr key={user.id}>
+                        <td>
+                          {user.login}
+                          {user.name && <div class="sub">{user.name}</div>}
+                        </td>
+                        <td>{user.roles.join(', ') || '—'}</td>
+                        <td>
+                          <ul class="plain">
+                            {mine.map((key) => (
+                              <li key={key.id} class="small">
+                                {key.name || key.id.slice(0, 8)} · <Ago at={key.ext.ct} />{' '}
+                                <button
+                                  type="button"
+                                  class="link"
+                                  onClick={() => setRemoving({ what: 'key', id: key.id, label: key.name || key.id })}
+                                >
+                                  revoke
+                                </button>
+                              </li>
+                            ))}
+                          </ul>
+                          <button type="button" class="small" onClick={() => newKey(user)}>
+                            New key
+                          </button>
+                        </td>
+                        <td>
+                          <button
+                            type="button"
+                            class="small danger"
+                            onClick={() => setRemoving({ what: 'user', id: user.id, label: user.login })}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      </tr>
+                    )
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      <form class="form panel" onSubmit={create} noValidate aria-labelledby="new-user">
+        <h2 id="new-user">Add a user</h2>
+        <div class="row">
+          <TextField label="Login" value={login} onInput={setLogin} required error={about('login')} />
+          <TextField label="Name" value={name} onInput={setName} error={about('name')} />
+          <TextField
+            label="Roles"
+            value={roles}
+            onInput={setRoles}
+            hint="comma-separated; admin may do everything in the domain"
+            error={about('roles')}
+          />
+        </div>
+        <div class="actions">
+          <button type="submit" class="primary" disabled={login.trim() === ''}>
+            Add user
+          </button>
+        </div>
+      </form>
+      <Confirm
+        open={removing !== null}
+        title={removing?.what === 'user' ? `Delete user ${removing.label}?` : `Revoke key ${removing?.label}?`}
+        confirm={removing?.what === 'user' ? 'Delete' : 'Revoke'}
+        danger
+        onConfirm={remove}
+        onCancel={() => setRemoving(null)}
+      >
+        {removing?.what === 'user'
+          ? 'A user with keys or channels acting as them cannot be deleted until those are gone.'
+          : 'The key stops working at once.'}
+      </Confirm>
+    </section>
+  )
+}
