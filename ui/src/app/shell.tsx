@@ -26,7 +26,6 @@ export function Shell({
 }) {
   const [menu, setMenu] = useState(false)
   // The folded menu (phone width) closes once a page is chosen.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on navigation
   useEffect(() => setMenu(false), [path])
   const [domain, setDomain] = useState(session.domain ?? '')
   return (
