@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { launchBrowser, openPage, overflow, screenshot } from './support/browser.ts'
-import { CHANNELS, jsonArray, ROOT_KEY, startServer } from './support/server.ts'
+import { CHANNELS, json, jsonArray, ROOT_KEY, startServer } from './support/server.ts'
 
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
@@ -171,6 +171,44 @@ describe('admin console (a real browser against a real server)', () => {
     )
   })
 
+  it('watches events live through a websocket subscription', async (t) => {
+    const { url, root } = await startServer(t)
+    await root.post('/rest/v1/service/svcscripts', {
+      code: 'emit',
+      source: 'await events.emit("order_paid", { order: startparam(4).order })',
+    })
+    const source = json(
+      await root.post(CHANNELS, { code: 'shop', type: 'public', recv_svcscriptcode: 'emit', opts: { issync: true } }),
+    )
+    await root.post(CHANNELS, { code: 'watch', type: 'eventing', opts: { filter_capabilities: ['subscr'] } })
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await page.goto(`${url}/ui/`)
+    await page.getByLabel('API key').fill(ROOT_KEY)
+    await page.keyboard.press('Enter')
+    await go(page, 'Events', 'Events')
+    await page.getByLabel('Events', { exact: true }).fill('projectevents.order_paid')
+    await page.getByRole('button', { name: 'Watch' }).click()
+    await page.getByText('Watching watch.').waitFor()
+    for (const order of [7, 8]) {
+      const answer = await fetch(`${url}/exec`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${String(source.token_local)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ order }),
+      })
+      assert.equal(answer.status, 200)
+    }
+    const list = page.getByRole('list', { name: 'Events, newest first' })
+    await list.getByRole('region', { name: 'projectevents.order_paid data' }).nth(1).waitFor()
+    assert.match((await list.textContent()) ?? '', /"order": 8[\s\S]*"order": 7/)
+    await screenshot(page, 'events')
+    await page.getByRole('button', { name: 'Stop' }).click()
+    await page.getByText('Not watching.').waitFor()
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(failed, [])
+  })
+
   it('fits a phone-width screen on every page without sideways scrolling', async (t) => {
     const { url, root } = await startServer(t)
     await root.post('/rest/v1/service/svcscripts', { code: 'hello', source: 'return { hi: startparam(4) }' })
@@ -193,6 +231,7 @@ describe('admin console (a real browser against a real server)', () => {
       ['Scripts', 'Scripts'],
       ['Executions', 'Executions'],
       ['Live', 'Live'],
+      ['Events', 'Events'],
       ['Webhook tester', 'Webhook tester'],
       ['Users & keys', 'Users & keys'],
     ] as const) {

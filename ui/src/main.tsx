@@ -5,6 +5,7 @@ import { matchPath, navigate, useRoute } from './app/router.ts'
 import { Shell } from './app/shell.tsx'
 import { ChannelEdit } from './pages/channel-edit.tsx'
 import { Channels } from './pages/channels.tsx'
+import { Events } from './pages/events.tsx'
 import { ExecutionDetail } from './pages/execution-detail.tsx'
 import { Executions } from './pages/executions.tsx'
 import { Live } from './pages/live.tsx'
@@ -31,6 +32,7 @@ function Page({ path, query }: { path: string; query: URLSearchParams }) {
     if (params) return page(params.id as string)
   }
   if (path === '/live') return <Live />
+  if (path === '/events') return <Events />
   if (path === '/tester') return <Tester query={query} />
   if (path === '/users') return <Users />
   return (

@@ -8,6 +8,7 @@ const PAGES = [
   ['/scripts', 'Scripts'],
   ['/executions', 'Executions'],
   ['/live', 'Live'],
+  ['/events', 'Events'],
   ['/tester', 'Webhook tester'],
   ['/users', 'Users & keys'],
 ] as const
