@@ -1,6 +1,9 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { Bus } from './bus/bus.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
+import { NatsBus } from './bus/nats-bus.ts'
+import { Peers } from './bus/peers.ts'
 import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
 import { channelRoutes } from './channels/channel-routes.ts'
@@ -35,6 +38,8 @@ import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
+import { JetStreamJobQueue } from './queue/jetstream-queue.ts'
+import type { JobQueue } from './queue/job-queue.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
 import { ScriptHosts } from './scripts/host/script-hosts.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
@@ -81,8 +86,8 @@ const MAX_LOG_LINES = 500
 
 /** The composition root: config → engines → capabilities → HTTP server. The only file that picks engines. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  if (config.natsUrl !== undefined) {
-    throw new ConfigError('SWITCHBOARD_NATS_URL: cluster mode (the NATS bus) is not available in this version yet')
+  if (config.natsUrl !== undefined && config.databaseUrl === undefined) {
+    throw new ConfigError('SWITCHBOARD_NATS_URL needs SWITCHBOARD_DATABASE_URL: the nodes of a cluster share PostgreSQL')
   }
   const logger = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown) => logger.error({ err: error }, 'background task failed')
@@ -100,8 +105,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         })
       : openSqliteStore(join(config.dataDir, 'switchboard.db'))
     opened.push(store)
-    const bus = new MemoryBus({ onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed') })
+    const nodeId = newId()
+    const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
+    // Cluster mode: NATS carries the bus and the queue; embedded: both stay in the process.
+    const nats =
+      config.natsUrl === undefined
+        ? undefined
+        : await NatsBus.connect({
+            url: config.natsUrl,
+            prefix: config.natsPrefix,
+            name: `switchboard ${nodeId}`,
+            onError: onBusError,
+            onStatus: (status) => logger.warn({ status: status.type, server: status.server }, 'NATS connection status'),
+          })
+    const bus: Bus = nats ?? new MemoryBus({ onError: onBusError })
     opened.push(bus)
+    const peers = new Peers(bus, nodeId)
+    opened.push(peers)
     const recorder = new ExecutionRecorder(store, {
       flushMs: 20,
       maxBatch: 500,
@@ -148,8 +168,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     await store.migrate()
 
-    const nodeId = newId()
-    const changes = new ChangeFeed(bus, nodeId)
+    const changes = new ChangeFeed(bus, nodeId, {
+      peers,
+      onUnconfirmed: (nodes, notice) =>
+        logger.warn({ nodes, collection: notice.collection, id: notice.id }, 'nodes did not confirm a change in time'),
+    })
     const domains = new DomainDirectory(store, changes, onError)
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
@@ -210,7 +233,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       executor,
       perChannelLimit: config.webhookConcurrency,
     })
-    const queue = new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
+    const queue: JobQueue<WebhookJob> = nats
+      ? await JetStreamJobQueue.open<WebhookJob>(nats.connection, {
+          prefix: config.natsPrefix,
+          concurrency: config.asyncWorkers,
+          closeWaitMs: 5000,
+          ackWaitMs: config.queueAckWaitMs,
+          onError,
+        })
+      : new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
     opened.push(queue)
     const asyncWebhooks = new AsyncWebhooks({
       webhooks,
@@ -242,6 +273,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             delivery,
             collections: new Set(services.filter((service) => service.def.writable).map((service) => service.def.name)),
             mayRead,
+            flush: () => bus.flush(),
           }),
         }),
       ),

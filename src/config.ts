@@ -18,6 +18,10 @@ export interface Config {
   /** PostgreSQL URL: selects the PostgreSQL store instead of SQLite. */
   readonly databaseUrl: string | undefined
   readonly natsUrl: string | undefined
+  /** Before every NATS subject and stream name: installations sharing a NATS server stay apart. */
+  readonly natsPrefix: string
+  /** Cluster queue: a job not acknowledged for this long goes to another node (its node died), ms. */
+  readonly queueAckWaitMs: number
   /** Proxies whose `X-Forwarded-For` is believed. */
   readonly trustProxy: readonly string[]
   /** Ranges that script egress may reach although private or loopback. */
@@ -88,6 +92,8 @@ export function loadConfig(env: Env = process.env): Config {
     adminKey: adminKey(text('SWITCHBOARD_ADMIN_KEY')),
     databaseUrl: url('SWITCHBOARD_DATABASE_URL', text('SWITCHBOARD_DATABASE_URL'), ['postgres:', 'postgresql:']),
     natsUrl: url('SWITCHBOARD_NATS_URL', text('SWITCHBOARD_NATS_URL'), ['nats:', 'tls:']),
+    natsPrefix: natsPrefix(text('SWITCHBOARD_NATS_PREFIX')),
+    queueAckWaitMs: integer('SWITCHBOARD_QUEUE_ACK_WAIT_MS', text('SWITCHBOARD_QUEUE_ACK_WAIT_MS'), 30_000, 1000, 3_600_000),
     trustProxy: ranges('SWITCHBOARD_TRUST_PROXY', text('SWITCHBOARD_TRUST_PROXY')),
     egressAllow: ranges('SWITCHBOARD_EGRESS_ALLOW', text('SWITCHBOARD_EGRESS_ALLOW')),
     license: license(text('SWITCHBOARD_LICENSE')),
@@ -206,6 +212,14 @@ function license(value: string | undefined): License | undefined {
     }
   }
   return Object.freeze(parsed as Record<string, number>)
+}
+
+function natsPrefix(value: string | undefined): string {
+  if (value === undefined) return 'sb'
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(value)) {
+    throw new ConfigError('SWITCHBOARD_NATS_PREFIX must be 1-32 letters, digits, _ or - (it names NATS subjects and streams)')
+  }
+  return value
 }
 
 function logLevel(value: string | undefined): LogLevel {

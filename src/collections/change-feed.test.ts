@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MemoryBus } from '../bus/memory-bus.ts'
+import { Peers } from '../bus/peers.ts'
 import { ChannelDirectory } from '../channels/channel-directory.ts'
 import { integrationPointsCollection } from '../channels/integration-points-collection.ts'
 import { Licensing } from '../channels/licensing.ts'
@@ -97,5 +98,49 @@ describe('change feed', () => {
     await slowLoad
     await new Promise((resolve) => setImmediate(resolve))
     assert.equal(cache.has('x'), false)
+  })
+
+  it('answers a write only when the other live nodes have its change, and not later than the bound', async (t) => {
+    const store = openSqliteStore(':memory:')
+    await store.migrate()
+    const bus = new MemoryBus()
+    const peersA = new Peers(bus, 'node-a', { everyMs: 50 })
+    const peersB = new Peers(bus, 'node-b', { everyMs: 50 })
+    t.after(async () => {
+      await peersA.close()
+      await peersB.close()
+      await bus.close()
+      await store.close()
+    })
+    const onError = (error: unknown) => assert.fail(String(error))
+    const unconfirmed: string[][] = []
+    const feedA = new ChangeFeed(bus, 'node-a', {
+      peers: peersA,
+      confirmTimeoutMs: 300,
+      onUnconfirmed: (nodes) => unconfirmed.push([...nodes]),
+    })
+    const onB = new ChannelDirectory(store, new ChangeFeed(bus, 'node-b', { peers: peersB }), onError)
+    const channels = createCollectionService(
+      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
+      { store, changes: feedA },
+    )
+    await eventually(() => peersA.live().includes('node-b'))
+
+    // No waiting after the answer: node B's copy is current when the write returns.
+    const created = await channels.create(context, { code: 'c', type: 'public' })
+    assert.equal(onB.byToken(created.token_local as string)?.channel.id, created.id)
+    const rotated = await channels.update(context, created.id, { token_local: null })
+    assert.equal(onB.byToken(created.token_local as string), undefined, 'the old token fails on B at once')
+    assert.equal(onB.byToken(rotated.token_local as string)?.channel.id, created.id)
+    assert.deepEqual(unconfirmed, [])
+
+    // A node that is alive but does not confirm (stuck) holds a write back only up to the bound.
+    const stuck = new Peers(bus, 'node-c', { everyMs: 50 })
+    t.after(() => stuck.close())
+    await eventually(() => peersA.live().includes('node-c'))
+    const began = performance.now()
+    await channels.update(context, created.id, { opts: { title: 'T' } })
+    assert.ok(performance.now() - began >= 250)
+    assert.deepEqual(unconfirmed, [['node-c']])
   })
 })

@@ -1,4 +1,5 @@
 import type { Bus } from '../bus/bus.ts'
+import type { Peers } from '../bus/peers.ts'
 import type { Doc, JsonValue, Scope } from '../store/store.ts'
 import type { Operation } from './collection.ts'
 
@@ -14,7 +15,8 @@ export interface Change {
   readonly entity: Doc | undefined
 }
 
-export type ChangeListener = (change: Change) => void
+/** Told of a change; a listener that updates a copy from the store returns the update's promise. */
+export type ChangeListener = (change: Change) => void | Promise<void>
 
 /** An in-memory copy of a collection, kept current by `ChangeFeed.mirror`. */
 export interface MirrorTarget {
@@ -30,27 +32,55 @@ export interface ChangeNotice {
   readonly id: string
   readonly scope: Scope
   readonly entity: Record<string, JsonValue>
+  /** Numbers the writer's notices, for the confirmations of the other nodes. */
+  readonly seq: number
 }
 
 export const CHANGES_SUBJECT = 'changes'
+const CONFIRM_SUBJECT = 'confirm.changes'
+
+const CONFIRM_TIMEOUT_MS = 2000
+
+export interface ChangeFeedOptions {
+  /** The other nodes, whose confirmations a write waits for; none in embedded mode. */
+  readonly peers?: Peers
+  /** The longest a write waits for the other nodes' confirmations, ms (default 2000). */
+  readonly confirmTimeoutMs?: number
+  /** A node did not confirm a change in time (it may serve the old state for a moment). */
+  readonly onUnconfirmed?: (nodes: readonly string[], notice: ChangeNotice) => void
+}
 
 /**
- * Tells the node's caches about every committed change at once (so a rotated token fails on the
- * very next request), and other nodes through the bus.
+ * Tells the node's caches about every committed change at once, and other nodes through the bus.
+ * A write is answered only once every live node has confirmed that its copies are current (or
+ * after a bound): so a token rotated through one node fails on the very next request to any node.
  */
 export class ChangeFeed {
   readonly #bus: Bus
   readonly #node: string
+  readonly #options: ChangeFeedOptions
   readonly #listeners = new Map<string, ChangeListener[]>()
   readonly #committedHere: ((notice: ChangeNotice) => void)[] = []
+  readonly #unconfirmed = new Map<number, { nodes: Set<string>; done: () => void }>()
+  #seq = 0
 
-  constructor(bus: Bus, node: string) {
+  constructor(bus: Bus, node: string, options: ChangeFeedOptions = {}) {
     this.#bus = bus
     this.#node = node
+    this.#options = options
     bus.subscribe(`${CHANGES_SUBJECT}.>`, (message) => {
       const notice = message as unknown as ChangeNotice
       if (notice.node === this.#node) return
-      this.#notify({ ...notice, entity: undefined })
+      void this.#notify({ ...notice, entity: undefined }).then(() =>
+        bus.publish(`${CONFIRM_SUBJECT}.${notice.node}`, { node: this.#node, seq: notice.seq }),
+      )
+    })
+    bus.subscribe(`${CONFIRM_SUBJECT}.${node}`, (message) => {
+      const { node: from, seq } = message as { node: string; seq: number }
+      const waiting = this.#unconfirmed.get(seq)
+      if (!waiting) return
+      waiting.nodes.delete(from)
+      if (waiting.nodes.size === 0) waiting.done()
     })
   }
 
@@ -84,7 +114,7 @@ export class ChangeFeed {
         target.put(change.scope, change.entity)
         settle(change.id, generation)
       } else {
-        load(change.scope, change.id).then((doc) => {
+        return load(change.scope, change.id).then((doc) => {
           if (generations.get(change.id) !== generation) return
           if (doc) target.put(change.scope, doc)
           else target.remove(change.id)
@@ -99,9 +129,12 @@ export class ChangeFeed {
     this.#committedHere.push(listener)
   }
 
-  /** Call after the commit. `secrets` are the entity's fields that must not leave the node. */
-  committed(change: Change & { readonly entity: Doc }, secrets: readonly string[], hidden: readonly string[]): void {
-    this.#notify(change)
+  /**
+   * Call after the commit. `secrets` are the entity's fields that must not leave the node.
+   * Resolves when the other live nodes have confirmed the change (at once without peers).
+   */
+  committed(change: Change & { readonly entity: Doc }, secrets: readonly string[], hidden: readonly string[]): Promise<void> {
+    void this.#notify(change)
     const entity: Record<string, JsonValue> = {}
     for (const [key, value] of Object.entries(change.entity)) {
       if (!secrets.includes(key) && !hidden.includes(key)) entity[key] = value as JsonValue
@@ -113,12 +146,41 @@ export class ChangeFeed {
       id: change.id,
       scope: change.scope,
       entity,
+      seq: ++this.#seq,
     }
+    const peers = this.#options.peers?.live() ?? []
+    const confirmed = peers.length === 0 ? Promise.resolve() : this.#confirmations(notice, peers)
     this.#bus.publish(`${CHANGES_SUBJECT}.${change.collection}`, notice as unknown as JsonValue)
     for (const listener of this.#committedHere) listener(notice)
+    return confirmed
   }
 
-  #notify(change: Change): void {
-    for (const listener of this.#listeners.get(change.collection) ?? []) listener(change)
+  #confirmations(notice: ChangeNotice, peers: readonly string[]): Promise<void> {
+    return new Promise((resolve) => {
+      const nodes = new Set(peers)
+      const timer = setTimeout(() => {
+        this.#unconfirmed.delete(notice.seq)
+        this.#options.onUnconfirmed?.([...nodes], notice)
+        resolve()
+      }, this.#options.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS)
+      this.#unconfirmed.set(notice.seq, {
+        nodes,
+        done: () => {
+          clearTimeout(timer)
+          this.#unconfirmed.delete(notice.seq)
+          resolve()
+        },
+      })
+    })
+  }
+
+  /** Tells the listeners; resolves when the copies they update are current. */
+  async #notify(change: Change): Promise<void> {
+    const pending: Promise<void>[] = []
+    for (const listener of this.#listeners.get(change.collection) ?? []) {
+      const result = listener(change)
+      if (result) pending.push(result)
+    }
+    if (pending.length > 0) await Promise.allSettled(pending)
   }
 }

@@ -56,19 +56,24 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     }
     const entity = await store.transaction((tx) => run({ ...context, tx, now: now(), cascaded }))
     pending.unshift({ def, operation, scope: context.scope, entity: withoutOnceFields(entity) })
+    const confirmed: Promise<void>[] = []
     for (const change of pending) {
-      changes.committed(
-        {
-          collection: change.def.name,
-          operation: change.operation,
-          id: change.entity.id,
-          scope: change.scope,
-          entity: change.entity,
-        },
-        change.def.secrets,
-        change.def.hidden,
+      confirmed.push(
+        changes.committed(
+          {
+            collection: change.def.name,
+            operation: change.operation,
+            id: change.entity.id,
+            scope: change.scope,
+            entity: change.entity,
+          },
+          change.def.secrets,
+          change.def.hidden,
+        ),
       )
     }
+    // Answered once every node's copies are current: the next request sees the change anywhere.
+    await Promise.all(confirmed)
     return entity
   }
 

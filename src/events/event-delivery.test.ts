@@ -103,7 +103,7 @@ describe('event delivery across nodes', () => {
     subscribe(1, scripts, { id: 's', events: ['modelevents'], objects: { collection: 'svcscripts' } })
     for (let n = 0; n < 20; n++) {
       const collection = n % 2 === 0 ? 'users' : 'svcscripts'
-      events.modelChanged({ node: 'x', collection, operation: 'update', id: `e${n}`, scope: 'd1', entity: { n } })
+      events.modelChanged({ node: 'x', collection, operation: 'update', id: `e${n}`, scope: 'd1', entity: { n }, seq: n })
     }
     await delivered()
     const ids = (sink: FrameLog) => sink.frames.map((frame) => (frame as [string, { data: { id: string } }])[1].data.id)

@@ -1,0 +1,75 @@
+import type { Bus, BusSubscription } from './bus.ts'
+
+export interface PeersOptions {
+  /** A heartbeat this often, ms. */
+  readonly everyMs?: number
+  /** A node not heard for this long is gone, ms (default: three and a half heartbeats). */
+  readonly goneAfterMs?: number
+}
+
+const HEARTBEAT = 'nodes.alive'
+const HELLO = 'nodes.hello'
+
+/**
+ * The other nodes of the cluster, as heard on the bus: each node says it is alive every second,
+ * and a new node says hello so the others answer at once. A node not heard for a few beats is
+ * gone (killed, partitioned). On the in-process bus there are no peers.
+ */
+export class Peers {
+  readonly #bus: Bus
+  readonly #node: string
+  readonly #goneAfterMs: number
+  readonly #seen = new Map<string, number>()
+  readonly #subscriptions: BusSubscription[]
+  readonly #timer: NodeJS.Timeout
+
+  constructor(bus: Bus, node: string, options: PeersOptions = {}) {
+    const everyMs = options.everyMs ?? 1000
+    this.#bus = bus
+    this.#node = node
+    this.#goneAfterMs = options.goneAfterMs ?? everyMs * 3.5
+    this.#subscriptions = [
+      bus.subscribe(HEARTBEAT, (message) => this.#heard(message as { node: string; bye?: boolean })),
+      bus.subscribe(HELLO, (message) => {
+        if (this.#heard(message as { node: string })) this.#beat()
+      }),
+    ]
+    bus.publish(HELLO, { node })
+    this.#timer = setInterval(() => this.#beat(), everyMs)
+    this.#timer.unref()
+  }
+
+  /** The nodes heard lately, this one excluded. */
+  live(): string[] {
+    const now = performance.now()
+    const live: string[] = []
+    for (const [node, at] of this.#seen) {
+      if (now - at <= this.#goneAfterMs) live.push(node)
+      else this.#seen.delete(node)
+    }
+    return live
+  }
+
+  /** Says goodbye, so the others stop waiting for this node at once. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer)
+    for (const subscription of this.#subscriptions) subscription.unsubscribe()
+    try {
+      this.#bus.publish(HEARTBEAT, { node: this.#node, bye: true })
+    } catch {
+      // The bus closed first: the others notice the silence instead.
+    }
+  }
+
+  /** True when `message` is from another node. */
+  #heard(message: { node: string; bye?: boolean }): boolean {
+    if (message.node === this.#node) return false
+    if (message.bye) this.#seen.delete(message.node)
+    else this.#seen.set(message.node, performance.now())
+    return true
+  }
+
+  #beat(): void {
+    this.#bus.publish(HEARTBEAT, { node: this.#node })
+  }
+}
