@@ -45,6 +45,11 @@ describe('execution recorder', () => {
     await recorder.record('d', { ...execution(1, now), status: 'error' }, true)
     assert.equal((await store.table('executions').get('d', execution(1, now).id))?.status, 'error')
     assert.equal(await store.table('executions').count('d', []), 50)
+    // A "queued" record that arrives late (another node wrote the outcome first) changes nothing.
+    await recorder.record('d', { ...execution(1, now), status: 'queued' }, true)
+    assert.equal((await store.table('executions').get('d', execution(1, now).id))?.status, 'error')
+    await recorder.record('d', { ...execution(77, now), status: 'queued' }, true)
+    assert.equal((await store.table('executions').get('d', execution(77, now).id))?.status, 'queued')
   })
 
   it('keeps only the newest records, by count and by age', async (t) => {

@@ -86,15 +86,18 @@ export class ExecutionRecorder {
 
   async #write(batch: readonly Pending[]): Promise<void> {
     try {
-      // One statement per batch: a record may come twice in it (queued, then done); the later wins.
+      // A record may come twice in a batch (queued, then done): the later wins.
       const latest = new Map<string, Pending>()
       for (const pending of batch) latest.set(pending.execution.id, pending)
-      await this.#store.table('executions').upsertMany(
-        [...latest.values()].map(({ domainId, execution }) => ({
-          scope: domainId,
-          doc: execution as unknown as Execution & { id: string },
-        })),
-      )
+      const rows = (queued: boolean) =>
+        [...latest.values()]
+          .filter(({ execution }) => (execution.status === 'queued') === queued)
+          .map(({ domainId, execution }) => ({ scope: domainId, doc: execution as unknown as Execution & { id: string } }))
+      const executions = this.#store.table('executions')
+      await executions.upsertMany(rows(false))
+      // A "queued" record never replaces one: in cluster mode the node that ran the job may have
+      // written its outcome before the accepting node's batch went out.
+      await executions.upsertMany(rows(true), { keepExisting: true })
     } catch (error) {
       // Records are for inspection: a failed batch is reported, never retried into a backlog.
       this.#options.onError(error)

@@ -205,7 +205,7 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         .onConflict((oc) => oc.column('id').doUpdateSet(values))
         .execute()
     },
-    async upsertMany(items) {
+    async upsertMany(items, options = {}) {
       if (items.length === 0) return
       const rows = items.map(({ scope, doc }) => ({
         id: doc.id,
@@ -217,9 +217,13 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         .insertInto(name)
         .values(rows)
         .onConflict((oc) =>
-          oc
-            .column('id')
-            .doUpdateSet((eb) => Object.fromEntries(['doc', ...columns].map((column) => [column, eb.ref(`excluded.${column}`)]))),
+          options.keepExisting
+            ? oc.column('id').doNothing()
+            : oc
+                .column('id')
+                .doUpdateSet((eb) =>
+                  Object.fromEntries(['doc', ...columns].map((column) => [column, eb.ref(`excluded.${column}`)])),
+                ),
         )
         .execute()
     },

@@ -195,6 +195,17 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       ])
       await table.upsertMany([])
       assert.equal((await table.findBy('code', 'again', DOMAIN_A))?.doc.id, channel(1).id)
+      // keepExisting inserts what is new and leaves what is stored.
+      await table.upsertMany(
+        [
+          { scope: DOMAIN_A, doc: channel(1, { code: 'not-this' }) },
+          { scope: DOMAIN_A, doc: channel(4) },
+        ],
+        { keepExisting: true },
+      )
+      assert.equal((await table.get(DOMAIN_A, channel(1).id))?.code, 'again')
+      assert.equal((await table.get(DOMAIN_A, channel(4).id))?.code, 'c4')
+      await table.remove(DOMAIN_A, channel(4).id)
       assert.equal((await table.get(DOMAIN_B, channel(2).id))?.code, 'c2')
       assert.equal((await table.scan()).length, 3)
       assert.equal(await table.removeMany([channel(1).id, channel(2).id, channel(9).id]), 2)

@@ -88,8 +88,11 @@ export interface DocumentTable {
   removeMany(ids: readonly string[]): Promise<number>
   /** Inserts, or replaces the document with the same id. */
   upsert(scope: Scope, doc: Doc): Promise<void>
-  /** Many upserts in one statement (execution records: one write per batch). */
-  upsertMany(items: readonly ScopedDoc[]): Promise<void>
+  /**
+   * Many upserts in one statement (execution records: one write per batch). `keepExisting`: a
+   * document whose id is stored already is left as it is (inserted only if absent).
+   */
+  upsertMany(items: readonly ScopedDoc[], options?: { readonly keepExisting?: boolean }): Promise<void>
   /** Deletes, in every scope, the documents whose mirrored `column` sorts before `value`. */
   removeBefore(column: string, value: string): Promise<number>
   /** Deletes, in every scope, all but the `keep` documents with the greatest mirrored `column`. */
