@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
@@ -18,6 +19,9 @@ import { domainsCollection } from './domains/domains-collection.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
 import { replayRoutes } from './executions/replay-routes.ts'
+import { fileRoutes } from './files/file-routes.ts'
+import { FileSpaces } from './files/file-spaces.ts'
+import { TempLinks } from './files/temp-links.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
@@ -92,6 +96,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         })
       : openSqliteStore(join(config.dataDir, 'switchboard.db'))
     opened.push(store)
+    const blobs = await FilesystemBlobs.open(join(config.dataDir, 'files'))
+    opened.push(blobs)
     const bus = new MemoryBus({ onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed') })
     opened.push(bus)
     const recorder = new ExecutionRecorder(store, {
@@ -132,6 +138,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     opened.push(runner)
 
     await store.migrate()
+    const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
+    opened.push(links)
+    const files = new FileSpaces({ blobs, links, maxBytes: config.filesMaxBytes, changed: async () => {} })
 
     const nodeId = newId()
     const changes = new ChangeFeed(bus, nodeId)
@@ -145,7 +154,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const channelsDef = integrationPointsCollection(licensing)
     const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
-    const domainService = collection(domainsCollection)
+    const domainService = collection(domainsCollection((domainId) => files.count(domainId)))
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
     const executionService = collection(executionsCollection)
     const services = [
@@ -173,6 +182,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
     const access = new ChannelAccess(channels)
+    fileRoutes(http, { files, access, trustProxy: parseIpRanges(config.trustProxy) })
     const webhooks = new Webhooks({
       channels,
       access,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { constants, type Dirent } from 'node:fs'
-import { type FileHandle, lstat, mkdir, open, readdir, realpath, rename, rm, unlink } from 'node:fs/promises'
+import { type FileHandle, lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import {
@@ -76,9 +76,17 @@ export class FilesystemBlobs implements Blobs {
     }
     await handle.close()
     try {
-      await this.#directory(space, dir, true)
-      await refuseLink(file)
-      await rename(temp, file)
+      // A remove may take away an emptied shard directory between its making and the rename: again.
+      for (let attempt = 1; ; attempt++) {
+        await this.#directory(space, dir, true)
+        await refuseLink(file)
+        try {
+          await rename(temp, file)
+          break
+        } catch (error) {
+          if (codeOf(error) !== 'ENOENT' || attempt === 3) throw error
+        }
+      }
     } catch (error) {
       await unlink(temp).catch(() => {})
       throw error
@@ -120,6 +128,8 @@ export class FilesystemBlobs implements Blobs {
       throw error
     }
     await syncDirectory(dir)
+    // An emptied shard directory goes too (a put that needs it makes it again).
+    await rmdir(dir).catch(() => {})
     return info
   }
 
@@ -138,7 +148,7 @@ export class FilesystemBlobs implements Blobs {
       }
     })
     const matching = infos
-      .filter((info): info is BlobInfo => info !== undefined && info.key.startsWith(query.prefix))
+      .filter((info): info is BlobInfo => info?.key.startsWith(query.prefix) === true)
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     return { items: matching.slice(query.offset, query.offset + query.limit), total: matching.length }
   }

@@ -113,5 +113,18 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
           .execute()
       },
     },
+    '0004_temp_links': {
+      async up(db: Kysely<unknown>) {
+        // Temporary file links (files/temp-links.ts): the id is the SHA-256 of the link's secret.
+        await db.schema
+          .createTable('temp_links')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('temp_links_by_expiry').on('temp_links').columns(['expires_at']).execute()
+      },
+    },
   }
 }

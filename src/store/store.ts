@@ -19,6 +19,7 @@ export const TABLES = {
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
   executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
   jobs: { scoped: true, columns: [] },
+  temp_links: { scoped: true, columns: ['expires_at'] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES
