@@ -29,7 +29,10 @@ import { createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
+import { RoleDirectory } from './iam/role-directory.ts'
+import { rolesCollection } from './iam/roles-collection.ts'
 import { ensureRootKey, type RootKey } from './iam/root-key.ts'
+import { AccessRights } from './iam/token-rights.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -147,6 +150,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const domains = new DomainDirectory(store, changes, onError)
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
+    const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
@@ -164,16 +168,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       scriptService,
       collection(usersCollection),
       collection(apiKeysCollection),
+      collection(rolesCollection),
       executionService,
     ]
+    const rights = new AccessRights({
+      roles,
+      users: keys,
+      collectionPaths: new Map(services.filter(({ def }) => !def.master).map(({ def }) => [def.name, def.path])),
+    })
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
-    await Promise.all([domains.load(), channels.load(), keys.load(), scriptDirectory.load()])
+    await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
     await installOpenApi(http, VERSION)
-    installAuthHook(http, new Authenticator(keys, domains, rootKey.hash))
+    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), () => undefined)
     healthRoutes(http, async () => {
       await store.ping()
       await bus.flush()

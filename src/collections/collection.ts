@@ -1,10 +1,15 @@
 import type { TObject } from '@sinclair/typebox'
 import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts'
 
-/** Who made a change: the root key, a user's API key, or a channel's script. */
+/**
+ * Who made a change: the root key (`id` "root"), a user (`id` the user's, `key_id` the API key
+ * used), or a channel (`id` the channel's: its token through the websocket `rest` capability or
+ * the files API, or its scripts).
+ */
 export interface Actor {
   readonly kind: 'root' | 'user' | 'channel'
   readonly id: string
+  readonly key_id?: string
 }
 
 /** The domain and actor a collection call runs for. `scope` is null for the master collections. */

@@ -4,7 +4,7 @@ import type { Doc, TableName } from '../store/store.ts'
 import { DEFAULT_DOMAIN, Domain, DomainCreate, MASTER_DOMAIN } from './domain-schemas.ts'
 
 const BUILT_IN = new Set([MASTER_DOMAIN, DEFAULT_DOMAIN])
-const CONTENTS: readonly TableName[] = ['integration_points', 'svcscripts', 'users', 'api_keys']
+const CONTENTS: readonly TableName[] = ['integration_points', 'svcscripts', 'users', 'api_keys', 'roles']
 
 /** How many files a domain holds (its file space lives outside the store). */
 export type FileCount = (domainId: string) => Promise<number>

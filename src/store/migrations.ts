@@ -126,5 +126,17 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('temp_links_by_expiry').on('temp_links').columns(['expires_at']).execute()
       },
     },
+    '0005_roles': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('roles')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('roles__code', ['domain_id', 'code'])
+          .execute()
+      },
+    },
   }
 }

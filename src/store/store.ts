@@ -17,6 +17,7 @@ export const TABLES = {
   svcscripts: { scoped: true, columns: ['code'] },
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
+  roles: { scoped: true, columns: ['code'] },
   executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
   jobs: { scoped: true, columns: [] },
   temp_links: { scoped: true, columns: ['expires_at'] },
