@@ -1,5 +1,7 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { auditCollection } from './audit/audit-collection.ts'
+import { AuditLog } from './audit/audit-log.ts'
 import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { ChannelAccess } from './channels/channel-access.ts'
@@ -143,7 +145,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await store.migrate()
     const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
     opened.push(links)
-    const files = new FileSpaces({ blobs, links, maxBytes: config.filesMaxBytes, changed: async () => {} })
+    const audit = new AuditLog(store, {
+      keepCount: config.auditKeep,
+      keepMs: config.auditKeepDays * 86_400_000,
+      retentionEveryMs: 60_000,
+      onError,
+    })
+    opened.push(audit)
+    const files = new FileSpaces({
+      blobs,
+      links,
+      maxBytes: config.filesMaxBytes,
+      changed: (change) => audit.recordFile(change),
+    })
 
     const nodeId = newId()
     const changes = new ChangeFeed(bus, nodeId)
@@ -157,7 +171,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
-    const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
+    const collection = (def: CollectionDef) => createCollectionService(def, { store, changes, audit })
     const domainService = collection(domainsCollection((domainId) => files.count(domainId)))
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
     const executionService = collection(executionsCollection)
@@ -170,6 +184,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       collection(apiKeysCollection),
       collection(rolesCollection),
       executionService,
+      collection(auditCollection),
     ]
     const rights = new AccessRights({
       roles,

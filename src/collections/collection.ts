@@ -25,9 +25,10 @@ export interface WriteContext extends CallContext {
   readonly now: string
   /**
    * Announces a write the rules made to another entity in the same transaction (a cascade):
-   * it is published with the main change after the commit.
+   * it is audited with the main change and published after the commit. `before` is the entity
+   * as it was (updates), for the audit entry's fields.
    */
-  cascaded(def: CollectionDef, operation: Operation, scope: Scope, entity: Doc): void
+  cascaded(def: CollectionDef, operation: Operation, scope: Scope, entity: Doc, before?: Doc): void
 }
 
 export type Operation = 'create' | 'update' | 'delete'

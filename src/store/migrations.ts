@@ -138,5 +138,21 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
           .execute()
       },
     },
+    '0006_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('audit')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('ts', 'text', (c) => c.notNull())
+          .addColumn('collection', 'text', (c) => c.notNull())
+          .addColumn('entity_id', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('audit_by_time').on('audit').columns(['ts']).execute()
+        await db.schema.createIndex('audit_by_domain').on('audit').columns(['domain_id', 'ts']).execute()
+        await db.schema.createIndex('audit_by_entity').on('audit').columns(['domain_id', 'entity_id']).execute()
+      },
+    },
   }
 }
