@@ -23,6 +23,7 @@ import { executionsCollection } from './executions/executions-collection.ts'
 import { replayRoutes } from './executions/replay-routes.ts'
 import { fileRoutes } from './files/file-routes.ts'
 import { FileSpaces } from './files/file-spaces.ts'
+import { filesModule } from './files/files-module.ts'
 import { TempLinks } from './files/temp-links.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
@@ -39,6 +40,8 @@ import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
+import { apiModule } from './project-api/api-module.ts'
+import { InProcessApi } from './project-api/in-process-api.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
 import { ScriptHosts } from './scripts/host/script-hosts.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
@@ -53,6 +56,8 @@ import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
+import { filesCapability } from './websocket/capabilities/files.ts'
+import { restCapability } from './websocket/capabilities/rest.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
 import { wsModule } from './websocket/ws-module.ts'
@@ -114,9 +119,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onError: (error) => logger.error({ err: error }, 'execution records failed'),
     })
     opened.push(recorder)
-    // Pushes need the executor, which needs the runner: the ws module reaches them late.
+    const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
+    opened.push(links)
+    const audit = new AuditLog(store, {
+      keepCount: config.auditKeep,
+      keepMs: config.auditKeepDays * 86_400_000,
+      retentionEveryMs: 60_000,
+      onError,
+    })
+    opened.push(audit)
+    const files = new FileSpaces({
+      blobs,
+      links,
+      maxBytes: config.filesMaxBytes,
+      changed: (change) => audit.recordFile(change),
+    })
+
+    // Pushes need the executor, which needs the runner, and API calls need the HTTP server: the
+    // ws and api modules reach them late.
     const registry = new ConnectionRegistry()
     let push: WsPush | undefined
+    let projectApi: InProcessApi | undefined
     const runner = ScriptHosts.start({
       hosts: config.scriptHosts,
       hostMemoryCapMb: config.scriptHostMemoryMb,
@@ -135,7 +158,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxLogLines: MAX_LOG_LINES,
         maxLogChars: 64 * 1024,
       },
-      remoteModules: [wsModule(() => push as WsPush)],
+      remoteModules: [wsModule(() => push as WsPush), filesModule(files), apiModule(() => projectApi as InProcessApi)],
       onHostEvent: ({ host, what, reason }) => {
         if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
       },
@@ -143,22 +166,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     opened.push(runner)
 
     await store.migrate()
-    const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
-    opened.push(links)
-    const audit = new AuditLog(store, {
-      keepCount: config.auditKeep,
-      keepMs: config.auditKeepDays * 86_400_000,
-      retentionEveryMs: 60_000,
-      onError,
-    })
-    opened.push(audit)
-    const files = new FileSpaces({
-      blobs,
-      links,
-      maxBytes: config.filesMaxBytes,
-      changed: (change) => audit.recordFile(change),
-    })
-
     const nodeId = newId()
     const changes = new ChangeFeed(bus, nodeId)
     const domains = new DomainDirectory(store, changes, onError)
@@ -191,6 +198,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       users: keys,
       collectionPaths: new Map(services.filter(({ def }) => !def.master).map(({ def }) => [def.name, def.path])),
     })
+    projectApi = new InProcessApi({ domains, channels, rights })
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
@@ -198,7 +206,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
     await installOpenApi(http, VERSION)
-    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), () => undefined)
+    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), projectApi.principal)
+    projectApi.attach(http)
     healthRoutes(http, async () => {
       await store.ping()
       await bus.flush()
@@ -238,6 +247,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         Object.entries({
           ...baseProtocol({ domains, scripts: scriptDirectory, executor }),
           ...svcscriptCapability({ scripts: scriptDirectory, executor }),
+          ...filesCapability({ files }),
+          ...restCapability({ api: projectApi }),
         }),
       ),
       trustProxy: parseIpRanges(config.trustProxy),

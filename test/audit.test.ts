@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AuditEntry } from '../src/audit/audit-schemas.ts'
-import { assertError, assertMatchesSchema } from './support/assertions.ts'
+import { assertError } from './support/assertions.ts'
+import { AUDIT, auditOf } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
 import {
   API_KEYS,
   CHANNEL_TYPES,
   CHANNELS,
-  type Client,
   DOMAINS,
   json,
   jsonArray,
@@ -16,16 +15,6 @@ import {
   startServer,
   USERS,
 } from './support/server.ts'
-
-export const AUDIT = '/rest/v1/service/audit'
-
-/** The audit entries of one entity, oldest first, without their id and time. */
-export async function auditOf(client: Client, entityId: string): Promise<Record<string, unknown>[]> {
-  const filter = encodeURIComponent(JSON.stringify({ entity_id: entityId }))
-  const entries = jsonArray(await client.get(`${AUDIT}?filter=${filter}&order=ts&limit=1000`))
-  for (const entry of entries) assertMatchesSchema(AuditEntry, entry)
-  return entries.map(({ id: _id, ts: _ts, ...rest }) => rest)
-}
 
 describe('audit log (SPEC §2, §10)', () => {
   it('records who created, changed and deleted what, with the changed fields and never a value', async (t) => {

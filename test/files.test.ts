@@ -6,8 +6,11 @@ import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { FileEntry } from '../src/files/file-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
+import { auditOf } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
+import { saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, DOMAINS, json, ROOT_KEY, startServer } from './support/server.ts'
+import { TestSocket } from './support/ws-client.ts'
 
 async function filesChannel(root: Client, code: string, opts: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   const reply = await root.post(CHANNELS, { code, type: 'public', opts: { allow_files_api: true, ...opts }, ...extra })
@@ -312,5 +315,179 @@ describe('files API (SPEC §9)', () => {
     const json = await rawRequest(url, 'PUT', '/files/data.json', { ...auth, 'content-type': 'application/json' }, '{broken')
     assert.equal(json.status, 201, 'a file is bytes: a JSON type is not parsed')
     assert.equal((await rawRequest(url, 'GET', '/files/data.json', auth)).text, '{broken')
+  })
+})
+
+describe('files from scripts and websockets, and temporary links (SPEC §4, §6.4, §9)', () => {
+  it("gives scripts the domain's files: read, write, list, remove and temporary links", async (t) => {
+    const { root, url } = await startServer(t)
+    await saveScript(
+      root,
+      'filer',
+      `const written = [
+         await files.write('notes/a.txt', 'hello'),
+         await files.write('bin/b.bin', new Uint8Array([0, 1, 2, 255])),
+         await files.write('data/c.json', { n: 1 }),
+         await files.write('data/d', 'typed', { contentType: 'text/x-custom' }),
+       ]
+       const bytes = await files.read('bin/b.bin', { as: 'bytes' })
+       const refused = []
+       for (const call of [() => files.read('../x'), () => files.read('nope'), () => files.write('x', undefined),
+                           () => files.read('notes/a.txt', { as: 'xml' }), () => files.list('/abs'), () => files.tempLink('nope')]) {
+         try { await call(); refused.push('no error') } catch (error) { refused.push(error.message) }
+       }
+       return {
+         types: written.map((entry) => entry.content_type),
+         sizes: written.map((entry) => entry.size),
+         text: await files.read('notes/a.txt'),
+         bytes: Array.from(bytes), isBytes: bytes instanceof Uint8Array,
+         json: await files.read('data/c.json', { as: 'json' }),
+         list: (await files.list('data/')).map((entry) => entry.path),
+         page: (await files.list('', { offset: 1, limit: 2 })).map((entry) => entry.path),
+         removed: [await files.remove('data/d'), await files.remove('data/d')],
+         refused,
+         link: await files.tempLink('bin/b.bin'),
+       }`,
+    )
+    const channel = json(
+      await root.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'filer', opts: { issync: true } }),
+    )
+    const answer = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(channel.token_local)}` })
+    assert.equal(answer.status, 200, answer.text)
+    const result = answer.body as Record<string, unknown>
+    const link = result.link as string
+    assert.match(link, /^\/temp\/[A-Za-z0-9_-]{43}$/)
+    assert.deepEqual(result, {
+      types: ['text/plain; charset=utf-8', 'application/octet-stream', 'application/json', 'text/x-custom'],
+      sizes: [5, 4, 7, 5],
+      text: 'hello',
+      bytes: [0, 1, 2, 255],
+      isBytes: true,
+      json: { n: 1 },
+      list: ['data/c.json', 'data/d'],
+      page: ['data/c.json', 'data/d'],
+      removed: [true, false],
+      refused: [
+        'files.read: invalid file path: .. segments are not allowed',
+        "files.read: no file 'nope'",
+        'files.write: data is missing (a string, a Uint8Array or a JSON value)',
+        "files.read: options.as must be 'text', 'bytes' or 'json'",
+        'files.list: invalid file path: it must be relative (no leading /)',
+        "files.tempLink: no file 'nope'",
+      ],
+      link,
+    })
+    // The files API sees what the script wrote, and the changes are the channel's.
+    const store = json(await root.post(CHANNELS, { code: 'store', type: 'public', opts: { allow_files_api: true } }))
+    const got = await rawRequest(url, 'GET', '/files/bin/b.bin', { authorization: `Bearer ${String(store.token_local)}` })
+    assert.deepEqual([...got.bytes], [0, 1, 2, 255])
+    assert.deepEqual(await auditOf(root, 'data/d'), [
+      {
+        actor: { kind: 'channel', id: channel.id },
+        collection: 'files',
+        entity_id: 'data/d',
+        operation: 'create',
+        fields: ['content'],
+      },
+      { actor: { kind: 'channel', id: channel.id }, collection: 'files', entity_id: 'data/d', operation: 'delete', fields: [] },
+    ])
+
+    // The link serves the file without auth, Range included.
+    const linked = await rawRequest(url, 'GET', link)
+    assert.equal(linked.status, 200)
+    assert.deepEqual([...linked.bytes], [0, 1, 2, 255])
+    assert.equal(linked.headers.get('content-type'), 'application/octet-stream')
+    assert.equal(linked.headers.get('content-security-policy'), 'sandbox')
+    const part = await rawRequest(url, 'GET', link, { range: 'bytes=1-2' })
+    assert.equal(part.status, 206)
+    assert.deepEqual([...part.bytes], [1, 2])
+  })
+
+  it('expires a temporary link after its lifetime, and answers 404 for links it does not know', async (t) => {
+    const { root, url } = await startServer(t, { config: { tempLinkMs: 500 } })
+    await saveScript(root, 'linker', "await files.write('a.txt', 'soon gone'); return files.tempLink('a.txt')")
+    const channel = json(
+      await root.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'linker', opts: { issync: true } }),
+    )
+    const made = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(channel.token_local)}` })
+    const link = made.text
+    const created = performance.now()
+    const first = await rawRequest(url, 'GET', link)
+    assert.equal(first.text, 'soon gone')
+    let gone = first
+    while (gone.status === 200 && performance.now() - created < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      gone = await rawRequest(url, 'GET', link)
+    }
+    assert.ok(performance.now() - created >= 450, 'served until its lifetime ended')
+    assert.deepEqual(gone.body, { error_code: 1404, error_message: 'the link does not exist or has expired' })
+    for (const unknown of [
+      '/temp/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      '/temp/short',
+      `/temp/${'x'.repeat(200)}`,
+      '/temp/%00',
+    ]) {
+      const answer = await rawRequest(url, 'GET', unknown)
+      assert.equal(answer.status, 404, unknown)
+    }
+  })
+
+  it('makes links for websocket clients with the files capability (file_get_link)', async (t) => {
+    const { root, url } = await startServer(t)
+    const store = json(await root.post(CHANNELS, { code: 'store', type: 'public', opts: { allow_files_api: true } }))
+    const auth = { authorization: `Bearer ${String(store.token_local)}` }
+    await rawRequest(url, 'PUT', '/files/report.csv', auth, 'a,b\n1,2\n')
+    const withFiles = json(await root.post(CHANNELS, { code: 'ws', type: 'public', opts: { filter_capabilities: ['files'] } }))
+    const without = json(await root.post(CHANNELS, { code: 'ws2', type: 'public' }))
+    const connect = async (token: string) => {
+      const socket = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${token}`)
+      t.after(() => socket.socket.close())
+      await socket.opened()
+      return socket
+    }
+    const socket = await connect(withFiles.token_local as string)
+    const ask = async (qid: string, payload: Record<string, unknown>) => {
+      socket.send(['file_get_link', { qid, ...payload }])
+      return (await socket.answer('file_get_link_result', qid))[1]
+    }
+    const ok = await ask('1', { path: './report.csv' })
+    assert.equal(ok.result, 'ok')
+    assert.match(String(ok.url), /^\/temp\/[A-Za-z0-9_-]{43}$/)
+    assert.deepEqual(Object.keys(ok), ['qid', 'result', 'url'])
+    assert.equal((await rawRequest(url, 'GET', ok.url as string)).text, 'a,b\n1,2\n')
+    const error = (qid: string, code: number, message: string) => ({
+      qid,
+      result: 'error',
+      error_code: code,
+      error_message: message,
+    })
+    assert.deepEqual(await ask('2', { path: 'nope.csv' }), error('2', 1404, "no file 'nope.csv'"))
+    assert.deepEqual(
+      await ask('3', { path: '../report.csv' }),
+      error('3', 1400, 'invalid file path: .. segments are not allowed'),
+    )
+    assert.deepEqual(await ask('4', {}), error('4', 1400, 'file_get_link needs the path of a file'))
+    assert.deepEqual(await ask('5', { path: 7 }), error('5', 1400, 'file_get_link needs the path of a file'))
+    assert.deepEqual(
+      await ask('6', { path: 'x'.repeat(5000) }),
+      error('6', 1400, 'invalid file path: a segment is longer than 255 bytes'),
+    )
+    assert.deepEqual(
+      await ask('7', { path: 'a\u0000b' }),
+      error('7', 1400, 'invalid file path: it holds NUL or a control character'),
+    )
+    const plain = await connect(without.token_local as string)
+    plain.send(['file_get_link', { qid: 'x', path: 'report.csv' }])
+    assert.deepEqual(
+      (await plain.answer('file_get_link_result', 'x'))[1],
+      error('x', 1403, "the channel does not allow the 'files' capability"),
+    )
+
+    // A link to a file deleted since answers 404.
+    await rawRequest(url, 'DELETE', '/files/report.csv', auth)
+    assert.deepEqual((await rawRequest(url, 'GET', ok.url as string)).body, {
+      error_code: 1404,
+      error_message: 'the linked file no longer exists',
+    })
   })
 })

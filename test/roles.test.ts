@@ -2,29 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Role } from '../src/iam/iam-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
-import {
-  API_KEYS,
-  CHANNELS,
-  type Client,
-  DOMAINS,
-  json,
-  jsonArray,
-  ROOT_KEY,
-  SCRIPTS,
-  startServer,
-  USERS,
-} from './support/server.ts'
-
-export const ROLES = '/rest/v1/iam/roles'
-
-/** A user with `roles` and a key for it, in the domain `admin` acts in. */
-export async function userWith(admin: Client, login: string, roles: string[]): Promise<{ id: string; key: string }> {
-  const user = await admin.post(USERS, { login, roles })
-  assert.equal(user.status, 200, user.text)
-  const key = await admin.post(API_KEYS, { userid: json(user).id })
-  assert.equal(key.status, 200, key.text)
-  return { id: json(user).id as string, key: json(key).key as string }
-}
+import { ROLES, userWith } from './support/iam.ts'
+import { CHANNELS, DOMAINS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
 
 describe('roles and permissions (SPEC §10)', () => {
   it('gives a user exactly what its roles allow, and 1403 for the rest, from the very next request', async (t) => {

@@ -20,7 +20,7 @@ export interface Blobs {
    * as more than `maxBytes` arrive (nothing is stored), with `BlobUnsafeError` when the place is not
    * safe to write (a symbolic link), or with the body's own error.
    */
-  put(space: string, key: string, body: AsyncIterable<Uint8Array>, options: PutOptions): Promise<BlobInfo>
+  put(space: string, key: string, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions): Promise<BlobInfo>
   /** The blob for reading, or undefined when there is none. */
   open(space: string, key: string): Promise<BlobReader | undefined>
   stat(space: string, key: string): Promise<BlobInfo | undefined>

@@ -44,7 +44,12 @@ export class FilesystemBlobs implements Blobs {
     return blobs
   }
 
-  async put(space: string, key: string, body: AsyncIterable<Uint8Array>, options: PutOptions): Promise<BlobInfo> {
+  async put(
+    space: string,
+    key: string,
+    body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: PutOptions,
+  ): Promise<BlobInfo> {
     const { dir, file } = this.#place(space, key)
     // Checked before the body is read, made only when it is complete: a refused put leaves no directory.
     if (await this.#directory(space, dir, false)) await refuseLink(file)

@@ -47,7 +47,7 @@ export class FileSpaces {
   async write(
     domainId: string,
     path: string,
-    body: AsyncIterable<Uint8Array>,
+    body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     contentType: string,
     actor: Actor,
     maxBytes = this.#deps.maxBytes,

@@ -7,6 +7,6 @@ import { LOCAL_MODULE_NAMES } from './local-modules.ts'
 it('declares in docs/switchboard-script.d.ts exactly the names a script is given', () => {
   const declarations = readFileSync(new URL('../../../docs/switchboard-script.d.ts', import.meta.url), 'utf8')
   const declared = [...declarations.matchAll(/^declare (?:const|function|namespace) (\w+)/gm)].map((match) => match[1])
-  // The local modules, and the ws module of the main process (app.ts passes it to the hosts).
-  assert.deepEqual(declared.sort(), scriptParameters([...LOCAL_MODULE_NAMES, 'ws']).sort())
+  // The local modules, and the modules of the main process (app.ts passes them to the hosts).
+  assert.deepEqual(declared.sort(), scriptParameters([...LOCAL_MODULE_NAMES, 'ws', 'files', 'api']).sort())
 })
