@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { get } from 'node:http'
 import { join, relative } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
@@ -93,6 +94,32 @@ describe('files API (SPEC §9)', () => {
     const read = await rawRequest(url, 'GET', '/files/notes/cafe%CC%81.txt', auth)
     assert.equal(read.text, 'hello', 'NFC and NFD spellings name the same file')
     assert.equal(read.headers.get('content-disposition'), "inline; filename*=UTF-8''caf%C3%A9.txt")
+  })
+
+  it('keeps serving when a client goes away mid-download, and closes what the download opened', async (t) => {
+    const { root, url } = await startServer(t)
+    const { token_local: token } = await filesChannel(root, 'aborts')
+    const auth = { authorization: `Bearer ${token}` }
+    // Larger than what loopback socket buffers hold: the server is still writing when the client leaves.
+    const bytes = randomBytes(32 * 1024 * 1024)
+    assert.equal((await rawRequest(url, 'PUT', '/files/big.bin', auth, bytes)).status, 201)
+    const openFiles = () => readdirSync('/proc/self/fd').length
+    const before = openFiles()
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const request = get(`${url}/files/big.bin`, { headers: auth, agent: false }, (response) => {
+          response.once('data', () => {
+            request.destroy()
+            resolve()
+          })
+        })
+        request.on('error', (error) => ((error as { code?: string }).code === 'ECONNRESET' ? resolve() : reject(error)))
+      })
+    }
+    for (let i = 0; i < 100 && openFiles() > before; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.ok(openFiles() <= before, `descriptors left open: ${openFiles()} > ${before}`)
+    const whole = await rawRequest(url, 'GET', '/files/big.bin', auth)
+    assert.ok(whole.bytes.equals(bytes))
   })
 
   it('serves one Range as 206, a range past the end as 416, and ignores ranges it cannot serve as one', async (t) => {

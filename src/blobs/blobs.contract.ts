@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { Readable } from 'node:stream'
+import { type Readable, Writable } from 'node:stream'
 import { describe, it, type TestContext } from 'node:test'
 import { type Blobs, BlobTooLargeError } from './blobs.ts'
 
@@ -66,6 +66,39 @@ export function blobsContract(label: string, open: () => Promise<{ blobs: Blobs;
       const reader = await blobs.open(SPACE, 'reports/2026/q4.bin')
       assert.deepEqual(reader?.info, info)
       await reader?.close()
+    })
+
+    it('sends the bytes, whole or by range, to a destination, and stops when the destination closes', async (t) => {
+      const blobs = await fresh(t)
+      const bytes = randomBytes(2 * 1024 * 1024 + 3)
+      await put(blobs, 'k', bytes)
+      const collect = async (range?: { start: number; end: number }) => {
+        const parts: Buffer[] = []
+        const sink = new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            parts.push(Buffer.from(chunk))
+            setImmediate(done)
+          },
+        })
+        await (await blobs.open(SPACE, 'k'))?.sendTo(sink, range)
+        return Buffer.concat(parts)
+      }
+      assert.ok((await collect()).equals(bytes))
+      assert.ok((await collect({ start: 1000, end: 1_500_000 })).equals(bytes.subarray(1000, 1_500_001)))
+      assert.ok((await collect({ start: 5, end: 5 })).equals(bytes.subarray(5, 6)))
+
+      // A destination that goes away after the first chunk: the send ends with an error, not a hang.
+      let received = 0
+      const leaving: Writable = new Writable({
+        write(chunk: Buffer, _encoding, _done) {
+          received += chunk.length
+          setImmediate(() => leaving.destroy())
+        },
+      })
+      const reader = await blobs.open(SPACE, 'k')
+      await assert.rejects(reader?.sendTo(leaving) ?? Promise.resolve())
+      assert.ok(received > 0 && received < bytes.length)
+      assert.ok((await collect()).equals(bytes), 'the blob serves again afterwards')
     })
 
     it('keeps an empty blob, and answers undefined for keys it does not have', async (t) => {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 /**
  * Object storage for the files API (SPEC §9): bytes plus a little metadata, under a key in a
@@ -57,12 +57,24 @@ export interface BlobInfo {
   readonly mtime: string
 }
 
-/** An open blob. Either `stream` it (the stream owns the reader then) or `close` it. */
+/** An open blob. Either `stream` it or `sendTo` somewhere (each owns the reader then), or `close` it. */
 export interface BlobReader {
   readonly info: BlobInfo
   /** The bytes from `start` to `end` inclusive (default: all of them). */
-  stream(range?: { readonly start: number; readonly end: number }): Readable
+  stream(range?: ByteRange): Readable
+  /**
+   * Writes the bytes (all, or the range) to `destination`, waiting for each write to complete:
+   * the download path, where an engine may reuse its buffers. Resolves when the last byte is
+   * written (`destination` is not ended); rejects if `destination` closes first.
+   */
+  sendTo(destination: Writable, range?: ByteRange): Promise<void>
   close(): Promise<void>
+}
+
+export interface ByteRange {
+  readonly start: number
+  /** Inclusive. */
+  readonly end: number
 }
 
 /** More bytes arrived than `PutOptions.maxBytes` allows. */

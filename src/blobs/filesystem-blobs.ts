@@ -1,8 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { constants, type Dirent } from 'node:fs'
+import {
+  close as closeCallback,
+  constants,
+  createReadStream,
+  type Dirent,
+  fstat as fstatCallback,
+  open as openCallback,
+  read,
+} from 'node:fs'
 import { type FileHandle, lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
+import { promisify } from 'node:util'
 import {
   type BlobInfo,
   type BlobReader,
@@ -23,7 +32,7 @@ import {
  *
  * Writes go to `<root>/.tmp/<uuid>`, are flushed (fsync), then renamed into place (atomic on one
  * file system); the directory is flushed too. Reads open the file with O_NOFOLLOW, so a symbolic
- * link planted in the tree is refused (`BlobUnsafeError`) rather than followed; the open handle
+ * link planted in the tree is refused (`BlobUnsafeError`) rather than followed; the open descriptor
  * keeps the version it opened even if a put replaces it meanwhile.
  */
 export class FilesystemBlobs implements Blobs {
@@ -103,14 +112,14 @@ export class FilesystemBlobs implements Blobs {
   async open(space: string, key: string): Promise<BlobReader | undefined> {
     const { dir, file } = this.#place(space, key)
     if (!(await this.#directory(space, dir, false))) return undefined
-    const handle = await openForReading(file)
-    if (!handle) return undefined
+    const fd = await openForReading(file)
+    if (fd === undefined) return undefined
     try {
-      const info = await readTrailer(handle)
+      const info = await readTrailer(fd)
       if (info.key !== key) throw new Error(`blob ${file} holds another key`)
-      return reader(handle, info)
+      return reader(fd, info)
     } catch (error) {
-      await handle.close()
+      await closeFd(fd)
       throw error
     }
   }
@@ -141,15 +150,15 @@ export class FilesystemBlobs implements Blobs {
   async list(space: string, query: ListBlobs): Promise<{ items: BlobInfo[]; total: number }> {
     const files = await this.#files(space)
     const infos = await mapLimited(files, 32, async (file) => {
-      const handle = await openForReading(file).catch((error: unknown) => {
+      const fd = await openForReading(file).catch((error: unknown) => {
         if (error instanceof BlobUnsafeError) return undefined
         throw error
       })
-      if (!handle) return undefined
+      if (fd === undefined) return undefined
       try {
-        return await readTrailer(handle)
+        return await readTrailer(fd)
       } finally {
-        await handle.close()
+        await closeFd(fd)
       }
     })
     const matching = infos
@@ -214,6 +223,12 @@ const BLOB_NAME = /^[0-9a-f]{64}$/
 const MAGIC = Buffer.from('SBB1')
 /** The trailer's fixed end: the metadata length (u32 BE) and the magic. */
 const TAIL_BYTES = 8
+/**
+ * Bytes read at a time when streaming a blob. 256 KiB instead of the stream default of 64 KiB:
+ * a quarter of the reads and buffer allocations; reading a 50 MiB file into a null sink took
+ * 0.47 instead of 0.69 ms of CPU per MiB here.
+ */
+const READ_CHUNK = 256 * 1024
 /** Read at once from the end of a blob: the metadata of any key a caller allows fits. */
 const TAIL_READ = 4096
 
@@ -240,17 +255,17 @@ function trailer(info: BlobInfo): Buffer {
   return Buffer.concat([json, tail])
 }
 
-async function readTrailer(handle: FileHandle): Promise<BlobInfo> {
-  const { size: fileSize } = await handle.stat()
+async function readTrailer(fd: number): Promise<BlobInfo> {
+  const { size: fileSize } = await fstatFd(fd)
   const want = Math.min(fileSize, TAIL_READ)
   let tail = Buffer.alloc(want)
-  await readAll(handle, tail, fileSize - want)
+  await readAll(fd, tail, fileSize - want)
   if (want < TAIL_BYTES || !tail.subarray(want - 4).equals(MAGIC)) throw new Error('a blob file without its trailer')
   const length = tail.readUInt32BE(want - TAIL_BYTES)
   if (length + TAIL_BYTES > fileSize) throw new Error('a blob file with a broken trailer')
   if (length + TAIL_BYTES > want) {
     tail = Buffer.alloc(length + TAIL_BYTES)
-    await readAll(handle, tail, fileSize - tail.length)
+    await readAll(fd, tail, fileSize - tail.length)
   }
   const json = tail.subarray(tail.length - TAIL_BYTES - length, tail.length - TAIL_BYTES)
   const meta = JSON.parse(json.toString('utf8')) as StoredMeta
@@ -258,33 +273,110 @@ async function readTrailer(handle: FileHandle): Promise<BlobInfo> {
   return { key: meta.key, size: meta.size, contentType: meta.content_type, etag: meta.etag, mtime: meta.mtime }
 }
 
-function reader(handle: FileHandle, info: BlobInfo): BlobReader {
+/**
+ * A reader on a plain descriptor, which the stream closes when it ends or is destroyed. (A
+ * stream over a FileHandle reads through its promise API: twice the CPU per MiB served in
+ * bench/files.ts.)
+ */
+function reader(fd: number, info: BlobInfo): BlobReader {
   let taken = false
+  const take = () => {
+    if (taken) throw new Error('a blob reader is used once')
+    taken = true
+  }
   return {
     info,
     stream(range) {
-      if (taken) throw new Error('a blob reader streams once')
-      taken = true
+      take()
       const start = range?.start ?? 0
       const end = range?.end ?? info.size - 1
       if (end < start) {
-        void handle.close()
+        void closeFd(fd)
         return Readable.from([])
       }
-      // The trailer is never part of the bytes: `end` is within the blob.
-      return handle.createReadStream({ start, end: Math.min(end, info.size - 1), autoClose: true })
+      // The trailer is never part of the bytes: `end` stays within the blob.
+      return createReadStream('', { fd, start, end: Math.min(end, info.size - 1), autoClose: true, highWaterMark: READ_CHUNK })
+    },
+    async sendTo(destination, range) {
+      take()
+      try {
+        await sendRange(fd, destination, range?.start ?? 0, Math.min(range?.end ?? info.size - 1, info.size - 1))
+      } finally {
+        await closeFd(fd)
+      }
     },
     async close() {
       if (taken) return
       taken = true
-      await handle.close()
+      await closeFd(fd)
     },
   }
 }
 
-async function openForReading(file: string): Promise<FileHandle | undefined> {
+/**
+ * Copies bytes `start`…`end` of `fd` to `destination` through two buffers that are reused: one
+ * is read into while the other is being written, and a buffer is read into again only once its
+ * write has completed. A stream allocates a buffer per chunk instead, and in a process with a
+ * large heap those allocations cost more than the copy: each makes V8's full collections come
+ * sooner (a 50 MiB download took 7 ms of CPU per MiB beside a 270 MB heap, 0.5 beside a small
+ * one). Rejects when `destination` closes (a client that went away) before the end.
+ */
+async function sendRange(fd: number, destination: Writable, start: number, end: number): Promise<void> {
+  if (end < start) return
+  let closed: (() => void) | undefined
+  const gone = new Promise<never>((_resolve, reject) => {
+    closed = () => reject(new Error('the destination closed before the end'))
+    destination.once('close', closed)
+  })
+  gone.catch(() => {})
+  const buffers = [takeBuffer(), takeBuffer()]
+  const writes: (Promise<void> | undefined)[] = [undefined, undefined]
+  const written = [true, true]
   try {
-    return await open(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+    let position = start
+    for (let i = 0; position <= end; i ^= 1) {
+      if (writes[i]) await Promise.race([writes[i], gone])
+      const buffer = buffers[i] as Buffer
+      const count = await readFd(fd, buffer, 0, Math.min(buffer.length, end - position + 1), position)
+      if (count === 0) throw new Error('a blob file ended early')
+      position += count
+      const chunk = count === buffer.length ? buffer : buffer.subarray(0, count)
+      const slot = i
+      written[slot] = false
+      writes[slot] = new Promise<void>((resolve, reject) => {
+        destination.write(chunk, (error?: Error | null) => {
+          if (error) return reject(error)
+          written[slot] = true
+          resolve()
+        })
+      })
+      writes[slot]?.catch(() => {})
+    }
+    await Promise.race([Promise.all(writes), gone])
+  } finally {
+    if (closed) destination.removeListener('close', closed)
+    // A buffer whose write has not completed may still be read by the socket: never reused.
+    buffers.forEach((buffer, i) => {
+      if (written[i]) giveBuffer(buffer)
+    })
+  }
+}
+
+/** Buffers of finished downloads, kept for the next ones (a few; the rest are collected). */
+const spareBuffers: Buffer[] = []
+const MAX_SPARE_BUFFERS = 16
+
+function takeBuffer(): Buffer {
+  return spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK)
+}
+
+function giveBuffer(buffer: Buffer): void {
+  if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
+}
+
+async function openForReading(file: string): Promise<number | undefined> {
+  try {
+    return await openFd(file, constants.O_RDONLY | constants.O_NOFOLLOW)
   } catch (error) {
     const code = codeOf(error)
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
@@ -318,14 +410,22 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function readAll(handle: FileHandle, into: Buffer, position: number): Promise<void> {
+async function readAll(fd: number, into: Buffer, position: number): Promise<void> {
   let offset = 0
   while (offset < into.length) {
-    const { bytesRead } = await handle.read(into, offset, into.length - offset, position + offset)
+    const bytesRead = await readFd(fd, into, offset, into.length - offset, position + offset)
     if (bytesRead === 0) throw new Error('a blob file ended early')
     offset += bytesRead
   }
 }
+
+const openFd = promisify(openCallback)
+const closeFd = promisify(closeCallback)
+const fstatFd = promisify(fstatCallback)
+const readFd = (fd: number, into: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => {
+    read(fd, into, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)))
+  })
 
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY)

@@ -1,12 +1,7 @@
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { BlobReader } from '../blobs/blobs.ts'
+import type { BlobReader, ByteRange } from '../blobs/blobs.ts'
 import { AppError } from '../errors.ts'
-
-/** The byte range a `Range` header asks for (end inclusive). */
-export interface ByteRange {
-  readonly start: number
-  readonly end: number
-}
 
 const SINGLE_RANGE = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i
 
@@ -95,5 +90,18 @@ export async function sendBlob(
     await reader.close()
     return reply.send()
   }
-  return reply.send(reader.stream(range))
+  // The bytes are written by the engine (it reuses its buffers: see FilesystemBlobs.sendTo), so
+  // the reply is taken over from fastify here; its response hooks and log still run on finish.
+  reply.hijack()
+  const response = reply.raw
+  response.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
+  try {
+    await reader.sendTo(response, range)
+    response.end()
+  } catch (error) {
+    // The headers are out: a failure can only cut the response short.
+    if (!response.destroyed) request.log.error({ err: error }, 'file download failed')
+    response.destroy()
+  }
+  return reply
 }
