@@ -430,6 +430,37 @@ describe('files from scripts and websockets, and temporary links (SPEC §4, §6.
     assert.deepEqual([...part.bytes], [1, 2])
   })
 
+  it('bounds what a script reads and writes at once', async (t) => {
+    const { root, url } = await startServer(t, { env: { SWITCHBOARD_FILES_MAX_BYTES: String(16 << 20) } })
+    const store = json(await root.post(CHANNELS, { code: 'store', type: 'public', opts: { allow_files_api: true } }))
+    await rawRequest(
+      url,
+      'PUT',
+      '/files/huge.bin',
+      { authorization: `Bearer ${String(store.token_local)}` },
+      randomBytes(9 << 20),
+    )
+    await saveScript(
+      root,
+      'greedy',
+      `const out = []
+       for (const call of [() => files.read('huge.bin'), () => files.write('big.txt', 'x'.repeat(9 << 20))]) {
+         try { await call(); out.push('no error') } catch (error) { out.push(error.message) }
+       }
+       out.push((await files.list('big')).length)
+       return out`,
+    )
+    const channel = json(
+      await root.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'greedy', opts: { issync: true } }),
+    )
+    const answer = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(channel.token_local)}` })
+    assert.deepEqual(answer.body, [
+      `files.read: the file is ${9 << 20} bytes; scripts read at most ${8 << 20}`,
+      `files.write: the file is larger than ${8 << 20} bytes`,
+      0,
+    ])
+  })
+
   it('expires a temporary link after its lifetime, and answers 404 for links it does not know', async (t) => {
     const { root, url } = await startServer(t, { config: { tempLinkMs: 500 } })
     await saveScript(root, 'linker', "await files.write('a.txt', 'soon gone'); return files.tempLink('a.txt')")
