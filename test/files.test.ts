@@ -247,6 +247,16 @@ describe('files API (SPEC §9)', () => {
     })
     assertError(await rawRequest(url, 'GET', '/files/', { authorization: `Bearer ${without.token_local}` }), 403)
     assertError(await rawRequest(url, 'GET', '/files/x.txt', { authorization: `Bearer ${masked.token_local}` }), 403)
+    // The body of a refused upload is not taken in: the connection closes after the answer.
+    const refused = await rawRequest(
+      url,
+      'PUT',
+      '/files/x.txt',
+      { authorization: `Bearer ${without.token_local}` },
+      randomBytes(256 * 1024),
+    )
+    assert.equal(refused.status, 403)
+    assert.equal(refused.headers.get('connection'), 'close')
     // An admin key is not a channel token.
     assertError(await put({ authorization: `Bearer ${ROOT_KEY}` }), 404, /no channel has this token/)
     assert.deepEqual(snapshot(config.dataDir), before)

@@ -65,6 +65,11 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
         delete request.headers['content-type']
       }
     })
+    // A refused upload's body is not read (nor drained by Node for keep-alive, which would take
+    // in a hostile client's gigabytes): the connection closes after the error instead.
+    scope.addHook('onError', async (request, reply) => {
+      if (!request.raw.complete) reply.header('connection', 'close')
+    })
     const channelOf = (request: FastifyRequest) => opened.get(request) as ChannelEntry
     const actorOf = (entry: ChannelEntry) => ({ kind: 'channel' as const, id: entry.channel.id })
 
@@ -122,21 +127,14 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
         },
       },
       async (request, reply) => {
-        try {
-          const path = filePathFromUrl(rawFilePath(request))
-          const contentType = contentTypeFor(path, uploadTypes.get(request))
-          const declared = Number(request.headers['content-length'] ?? 0)
-          if (declared > files.maxBytes)
-            throw new AppError('payload_too_large', `the file is larger than ${files.maxBytes} bytes`)
-          const entry = channelOf(request)
-          const result = await files.write(entry.domainId, path, request.raw, contentType, actorOf(entry))
-          reply.header('etag', result.etag)
-          return reply.code(result.created ? 201 : 200).send(result.entry)
-        } catch (error) {
-          // A body not read to its end cannot be followed by another request on this connection.
-          if (!request.raw.readableEnded) reply.header('connection', 'close')
-          throw error
-        }
+        const path = filePathFromUrl(rawFilePath(request))
+        const contentType = contentTypeFor(path, uploadTypes.get(request))
+        const declared = Number(request.headers['content-length'] ?? 0)
+        if (declared > files.maxBytes) throw new AppError('payload_too_large', `the file is larger than ${files.maxBytes} bytes`)
+        const entry = channelOf(request)
+        const result = await files.write(entry.domainId, path, request.raw, contentType, actorOf(entry))
+        reply.header('etag', result.etag)
+        return reply.code(result.created ? 201 : 200).send(result.entry)
       },
     )
 
