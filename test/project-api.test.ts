@@ -4,7 +4,7 @@ import { assertError } from './support/assertions.ts'
 import { AUDIT, auditOf, ROLES, userWith } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
 import { runScript, saveScript } from './support/scripts.ts'
-import { CHANNELS, type Client, DOMAINS, json, jsonArray, SCRIPTS, startServer, USERS } from './support/server.ts'
+import { CHANNELS, type Client, DOMAINS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
 
 async function connect(t: TestContext, url: string, token: string): Promise<TestSocket> {
@@ -180,6 +180,18 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     const lister = await saveScript(root, 'lister', "return (await api.request('GET', '/rest/v1/iam/users')).status")
     assert.deepEqual((await runScript(runner, lister, { channel: 'hook' })).variables, { result: 403 })
     assert.deepEqual((await runScript(root, lister)).variables, { result: 200 }, 'the root key may')
+    // The root key's script may use master routes too; the change is in the master domain's log, as the root's.
+    const maker = await saveScript(
+      root,
+      'maker',
+      "return (await api.request('POST', '/rest/v1/master/domains', { name: 'made' })).body.id",
+    )
+    const domainId = (await runScript(root, maker)).variables.result as string
+    const master = client(ROOT_KEY, { 'switchboard-domain': 'master' })
+    assert.deepEqual(
+      (await auditOf(master, domainId)).map((entry) => entry.actor),
+      [{ kind: 'root', id: 'root' }],
+    )
     const entries = jsonArray(await root.get(`${AUDIT}?limit=1000`))
     assert.ok(entries.every((entry) => (entry.actor as { kind: string }).kind !== 'channel' || entry.collection === 'svcscripts'))
   })

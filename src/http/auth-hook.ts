@@ -45,9 +45,13 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
     const authenticate: onRequestHookHandler = (request, _reply, done) => {
       try {
         const domain = request.headers[DOMAIN_HEADER]
-        const auth =
-          inProcess(request) ??
-          authenticator.authenticate(request.headers.authorization, typeof domain === 'string' ? domain : undefined, access)
+        const internal = inProcess(request)
+        // Master routes act on the global collections: no domain scope, as for a key.
+        const auth = internal
+          ? access === 'master'
+            ? { ...internal, scope: null }
+            : internal
+          : authenticator.authenticate(request.headers.authorization, typeof domain === 'string' ? domain : undefined, access)
         authenticator.authorize(auth, access, request.method, pathOf(request.params as Record<string, string | undefined>))
         request.auth = auth
         done()
