@@ -14,7 +14,7 @@ declare module 'fastify' {
 /**
  * Answers the principal of an in-process call (the websocket `rest` capability, `api.request`),
  * or undefined for every other request. It is the only way a request gets a principal without a
- * key; see channel-api/in-process-api.ts for why nothing outside the process can reach it.
+ * key; see project-api/in-process-api.ts for why nothing outside the process can reach it.
  */
 export type InProcessPrincipal = (request: FastifyRequest) => Authenticated | undefined
 
