@@ -139,3 +139,48 @@ declare namespace channels {
    */
   function send(code: string, message: unknown): Promise<Record<string, unknown>>
 }
+
+declare namespace files {
+  /** A file of the domain, as listings show it. */
+  interface Entry {
+    readonly path: string
+    readonly size: number
+    readonly content_type: string
+    /** RFC 3339 UTC. */
+    readonly mtime: string
+  }
+  /**
+   * The file at `path` (relative, normalised; `..` and the like are refused): as text (UTF-8,
+   * the default), as bytes, or parsed as JSON. At most 8 MiB.
+   */
+  function read(path: string): Promise<string>
+  function read(path: string, options: { as: 'text' }): Promise<string>
+  function read(path: string, options: { as: 'bytes' }): Promise<Uint8Array>
+  function read(path: string, options: { as: 'json' }): Promise<unknown>
+  /**
+   * Writes (or replaces) the file: a string as UTF-8, bytes as they are, any other value as JSON.
+   * The content type is `options.contentType`, else guessed from the name, else text/plain for a
+   * string, application/json for a value, application/octet-stream for bytes. At most 8 MiB.
+   */
+  function write(path: string, data: string | Uint8Array | object | number | boolean, options?: { contentType?: string }): Promise<Entry>
+  /** The files whose path starts with `prefix` (default all), by path; at most 1000 at a time. */
+  function list(prefix?: string, options?: { offset?: number; limit?: number }): Promise<Entry[]>
+  /** Deletes the file; `false` when there was none. */
+  function remove(path: string): Promise<boolean>
+  /** A link (`/temp/<secret>`, a path on this server) that serves the file without auth for 5 minutes. */
+  function tempLink(path: string): Promise<string>
+}
+
+declare namespace api {
+  interface Answer {
+    readonly status: number
+    /** The parsed JSON answer (error bodies too: `{error_code, error_message}`), or its text. */
+    readonly body: unknown
+  }
+  /**
+   * A call of the project's REST API (`/rest/v1/…`, query string allowed) with the channel
+   * token's rights: its `opts.roles` plus the roles of its `opts.userid` user. A call they do not
+   * allow answers `status: 403`. Changes are audited as the channel's.
+   */
+  function request(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<Answer>
+}

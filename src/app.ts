@@ -1,5 +1,8 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { auditCollection } from './audit/audit-collection.ts'
+import { AuditLog } from './audit/audit-log.ts'
+import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
 import type { Bus } from './bus/bus.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { NatsBus } from './bus/nats-bus.ts'
@@ -26,6 +29,10 @@ import { eventsModule } from './events/events-module.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
 import { replayRoutes } from './executions/replay-routes.ts'
+import { fileRoutes } from './files/file-routes.ts'
+import { FileSpaces } from './files/file-spaces.ts'
+import { filesModule } from './files/files-module.ts'
+import { TempLinks } from './files/temp-links.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
@@ -33,11 +40,16 @@ import { createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
+import { RoleDirectory } from './iam/role-directory.ts'
+import { rolesCollection } from './iam/roles-collection.ts'
 import { ensureRootKey, type RootKey } from './iam/root-key.ts'
+import { AccessRights } from './iam/token-rights.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
+import { apiModule } from './project-api/api-module.ts'
+import { InProcessApi } from './project-api/in-process-api.ts'
 import { JetStreamJobQueue } from './queue/jetstream-queue.ts'
 import type { JobQueue } from './queue/job-queue.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
@@ -54,6 +66,8 @@ import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
+import { filesCapability } from './websocket/capabilities/files.ts'
+import { restCapability } from './websocket/capabilities/rest.ts'
 import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
@@ -105,6 +119,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         })
       : openSqliteStore(join(config.dataDir, 'switchboard.db'))
     opened.push(store)
+    const blobs = await FilesystemBlobs.open(join(config.dataDir, 'files'))
+    opened.push(blobs)
     const nodeId = newId()
     const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
     // Cluster mode: NATS carries the bus and the queue; embedded: both stay in the process.
@@ -137,10 +153,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       masterDomainId: () => domains.byName('master')?.id,
     })
     opened.push(events)
-    // Pushes and sends need the executor, which needs the runner: their modules reach them late.
+    const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
+    opened.push(links)
+    const audit = new AuditLog(store, {
+      keepCount: config.auditKeep,
+      keepMs: config.auditKeepDays * 86_400_000,
+      retentionEveryMs: 60_000,
+      onError,
+    })
+    opened.push(audit)
+    const files = new FileSpaces({
+      blobs,
+      links,
+      maxBytes: config.filesMaxBytes,
+      changed: (change) => audit.recordFile(change),
+    })
+
+    // Pushes and sends need the executor, which needs the runner, and API calls need the HTTP
+    // server: their modules reach them late.
     const registry = new ConnectionRegistry()
     let push: WsPush | undefined
     let sendDeps: ChannelsModuleDeps | undefined
+    let projectApi: InProcessApi | undefined
     const runner = ScriptHosts.start({
       hosts: config.scriptHosts,
       hostMemoryCapMb: config.scriptHostMemoryMb,
@@ -159,7 +193,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxLogLines: MAX_LOG_LINES,
         maxLogChars: 64 * 1024,
       },
-      remoteModules: [wsModule(() => push as WsPush), eventsModule(events), channelsModule(() => sendDeps as ChannelsModuleDeps)],
+      remoteModules: [
+        wsModule(() => push as WsPush),
+        eventsModule(events),
+        channelsModule(() => sendDeps as ChannelsModuleDeps),
+        filesModule(files),
+        apiModule(() => projectApi as InProcessApi),
+      ],
       onHostEvent: ({ host, what, reason }) => {
         if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
       },
@@ -176,6 +216,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const domains = new DomainDirectory(store, changes, onError)
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
+    const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
@@ -184,8 +225,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const licensing = new Licensing(domains, config.license)
 
     const channelsDef = integrationPointsCollection(licensing)
-    const collection = (def: CollectionDef) => createCollectionService(def, { store, changes })
-    const domainService = collection(domainsCollection)
+    const collection = (def: CollectionDef) => createCollectionService(def, { store, changes, audit })
+    const domainService = collection(domainsCollection((domainId) => files.count(domainId)))
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
     const executionService = collection(executionsCollection)
     const services = [
@@ -195,16 +236,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       scriptService,
       collection(usersCollection),
       collection(apiKeysCollection),
+      collection(rolesCollection),
       executionService,
+      collection(auditCollection),
     ]
+    const rights = new AccessRights({
+      roles,
+      users: keys,
+      collectionPaths: new Map(services.filter(({ def }) => !def.master).map(({ def }) => [def.name, def.path])),
+    })
+    projectApi = new InProcessApi({ domains, channels, rights })
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
-    await Promise.all([domains.load(), channels.load(), keys.load(), scriptDirectory.load()])
+    await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
     await installOpenApi(http, VERSION)
-    installAuthHook(http, new Authenticator(keys, domains, rootKey.hash))
+    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), projectApi.principal)
+    projectApi.attach(http)
     healthRoutes(http, async () => {
       await store.ping()
       await bus.flush()
@@ -213,11 +263,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
     const access = new ChannelAccess(channels)
-    // A modelevents subscription needs the channel's user to read the collection (SPEC §8).
-    const mayRead = (connection: WsConnection, _collection: string) => {
-      const userId = connection.channel.opts.userid
-      return userId !== null && (keys.rolesOf(userId)?.includes('admin') ?? false)
-    }
+    fileRoutes(http, { files, access, trustProxy: parseIpRanges(config.trustProxy) })
+    // A modelevents subscription needs the channel's rights to read the collection (SPEC §8, §10).
+    const mayRead = (connection: WsConnection, collection: string) =>
+      rights.channelMayRead(connection.domainId, connection.channel, collection)
     const delivery = new EventDelivery({
       bus,
       maxSubscriptions: config.eventsMaxSubscriptions,
@@ -275,6 +324,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             mayRead,
             flush: () => bus.flush(),
           }),
+          ...filesCapability({ files }),
+          ...restCapability({ api: projectApi }),
         }),
       ),
       trustProxy: parseIpRanges(config.trustProxy),

@@ -28,6 +28,8 @@ describe('configuration', () => {
       SWITCHBOARD_LICENSE: '{"public": 10, "eventing": 0}',
       SWITCHBOARD_SCRIPT_MEMORY_MB: '64',
       SWITCHBOARD_LOG_LEVEL: 'debug',
+      SWITCHBOARD_FILES_MAX_BYTES: '1048576',
+      SWITCHBOARD_TEMP_LINK_SECONDS: '60',
     })
     assert.equal(config.port, 9000)
     assert.equal(config.dataDir, '/var/lib/switchboard')
@@ -35,6 +37,8 @@ describe('configuration', () => {
     assert.deepEqual(config.license, { public: 10, eventing: 0 })
     assert.equal(config.scriptMemoryMb, 64)
     assert.equal(config.logLevel, 'debug')
+    assert.equal(config.filesMaxBytes, 1 << 20)
+    assert.equal(config.tempLinkMs, 60_000)
   })
 
   it('refuses bad values with a message naming the variable', () => {
@@ -48,6 +52,7 @@ describe('configuration', () => {
       [{ SWITCHBOARD_LICENSE: '{"public": -1}' }, /non-negative integer/],
       [{ SWITCHBOARD_LICENSE: '[1]' }, /JSON object/],
       [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
+      [{ SWITCHBOARD_TEMP_LINK_SECONDS: '0' }, /SWITCHBOARD_TEMP_LINK_SECONDS must be an integer from 1 to 86400/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
   })

@@ -70,6 +70,14 @@ export interface Config {
   readonly asyncAttempts: number
   /** Wait before the first retry of an async webhook, ms (doubled for each next one). */
   readonly asyncRetryMs: number
+  /** Largest file of the files API, bytes. */
+  readonly filesMaxBytes: number
+  /** How long a temporary file link serves its file, ms (set in seconds). */
+  readonly tempLinkMs: number
+  /** Audit entries kept (the newest), over all domains. */
+  readonly auditKeep: number
+  /** Audit entries older than this are deleted, days. */
+  readonly auditKeepDays: number
 }
 
 export class ConfigError extends Error {
@@ -149,6 +157,10 @@ export function loadConfig(env: Env = process.env): Config {
     asyncWorkers: integer('SWITCHBOARD_ASYNC_WORKERS', text('SWITCHBOARD_ASYNC_WORKERS'), 16, 1, 10_000),
     asyncAttempts: integer('SWITCHBOARD_ASYNC_ATTEMPTS', text('SWITCHBOARD_ASYNC_ATTEMPTS'), 5, 1, 100),
     asyncRetryMs: integer('SWITCHBOARD_ASYNC_RETRY_MS', text('SWITCHBOARD_ASYNC_RETRY_MS'), 1000, 1, 3_600_000),
+    filesMaxBytes: integer('SWITCHBOARD_FILES_MAX_BYTES', text('SWITCHBOARD_FILES_MAX_BYTES'), 100 << 20, 1, 2 ** 40),
+    tempLinkMs: 1000 * integer('SWITCHBOARD_TEMP_LINK_SECONDS', text('SWITCHBOARD_TEMP_LINK_SECONDS'), 300, 1, 86_400),
+    auditKeep: integer('SWITCHBOARD_AUDIT_KEEP', text('SWITCHBOARD_AUDIT_KEEP'), 1_000_000, 1, 100_000_000),
+    auditKeepDays: integer('SWITCHBOARD_AUDIT_KEEP_DAYS', text('SWITCHBOARD_AUDIT_KEEP_DAYS'), 365, 1, 100_000),
   }
 }
 

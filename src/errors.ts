@@ -10,6 +10,7 @@ export const ERRORS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   rate_limited: 429,
   /** The client stopped the run (websocket `abort_svcscript`); 499 as nginx uses it. */
   aborted: 499,

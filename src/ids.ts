@@ -10,6 +10,36 @@ export function newId(): string {
   return randomUUID()
 }
 
+let lastMs = 0
+let sequence = 0
+
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of Unix time in ms, then a 12-bit sequence (monotonic
+ * within this process, for ids made in the same ms), then 62 random bits. Ids made later sort
+ * after earlier ones, so records ordered by time then id keep the order they were made in.
+ */
+export function newTimeOrderedId(): string {
+  let ms = Date.now()
+  if (ms <= lastMs) {
+    sequence++
+    if (sequence > 0xfff) {
+      lastMs++
+      sequence = 0
+    }
+    ms = lastMs
+  } else {
+    lastMs = ms
+    sequence = 0
+  }
+  const bytes = randomBytes(16)
+  bytes.writeUIntBE(ms, 0, 6)
+  bytes[6] = 0x70 | (sequence >> 8)
+  bytes[7] = sequence & 0xff
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f)
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
 /** A channel token: 32 lowercase hex characters (128 bits) from the CSPRNG. */
 export function newChannelToken(): string {
   return randomBytes(16).toString('hex')

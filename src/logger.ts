@@ -3,8 +3,8 @@ import type { LogLevel } from './config.ts'
 
 export type { Logger }
 
-/** Path segments that carry a channel token; logs show `~` instead (SPEC §5.1). */
-const TOKEN_IN_PATH = /^(\/exec\/|\/ws\/token\/v1\/)[^/?#]+/
+/** Path segments that carry a channel token or a link's secret; logs show `~` instead (SPEC §5.1). */
+const TOKEN_IN_PATH = /^(\/exec\/|\/ws\/token\/v1\/|\/temp\/)[^/?#]+/
 
 export function redactUrl(url: string): string {
   return url.replace(TOKEN_IN_PATH, '$1~')

@@ -64,7 +64,7 @@ describe('cluster mode: several nodes on PostgreSQL and NATS', () => {
       'pusher',
       `const { to, sync } = startparam(4)
 if (to === 'room') return await ws.send({ channel: 'room' }, 'notice', { n: 1 })
-return await ws.send(to, 'confirm', { order: 7 }, { sync, timeout: 3000 })`,
+return await ws.send(to, 'confirm', { order: 7 }, { sync, timeout: 10_000 })`,
     )
     const onB = await socket(b, String(room.token_local), t)
     const alsoOnB = await socket(b, String(room.token_local), t)

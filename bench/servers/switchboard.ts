@@ -1,6 +1,6 @@
-// Switchboard in embedded mode on a fresh data directory, with one channel to read and two that
-// run the webhook bench's transform (sync and async).
-// Prints READY {"url", "key", "channelId", "syncToken", "asyncToken"} when it listens.
+// Switchboard in embedded mode on a fresh data directory, with one channel to read, two that
+// run the webhook bench's transform (sync and async), and one whose token uses the files API.
+// Prints READY {"url", "key", "channelId", "syncToken", "asyncToken", "wsToken", "filesToken"} when it listens.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,6 +33,7 @@ const sync = await hook('sync-hook', true)
 await post('svcscripts', { code: 'echo', source: 'return startparam(2)' })
 const wsChannel = await post('integration_points', { code: 'ws-echo', type: 'public', recv_svcscriptcode_ws: 'echo' })
 const queued = await hook('async-hook', false)
+const filesChannel = await post('integration_points', { code: 'files', type: 'public', opts: { allow_files_api: true } })
 const info = {
   url,
   key,
@@ -40,6 +41,7 @@ const info = {
   syncToken: sync.token_local,
   asyncToken: queued.token_local,
   wsToken: wsChannel.token_local,
+  filesToken: filesChannel.token_local,
 }
 process.stdout.write(`READY ${JSON.stringify(info)}\n`)
 process.on('SIGTERM', () =>

@@ -17,10 +17,14 @@ export class ChannelAccess {
     this.#channels = channels
   }
 
-  /** The channel `token` opens for a sender at `ip`; throws 1401, 1404 or 1403. */
+  /**
+   * The channel `token` opens for a sender at `ip`; throws 1401, 1404 or 1403. `usage` names the
+   * other place the token may be given (`/exec/<token>`), or is '' when there is none.
+   */
   open(token: string | undefined, ip: string, usage: string): ChannelEntry {
     if (token === undefined || token === '') {
-      throw new AppError('unauthorized', `a channel token is needed: Authorization: Bearer <token> or ${usage}`)
+      const where = usage === '' ? '' : ` or ${usage}`
+      throw new AppError('unauthorized', `a channel token is needed: Authorization: Bearer <token>${where}`)
     }
     const entry = this.#channels.byToken(token)
     if (!entry) throw new AppError('not_found', 'no channel has this token')

@@ -67,7 +67,7 @@ export function channelTypesCollection(channels: CollectionDef): CollectionDef {
       for (const { scope, doc: channel } of await table.scan({ column: 'type', value: channelType.type })) {
         const updated = applyType(channel as unknown as Channel, channelType, now) as unknown as Doc
         await table.update(scope, updated)
-        cascaded(channels, 'update', scope, updated)
+        cascaded(channels, 'update', scope, updated, channel)
       }
       return doc
     },

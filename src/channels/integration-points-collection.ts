@@ -1,6 +1,6 @@
 import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError, type FieldError, invalidField } from '../errors.ts'
-import { isKnownRole } from '../iam/roles.ts'
+import { unknownRoles } from '../iam/roles.ts'
 import { newChannelToken } from '../ids.ts'
 import { ipRangeProblem } from '../net/ip-ranges.ts'
 import { SCRIPT_FIELDS } from '../scripts/svcscripts-collection.ts'
@@ -107,8 +107,8 @@ export function integrationPointsCollection(licensing: Licensing): CollectionDef
     })
     const badUrl = urlProblem(channel.url)
     if (badUrl) problems.push({ field: 'url', message: badUrl })
-    for (const role of channel.opts.roles) {
-      if (!isKnownRole(role)) problems.push({ field: 'opts.roles', message: `'${role}' is not a known role` })
+    for (const role of await unknownRoles(tx, scope, channel.opts.roles)) {
+      problems.push({ field: 'opts.roles', message: `'${role}' is not a known role` })
     }
     const userid = channel.opts.userid
     if (

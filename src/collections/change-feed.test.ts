@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { AuditLog } from '../audit/audit-log.ts'
 import { MemoryBus } from '../bus/memory-bus.ts'
 import { Peers } from '../bus/peers.ts'
 import { ChannelDirectory } from '../channels/channel-directory.ts'
@@ -25,23 +26,22 @@ describe('change feed', () => {
     const store = openSqliteStore(':memory:')
     await store.migrate()
     const bus = new MemoryBus()
+    const onError = (error: unknown) => assert.fail(String(error))
+    const audit = new AuditLog(store, { keepCount: 100, keepMs: 60_000, retentionEveryMs: 60_000, onError })
     t.after(async () => {
+      await audit.close()
       await bus.close()
       await store.close()
     })
     const notices: ChangeNotice[] = []
     bus.subscribe('changes.>', (message) => notices.push(message as unknown as ChangeNotice))
-    const onError = (error: unknown) => assert.fail(String(error))
 
     // Node A writes; node B only hears the bus and reads the shared store.
     const feedA = new ChangeFeed(bus, 'node-a')
     const feedB = new ChangeFeed(bus, 'node-b')
     const channels = createCollectionService(
       integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
-      {
-        store,
-        changes: feedA,
-      },
+      { store, changes: feedA, audit },
     )
     const onA = new ChannelDirectory(store, feedA, onError)
     const onB = new ChannelDirectory(store, feedB, onError)
@@ -120,9 +120,11 @@ describe('change feed', () => {
       onUnconfirmed: (nodes) => unconfirmed.push([...nodes]),
     })
     const onB = new ChannelDirectory(store, new ChangeFeed(bus, 'node-b', { peers: peersB }), onError)
+    const audit = new AuditLog(store, { keepCount: 100, keepMs: 60_000, retentionEveryMs: 60_000, onError })
+    t.after(() => audit.close())
     const channels = createCollectionService(
       integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
-      { store, changes: feedA },
+      { store, changes: feedA, audit },
     )
     await eventually(() => peersA.live().includes('node-b'))
 

@@ -1,3 +1,5 @@
+import type { AuditLog } from '../audit/audit-log.ts'
+import { changedFields } from '../audit/changed-fields.ts'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store } from '../store/store.ts'
@@ -26,14 +28,18 @@ export interface CollectionService {
 export interface CollectionServiceDeps {
   readonly store: Store
   readonly changes: ChangeFeed
+  /** Every change (cascades too) is recorded here, in its transaction. */
+  readonly audit: AuditLog
   /** RFC 3339 UTC time for `ext.ct`/`ext.lwt`. */
   readonly now?: () => string
 }
 
 export function createCollectionService(def: CollectionDef, deps: CollectionServiceDeps): CollectionService {
-  const { store, changes } = deps
+  const { store, changes, audit } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const objectFields = objectFieldsOf(def.createBody)
+  /** Fields an audit entry never names: the server's own, and those never shown. */
+  const unaudited = (of: CollectionDef) => new Set(['id', 'ext.ct', 'ext.lwt', ...of.hidden, ...of.onceFields])
 
   const notFound = (id: string) => new AppError('not_found', `${def.noun} '${id}' does not exist`)
 
@@ -46,16 +52,32 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     return new AppError('conflict', message, [{ field: column, message: 'already exists' }], { cause: error })
   }
 
-  type Pending = { def: CollectionDef; operation: Operation; scope: Scope; entity: Doc }
+  type Pending = { def: CollectionDef; operation: Operation; scope: Scope; entity: Doc; before: Doc | undefined }
+  type Written = { entity: Doc; before?: Doc }
 
-  /** Runs `write` in a transaction, then publishes its change and the cascades it announced. */
-  async function write(context: CallContext, operation: Operation, run: (wc: WriteContext) => Promise<Doc>): Promise<Doc> {
+  /**
+   * Runs `write` in a transaction with the audit entries of its change and of the cascades it
+   * announced, then publishes them all.
+   */
+  async function write(context: CallContext, operation: Operation, run: (wc: WriteContext) => Promise<Written>): Promise<Doc> {
     const pending: Pending[] = []
-    const cascaded: WriteContext['cascaded'] = (other, op, scope, entity) => {
-      pending.push({ def: other, operation: op, scope, entity })
+    const cascaded: WriteContext['cascaded'] = (other, op, scope, entity, before) => {
+      pending.push({ def: other, operation: op, scope, entity, before })
     }
-    const entity = await store.transaction((tx) => run({ ...context, tx, now: now(), cascaded }))
-    pending.unshift({ def, operation, scope: context.scope, entity: withoutOnceFields(entity) })
+    const entity = await store.transaction(async (tx) => {
+      const written = await run({ ...context, tx, now: now(), cascaded })
+      pending.unshift({ def, operation, scope: context.scope, entity: withoutOnceFields(written.entity), before: written.before })
+      for (const change of pending) {
+        await audit.record(tx, change.scope, {
+          actor: context.actor,
+          collection: change.def.name,
+          entityId: change.entity.id,
+          operation: change.operation,
+          fields: change.operation === 'delete' ? [] : changedFields(change.before, change.entity, unaudited(change.def)),
+        })
+      }
+      return written.entity
+    })
     const confirmed: Promise<void>[] = []
     for (const change of pending) {
       confirmed.push(
@@ -116,7 +138,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         } catch (error) {
           throw conflict(error, doc)
         }
-        return doc
+        return { entity: doc }
       })
     },
     async update(context, id, patch) {
@@ -138,7 +160,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         } catch (error) {
           throw conflict(error, doc)
         }
-        return doc
+        return { entity: doc, before }
       })
     },
     async remove(context, id) {
@@ -148,7 +170,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         if (!before) throw notFound(id)
         await def.rules.remove?.(before, wc)
         await table.remove(context.scope, id)
-        return before
+        return { entity: before, before }
       })
     },
     async lookup(context, key, value) {

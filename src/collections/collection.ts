@@ -1,10 +1,15 @@
 import type { TObject } from '@sinclair/typebox'
 import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts'
 
-/** Who made a change: the root key, a user's API key, or a channel's script. */
+/**
+ * Who made a change: the root key (`id` "root"), a user (`id` the user's, `key_id` the API key
+ * used), or a channel (`id` the channel's: its token through the websocket `rest` capability or
+ * the files API, or its scripts).
+ */
 export interface Actor {
   readonly kind: 'root' | 'user' | 'channel'
   readonly id: string
+  readonly key_id?: string
 }
 
 /** The domain and actor a collection call runs for. `scope` is null for the master collections. */
@@ -20,9 +25,10 @@ export interface WriteContext extends CallContext {
   readonly now: string
   /**
    * Announces a write the rules made to another entity in the same transaction (a cascade):
-   * it is published with the main change after the commit.
+   * it is audited with the main change and published after the commit. `before` is the entity
+   * as it was (updates), for the audit entry's fields.
    */
-  cascaded(def: CollectionDef, operation: Operation, scope: Scope, entity: Doc): void
+  cascaded(def: CollectionDef, operation: Operation, scope: Scope, entity: Doc, before?: Doc): void
 }
 
 export type Operation = 'create' | 'update' | 'delete'

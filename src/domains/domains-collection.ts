@@ -4,7 +4,10 @@ import type { Doc, TableName } from '../store/store.ts'
 import { DEFAULT_DOMAIN, Domain, DomainCreate, MASTER_DOMAIN } from './domain-schemas.ts'
 
 const BUILT_IN = new Set([MASTER_DOMAIN, DEFAULT_DOMAIN])
-const CONTENTS: readonly TableName[] = ['integration_points', 'svcscripts', 'users', 'api_keys']
+const CONTENTS: readonly TableName[] = ['integration_points', 'svcscripts', 'users', 'api_keys', 'roles']
+
+/** How many files a domain holds (its file space lives outside the store). */
+export type FileCount = (domainId: string) => Promise<number>
 
 function complete(draft: Record<string, unknown>): Doc {
   const opts = (draft.opts ?? {}) as Record<string, unknown>
@@ -17,7 +20,7 @@ function complete(draft: Record<string, unknown>): Doc {
   }
 }
 
-const rules: CollectionRules = {
+const rules = (fileCount: FileCount): CollectionRules => ({
   async create(draft) {
     return complete(draft)
   },
@@ -38,13 +41,16 @@ const rules: CollectionRules = {
       const count = await tx.table(table).count(before.id, [])
       if (count > 0) held.push(`${count} ${table}`)
     }
+    const files = await fileCount(before.id)
+    if (files > 0) held.push(`${files} files`)
     if (held.length > 0) {
       throw new AppError('conflict', `domain '${String(before.name)}' is not empty (${held.join(', ')}); delete those first`)
     }
   },
-}
+})
 
-export const domainsCollection: CollectionDef = {
+/** `/rest/v1/master/domains`: a domain is deleted only when it holds nothing (no channels, …, no files). */
+export const domainsCollection = (fileCount: FileCount): CollectionDef => ({
   name: 'domains',
   path: '/rest/v1/master/domains',
   noun: 'domain',
@@ -57,5 +63,5 @@ export const domainsCollection: CollectionDef = {
   onceFields: [],
   defaultOrder: [{ path: ['name'], descending: false }],
   writable: true,
-  rules,
-}
+  rules: rules(fileCount),
+})

@@ -5,7 +5,8 @@ import { DEFAULT_DOMAIN, MASTER_DOMAIN } from '../domains/domain-schemas.ts'
 import { AppError } from '../errors.ts'
 import { secretDigest } from '../ids.ts'
 import type { KeyRing } from './key-ring.ts'
-import { ADMIN_ROLE } from './roles.ts'
+import { ALL_RIGHTS, type Rights } from './permissions.ts'
+import type { AccessRights } from './token-rights.ts'
 
 /** What a route needs: a domain to act in, or master rights (the global collections). */
 export type Access = 'domain' | 'master'
@@ -13,24 +14,31 @@ export type Access = 'domain' | 'master'
 export interface Authenticated extends CallContext {
   /** The domain the call acts in (for master routes: the caller's own). */
   readonly domain: DomainRef
+  /** What the caller may do in that domain (the root key: everything). */
+  readonly rights: Rights
 }
 
 export const DOMAIN_HEADER = 'switchboard-domain'
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
 
+export const ROOT_ACTOR = Object.freeze({ kind: 'root', id: 'root' } as const)
+
 /**
- * Admin API authentication (SPEC §2): `Authorization: Bearer <api key>`. The root key acts in
- * `default` or in the domain named by `Switchboard-Domain`; a user's key acts in its own domain only.
+ * Admin API authentication (SPEC §2) and authorisation (SPEC §10): `Authorization: Bearer <api
+ * key>`. The root key acts in `default` or in the domain named by `Switchboard-Domain`; a user's
+ * key acts in its own domain only, with the rights of its user's roles.
  */
 export class Authenticator {
   readonly #keys: KeyRing
   readonly #domains: DomainDirectory
+  readonly #rights: AccessRights
   readonly #rootDigest: Buffer
 
-  constructor(keys: KeyRing, domains: DomainDirectory, rootHash: string) {
+  constructor(keys: KeyRing, domains: DomainDirectory, rights: AccessRights, rootHash: string) {
     this.#keys = keys
     this.#domains = domains
+    this.#rights = rights
     this.#rootDigest = Buffer.from(rootHash, 'hex')
   }
 
@@ -42,7 +50,7 @@ export class Authenticator {
     const digest = secretDigest(key)
     if (timingSafeEqual(digest, this.#rootDigest)) {
       const domain = this.#domain(domainName ?? DEFAULT_DOMAIN)
-      return { domain, scope: access === 'master' ? null : domain.id, actor: { kind: 'root', id: 'root' } }
+      return { domain, scope: access === 'master' ? null : domain.id, actor: ROOT_ACTOR, rights: ALL_RIGHTS }
     }
     const holder = this.#keys.byKeyHash(digest.toString('hex'))
     const domain = holder && this.#domains.byId(holder.domainId)
@@ -50,12 +58,28 @@ export class Authenticator {
     if (domainName !== undefined && domainName !== domain.name) {
       throw new AppError('forbidden', `this key acts in domain '${domain.name}' only`)
     }
-    const admin = holder.roles.includes(ADMIN_ROLE)
-    if (access === 'master' && !(admin && domain.name === MASTER_DOMAIN)) {
+    return {
+      domain,
+      scope: access === 'master' ? null : domain.id,
+      actor: { kind: 'user', id: holder.userId, key_id: holder.keyId },
+      rights: this.#rights.ofRoles(domain.id, holder.roles),
+    }
+  }
+
+  /**
+   * Refuses (1403) a call its caller's rights do not allow: `method` on the REST path `path`.
+   * Master routes need the root key, or a user of the master domain whose roles allow the call
+   * (the built-in `admin` there allows all); a channel's token never has master rights.
+   */
+  authorize(auth: Authenticated, access: Access, method: string, path: string): void {
+    if (auth.actor.kind === 'root') return
+    if (access === 'master') {
+      if (auth.actor.kind === 'user' && auth.domain.name === MASTER_DOMAIN && auth.rights.allows(method, path)) return
       throw new AppError('forbidden', 'this needs master rights: the root key or an admin of the master domain')
     }
-    if (!admin) throw new AppError('forbidden', "the key's roles do not allow this")
-    return { domain, scope: access === 'master' ? null : domain.id, actor: { kind: 'user', id: holder.userId } }
+    if (auth.rights.allows(method, path)) return
+    const whose = auth.actor.kind === 'user' ? "the key's roles" : "the token's roles"
+    throw new AppError('forbidden', `${whose} do not allow ${method} ${path}`)
   }
 
   #domain(name: string): DomainRef {

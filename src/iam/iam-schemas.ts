@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
+import { Code, Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
+import { PERMISSION_METHODS } from './permissions.ts'
 
 const Login = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@+-]+$' })
 const RoleCodes = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })
@@ -34,5 +35,39 @@ export type ApiKey = Static<typeof ApiKey>
 
 export const ApiKeyCreate = Type.Object(
   { id: Type.Optional(Uuid), userid: Uuid, name: Type.Optional(Type.String({ maxLength: 256 })), ext: Type.Optional(ExtInput) },
+  { additionalProperties: false },
+)
+
+const PermissionSchema = Type.Object(
+  {
+    route: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'a REST path pattern (`/rest/v1/service/*`; * is one segment, or everything at the end) or `/ws#<capability>`',
+    }),
+    methods: Type.Array(Type.Union(PERMISSION_METHODS.map((method) => Type.Literal(method))), {
+      minItems: 1,
+      maxItems: PERMISSION_METHODS.length,
+      uniqueItems: true,
+    }),
+  },
+  { additionalProperties: false },
+)
+const Permissions = Type.Array(PermissionSchema, { maxItems: 256 })
+
+export const Role = Type.Object(
+  { id: Uuid, code: Code, name: Type.String({ maxLength: 256 }), permissions: Permissions, ext: Ext },
+  { additionalProperties: false, title: 'Role' },
+)
+export type Role = Static<typeof Role>
+
+export const RoleCreate = Type.Object(
+  {
+    id: Type.Optional(Uuid),
+    code: Code,
+    name: Type.Optional(Type.String({ maxLength: 256 })),
+    permissions: Type.Optional(Permissions),
+    ext: Type.Optional(ExtInput),
+  },
   { additionalProperties: false },
 )

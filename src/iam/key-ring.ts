@@ -15,11 +15,17 @@ interface KeyEntry {
   readonly hash: string
 }
 
+/** A user as the rights check needs it. */
+export interface UserRoles {
+  readonly domainId: string
+  readonly roles: readonly string[]
+}
+
 /** API keys (by hash) and their users' roles, in memory: no store read per admin request. */
 export class KeyRing {
   readonly #byHash = new Map<string, KeyEntry>()
   readonly #byId = new Map<string, KeyEntry>()
-  readonly #roles = new Map<string, readonly string[]>()
+  readonly #users = new Map<string, UserRoles>()
   readonly #store: Store
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
@@ -32,14 +38,19 @@ export class KeyRing {
     )
     changes.mirror(
       'users',
-      { put: (_scope, doc) => this.#roles.set(doc.id, doc.roles as string[]), remove: (id) => this.#roles.delete(id) },
+      {
+        put: (scope, doc) => this.#users.set(doc.id, { domainId: scope as string, roles: doc.roles as string[] }),
+        remove: (id) => this.#users.delete(id),
+      },
       (scope, id) => store.table('users').get(scope, id),
       onError,
     )
   }
 
   async load(): Promise<void> {
-    for (const { doc } of await this.#store.table('users').scan()) this.#roles.set(doc.id, doc.roles as string[])
+    for (const { scope, doc } of await this.#store.table('users').scan()) {
+      this.#users.set(doc.id, { domainId: scope as string, roles: doc.roles as string[] })
+    }
     for (const { scope, doc } of await this.#store.table('api_keys').scan()) this.#putKey(scope as string, doc)
   }
 
@@ -47,13 +58,13 @@ export class KeyRing {
   byKeyHash(keyHash: string): KeyHolder | undefined {
     const entry = this.#byHash.get(keyHash)
     if (!entry) return undefined
-    const roles = this.#roles.get(entry.userId)
-    return roles ? { keyId: entry.keyId, userId: entry.userId, domainId: entry.domainId, roles } : undefined
+    const user = this.#users.get(entry.userId)
+    return user ? { keyId: entry.keyId, userId: entry.userId, domainId: entry.domainId, roles: user.roles } : undefined
   }
 
-  /** The roles of a user, or undefined for an unknown user. */
-  rolesOf(userId: string): readonly string[] | undefined {
-    return this.#roles.get(userId)
+  /** A user's domain and roles, or undefined for a user that does not exist. */
+  user(userId: string): UserRoles | undefined {
+    return this.#users.get(userId)
   }
 
   #putKey(domainId: string, doc: Doc): void {

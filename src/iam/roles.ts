@@ -1,9 +1,13 @@
+import type { Scope, Store } from '../store/store.ts'
+
 /** The built-in role: everything in its domain (and master rights in the `master` domain). */
 export const ADMIN_ROLE = 'admin'
 
-const BUILT_IN_ROLES: ReadonlySet<string> = new Set([ADMIN_ROLE])
-
-/** Whether `code` names a role that can be granted. Custom roles arrive with the roles collection. */
-export function isKnownRole(code: string): boolean {
-  return BUILT_IN_ROLES.has(code)
+/** The codes among `codes` that name no role of the domain (`admin` is always known). */
+export async function unknownRoles(tx: Store, scope: Scope, codes: readonly string[]): Promise<string[]> {
+  const unknown: string[] = []
+  for (const code of new Set(codes)) {
+    if (code !== ADMIN_ROLE && !(await tx.table('roles').findBy('code', code, scope))) unknown.push(code)
+  }
+  return unknown
 }

@@ -1,10 +1,10 @@
 import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
 import { AppError, type FieldError } from '../errors.ts'
-import type { Doc } from '../store/store.ts'
+import type { Doc, Scope, Store } from '../store/store.ts'
 import { User, UserCreate } from './iam-schemas.ts'
-import { isKnownRole } from './roles.ts'
+import { unknownRoles } from './roles.ts'
 
-function complete(draft: Record<string, unknown>): User {
+async function complete(draft: Record<string, unknown>, tx: Store, scope: Scope): Promise<User> {
   const opts = (draft.opts ?? {}) as Partial<User['opts']>
   const user: User = {
     id: draft.id as string,
@@ -14,20 +14,21 @@ function complete(draft: Record<string, unknown>): User {
     opts: { comment: opts.comment ?? '', email: opts.email ?? '' },
     ext: draft.ext as User['ext'],
   }
-  const problems: FieldError[] = user.roles
-    .filter((role) => !isKnownRole(role))
-    .map((role) => ({ field: 'roles', message: `'${role}' is not a known role` }))
+  const problems: FieldError[] = (await unknownRoles(tx, scope, user.roles)).map((role) => ({
+    field: 'roles',
+    message: `'${role}' is not a known role`,
+  }))
   const [first] = problems
   if (first) throw new AppError('bad_request', `${first.field}: ${first.message}`, problems)
   return user
 }
 
 const rules: CollectionRules = {
-  async create(draft) {
-    return complete(draft) as unknown as Doc
+  async create(draft, { tx, scope }) {
+    return (await complete(draft, tx, scope)) as unknown as Doc
   },
-  async update(merged) {
-    return complete(merged) as unknown as Doc
+  async update(merged, _before, _patch, { tx, scope }) {
+    return (await complete(merged, tx, scope)) as unknown as Doc
   },
   async remove(before, { tx, scope }) {
     const keys = await tx.table('api_keys').count(scope, [{ path: ['userid'], value: before.id }])

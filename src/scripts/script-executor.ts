@@ -1,5 +1,6 @@
 import { channelForScripts } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
+import type { Actor } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
 import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
 import type { Attempt, ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
@@ -26,6 +27,8 @@ export interface ExecuteRequest {
   /** The record's id when the caller chose it already (async jobs). */
   readonly executionId?: string
   readonly replayOf?: string | null
+  /** Who started the run when that is not its channel (the run endpoint's caller): ExecutionScope.caller. */
+  readonly caller?: Actor
   /** Ends the run as `aborted` (websocket `abort_svcscript`). */
   readonly abort?: AbortSignal
   /** The caller will wait for the record (`recorded`): write it without the batching delay. */
@@ -77,6 +80,7 @@ export class ScriptExecutor {
       executionId: id,
       domainId: request.domainId,
       channel,
+      ...(request.caller && { caller: request.caller }),
       scriptCode: request.script.code,
       depth: request.depth ?? 0,
       logLevel: request.script.opts.loglevel as ScriptLogLevel,

@@ -75,6 +75,8 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         startparams: body.startparams ?? [],
         timeoutMs: body.timeout ?? DEFAULT_TIMEOUT_MS,
         recordSoon: true,
+        // A test run acts with its caller's rights (api.request), not with the channel's.
+        caller: auth.actor,
       })
       await result.recorded
       return {

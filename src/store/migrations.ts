@@ -113,5 +113,46 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
           .execute()
       },
     },
+    '0004_temp_links': {
+      async up(db: Kysely<unknown>) {
+        // Temporary file links (files/temp-links.ts): the id is the SHA-256 of the link's secret.
+        await db.schema
+          .createTable('temp_links')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('temp_links_by_expiry').on('temp_links').columns(['expires_at']).execute()
+      },
+    },
+    '0005_roles': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('roles')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addUniqueConstraint('roles__code', ['domain_id', 'code'])
+          .execute()
+      },
+    },
+    '0006_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('audit')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('ts', 'text', (c) => c.notNull())
+          .addColumn('collection', 'text', (c) => c.notNull())
+          .addColumn('entity_id', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('audit_by_time').on('audit').columns(['ts']).execute()
+        await db.schema.createIndex('audit_by_domain').on('audit').columns(['domain_id', 'ts']).execute()
+        await db.schema.createIndex('audit_by_entity').on('audit').columns(['domain_id', 'entity_id']).execute()
+      },
+    },
   }
 }

@@ -17,8 +17,11 @@ export const TABLES = {
   svcscripts: { scoped: true, columns: ['code'] },
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
+  roles: { scoped: true, columns: ['code'] },
+  audit: { scoped: true, columns: ['ts', 'collection', 'entity_id'] },
   executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
   jobs: { scoped: true, columns: [] },
+  temp_links: { scoped: true, columns: ['expires_at'] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES

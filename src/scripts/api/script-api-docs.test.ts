@@ -8,5 +8,5 @@ it('declares in docs/switchboard-script.d.ts exactly the names a script is given
   const declarations = readFileSync(new URL('../../../docs/switchboard-script.d.ts', import.meta.url), 'utf8')
   const declared = [...declarations.matchAll(/^declare (?:const|function|namespace) (\w+)/gm)].map((match) => match[1])
   // The local modules, and the modules of the main process (app.ts passes them to the hosts).
-  assert.deepEqual(declared.sort(), scriptParameters([...LOCAL_MODULE_NAMES, 'ws', 'events', 'channels']).sort())
+  assert.deepEqual(declared.sort(), scriptParameters([...LOCAL_MODULE_NAMES, 'ws', 'events', 'channels', 'files', 'api']).sort())
 })

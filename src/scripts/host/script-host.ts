@@ -5,6 +5,7 @@ import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
 import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
 import { type RunnableScript, ScriptRuntime } from '../runtime/script-runtime.ts'
 import { BatchedChannel } from './batched-channel.ts'
+import { decodeBytes, encodeBytes } from './bytes-codec.ts'
 import type { FromHost, HostSettings, RemoteModuleManifest, ToHost } from './protocol.ts'
 
 /** Versions of scripts a host keeps the source of; the main process resends evicted ones. */
@@ -70,7 +71,8 @@ export function runScriptHost(): void {
             new Promise((resolve, reject) => {
               const call = nextCall++
               calls.set(call, { resolve, reject })
-              send({ t: 'call', run: runOf.get(scope) ?? 0, call, name: `${manifest.name}.${name}`, args })
+              const encoded = encodeBytes(args) as readonly unknown[]
+              send({ t: 'call', run: runOf.get(scope) ?? 0, call, name: `${manifest.name}.${name}`, args: encoded })
             }),
         },
       ]),
@@ -155,7 +157,7 @@ export function runScriptHost(): void {
     } else if (message.t === 'reply') {
       const pending = calls.get(message.call)
       calls.delete(message.call)
-      if (message.ok) pending?.resolve(message.value)
+      if (message.ok) pending?.resolve(decodeBytes(message.value))
       else pending?.reject(new Error(String(message.value)))
     }
   }

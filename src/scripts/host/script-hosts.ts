@@ -7,6 +7,7 @@ import { type RunInput, type RunnableScript, type RunResult, scriptVersionKey } 
 import { type ScriptLang, SourceChecker, type SourceProblem } from '../runtime/script-source.ts'
 import type { ScriptRunner } from '../script-runner.ts'
 import { BatchedChannel } from './batched-channel.ts'
+import { decodeBytes, encodeBytes } from './bytes-codec.ts'
 import type { FromHost, HostSettings, ToHost } from './protocol.ts'
 
 export interface ScriptHostsOptions {
@@ -257,13 +258,14 @@ export class ScriptHosts implements ScriptRunner {
   #call(host: Host, message: Extract<FromHost, { t: 'call' }>): void {
     const pending = host.runs.get(message.run)
     const fn = this.#functions.get(message.name)
-    const reply = (ok: boolean, value: unknown) => host.send({ t: 'reply', call: message.call, ok, value })
+    const reply = (ok: boolean, value: unknown) =>
+      host.send({ t: 'reply', call: message.call, ok, value: ok ? encodeBytes(value) : value })
     if (!pending || !fn) {
       reply(false, 'the execution is over')
       return
     }
     Promise.resolve()
-      .then(() => fn.run(pending.scope, message.args))
+      .then(() => fn.run(pending.scope, decodeBytes(message.args) as readonly unknown[]))
       .then(
         (value) => reply(true, value),
         (error: unknown) => reply(false, error instanceof Error ? error.message : String(error)),

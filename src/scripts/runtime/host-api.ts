@@ -1,4 +1,5 @@
 import type { Channel } from '../../channels/channel-schemas.ts'
+import type { Actor } from '../../collections/collection.ts'
 
 export type ScriptLogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -11,6 +12,12 @@ export interface ExecutionScope {
   readonly domainId: string
   /** The channel the execution belongs to (without its token_local), or null. */
   readonly channel: Channel | null
+  /**
+   * Who started the run, when that is not the channel: the caller of the run endpoint. Calls
+   * the script makes to the project API act with the caller's rights then. Only known in the
+   * main process.
+   */
+  readonly caller?: Actor
   readonly scriptCode: string
   /** How many executions started this one through `channels.send` (0: a trigger started it). */
   readonly depth: number

@@ -1,0 +1,24 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Timestamp, Uuid } from '../http/shared-schemas.ts'
+
+/** An entry of the audit log (SPEC §2): who changed what, when. */
+export const AuditEntry = Type.Object(
+  {
+    id: Uuid,
+    ts: Timestamp,
+    actor: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('root'), Type.Literal('user'), Type.Literal('channel')]),
+        id: Type.String({ description: '"root", the user id, or the channel id' }),
+        key_id: Type.Optional(Type.String({ description: 'the API key a user acted with' })),
+      },
+      { additionalProperties: false },
+    ),
+    collection: Type.String({ description: 'the collection name, or "files"' }),
+    entity_id: Type.String({ description: 'the entity id (for files: the path)' }),
+    operation: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+    fields: Type.Array(Type.String(), { description: 'dotted paths of the fields set or changed (names only, never values)' }),
+  },
+  { additionalProperties: false, title: 'Audit entry' },
+)
+export type AuditEntry = Static<typeof AuditEntry>

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { compilePermission, type Permission, rightsOf, routeProblem } from './permissions.ts'
+
+const rights = (...permissions: Permission[]) => rightsOf(permissions.map(compilePermission))
+const CHANNELS = '/rest/v1/service/integration_points'
+const ID = '3f2b8c1e-7d4a-4c6b-9e1f-2a3b4c5d6e7f'
+
+describe('role permissions (SPEC §10)', () => {
+  it('matches literal paths exactly, and method by method', () => {
+    const r = rights({ route: CHANNELS, methods: ['GET', 'POST'] })
+    assert.equal(r.allows('GET', CHANNELS), true)
+    assert.equal(r.allows('HEAD', CHANNELS), true, 'HEAD is GET')
+    assert.equal(r.allows('POST', CHANNELS), true)
+    assert.equal(r.allows('PATCH', CHANNELS), false)
+    assert.equal(r.allows('GET', `${CHANNELS}/${ID}`), false, 'an item is another path')
+    assert.equal(r.allows('GET', '/rest/v1/service/svcscripts'), false)
+    assert.equal(r.allows('GET', `${CHANNELS}x`), false)
+    assert.equal(r.all, false)
+  })
+
+  it('lets a trailing * cover the path and everything below it, and an inner * one segment', () => {
+    const below = rights({ route: '/rest/v1/service/*', methods: ['GET'] })
+    assert.equal(below.allows('GET', '/rest/v1/service'), true)
+    assert.equal(below.allows('GET', CHANNELS), true)
+    assert.equal(below.allows('GET', `${CHANNELS}/${ID}`), true)
+    assert.equal(below.allows('GET', '/rest/v1/iam/users'), false)
+    assert.equal(below.allows('GET', '/rest/v1/servicex'), false)
+    assert.equal(below.allows('DELETE', `${CHANNELS}/${ID}`), false)
+
+    const run = rights({ route: '/rest/v1/service/svcscripts/*/run', methods: ['POST'] })
+    assert.equal(run.allows('POST', `/rest/v1/service/svcscripts/${ID}/run`), true)
+    assert.equal(run.allows('POST', '/rest/v1/service/svcscripts/a/b/run'), false)
+    assert.equal(run.allows('POST', '/rest/v1/service/svcscripts/run'), false)
+
+    const everything = rights({ route: '/*', methods: ['*'] })
+    assert.equal(everything.allows('DELETE', '/rest/v1/iam/users/x'), true)
+    assert.equal(everything.allowsCapability('rest'), false, 'REST patterns do not open capabilities')
+  })
+
+  it('allows a lookup by POST on its path, or by LOOKUP or GET on the collection', () => {
+    assert.equal(rights({ route: CHANNELS, methods: ['GET'] }).allows('POST', `${CHANNELS}/lookup`), true)
+    assert.equal(rights({ route: CHANNELS, methods: ['LOOKUP'] }).allows('POST', `${CHANNELS}/lookup`), true)
+    assert.equal(rights({ route: CHANNELS, methods: ['LOOKUP'] }).allows('GET', CHANNELS), false)
+    assert.equal(rights({ route: `${CHANNELS}/lookup`, methods: ['POST'] }).allows('POST', `${CHANNELS}/lookup`), true)
+    assert.equal(rights({ route: CHANNELS, methods: ['POST'] }).allows('POST', `${CHANNELS}/lookup`), false)
+  })
+
+  it('opens websocket capabilities with /ws#<capability> and WEBSOCKET', () => {
+    const r = rights({ route: '/ws#subscr', methods: ['WEBSOCKET'] }, { route: CHANNELS, methods: ['GET'] })
+    assert.equal(r.allowsCapability('subscr'), true)
+    assert.equal(r.allowsCapability('rest'), false)
+    assert.equal(r.allows('GET', CHANNELS), true)
+    assert.equal(rights({ route: '/ws#*', methods: ['*'] }).allowsCapability('files'), true)
+    assert.equal(rights().allowsCapability('files'), false)
+    assert.equal(rights().allows('GET', CHANNELS), false)
+  })
+
+  it('refuses patterns it could not match as written', () => {
+    assert.equal(routeProblem('/rest/v1/service/*', ['GET']), undefined)
+    assert.equal(routeProblem('/ws#svcscript', ['WEBSOCKET']), undefined)
+    assert.equal(routeProblem('/', ['GET']), undefined)
+    assert.match(routeProblem('rest/v1', ['GET']) ?? '', /starting with \//)
+    assert.match(routeProblem('/rest/v1/', ['GET']) ?? '', /must not end with/)
+    assert.match(routeProblem('/rest/v1/integration_*', ['GET']) ?? '', /\* only as a whole segment/)
+    assert.match(routeProblem('/rest//v1', ['GET']) ?? '', /empty or invalid segment/)
+    assert.match(routeProblem('/rest/v1?x=1', ['GET']) ?? '', /invalid segment/)
+    assert.match(routeProblem('/ws#chat', ['WEBSOCKET']) ?? '', /names no websocket capability/)
+    assert.match(routeProblem('/ws#rest', ['GET']) ?? '', /its methods are WEBSOCKET/)
+    assert.match(routeProblem('/rest/v1/x', ['WEBSOCKET']) ?? '', /WEBSOCKET applies to \/ws#/)
+    assert.match(routeProblem(`/${'x'.repeat(300)}`, ['GET']) ?? '', /at most 256/)
+  })
+})

@@ -1,0 +1,50 @@
+import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { Doc, Store } from '../store/store.ts'
+import type { Role } from './iam-schemas.ts'
+import { type CompiledPermission, compilePermission } from './permissions.ts'
+
+interface RoleEntry {
+  readonly key: string
+  readonly permissions: readonly CompiledPermission[]
+}
+
+/** Every role's permissions, compiled, in memory: the rights check of a request reads no store. */
+export class RoleDirectory {
+  readonly #byKey = new Map<string, RoleEntry>()
+  readonly #byId = new Map<string, RoleEntry>()
+  readonly #store: Store
+
+  constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
+    this.#store = store
+    changes.mirror(
+      'roles',
+      { put: (scope, doc) => this.#put(scope as string, doc), remove: (id) => this.#remove(id) },
+      (scope, id) => store.table('roles').get(scope, id),
+      onError,
+    )
+  }
+
+  async load(): Promise<void> {
+    for (const { scope, doc } of await this.#store.table('roles').scan()) this.#put(scope as string, doc)
+  }
+
+  /** The permissions of role `code` in the domain; empty for a role that does not exist. */
+  permissions(domainId: string, code: string): readonly CompiledPermission[] {
+    return this.#byKey.get(`${domainId}\u0000${code}`)?.permissions ?? []
+  }
+
+  #put(domainId: string, doc: Doc): void {
+    this.#remove(doc.id)
+    const role = doc as unknown as Role
+    const entry: RoleEntry = { key: `${domainId}\u0000${role.code}`, permissions: role.permissions.map(compilePermission) }
+    this.#byKey.set(entry.key, entry)
+    this.#byId.set(doc.id, entry)
+  }
+
+  #remove(id: string): void {
+    const old = this.#byId.get(id)
+    if (!old) return
+    this.#byId.delete(id)
+    if (this.#byKey.get(old.key) === old) this.#byKey.delete(old.key)
+  }
+}

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { ChannelDirectory } from '../channels/channel-directory.ts'
+import type { Actor } from '../collections/collection.ts'
+import type { DomainDirectory } from '../domains/domain-directory.ts'
+import { AppError } from '../errors.ts'
+import { hasControlCharacter } from '../files/file-paths.ts'
+import type { Authenticated } from '../iam/authenticator.ts'
+import { ALL_RIGHTS, type Rights } from '../iam/permissions.ts'
+import type { AccessRights } from '../iam/token-rights.ts'
+
+/** What a call answers: the HTTP status and the body (parsed JSON, or text). */
+export interface ApiAnswer {
+  readonly status: number
+  readonly body: unknown
+}
+
+export interface InProcessApiDeps {
+  readonly domains: DomainDirectory
+  readonly channels: ChannelDirectory
+  readonly rights: AccessRights
+}
+
+/** The header that carries a call's one-time ticket; never honoured on a request from a socket. */
+const TICKET_HEADER = 'switchboard-in-process-ticket'
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+const MAX_PATH = 4096
+const REST_PREFIX = '/rest/v1/'
+
+/**
+ * The project REST API called from inside the server (SPEC §6.4 `rest`, §4 `api.request`): the
+ * same fastify routes, validation and rights checks as over HTTP, through `inject` (no TCP).
+ *
+ * How a call carries its principal: each call stores it under a fresh 256-bit ticket, which goes
+ * in a header of the injected request and is removed once the call ends. The auth hook asks
+ * `principal(request)`, which honours a ticket only on a request that `inject` made
+ * (`isLightMyRequest`, a property no socket request has), deletes the header so no handler or
+ * log line sees it, and otherwise answers nothing — so a request from outside that sends the
+ * header gets nothing from it, whatever its value.
+ */
+export class InProcessApi {
+  readonly #deps: InProcessApiDeps
+  readonly #tickets = new Map<string, Authenticated>()
+  #http: FastifyInstance | undefined
+
+  constructor(deps: InProcessApiDeps) {
+    this.#deps = deps
+  }
+
+  /** The server the calls go to (it is built after the modules that call it). */
+  attach(http: FastifyInstance): void {
+    this.#http = http
+  }
+
+  /** For the auth hook: the principal of an in-process call, or undefined. */
+  readonly principal = (request: FastifyRequest): Authenticated | undefined => {
+    const ticket = request.headers[TICKET_HEADER]
+    if (ticket === undefined) return undefined
+    delete request.headers[TICKET_HEADER]
+    if (typeof ticket !== 'string' || (request.raw as { isLightMyRequest?: unknown }).isLightMyRequest !== true) return undefined
+    return this.#tickets.get(ticket)
+  }
+
+  /**
+   * Calls `method path` as `actor` in domain `domainId`: a channel acts with its token's rights
+   * (its current `opts.roles` and `opts.userid`), a user with its roles, the root key with all.
+   * Refused rights answer `{status: 403, body: {error_code: 1403, …}}` like any other HTTP error;
+   * a call that is not a REST call at all throws 1400.
+   */
+  async call(domainId: string, actor: Actor, method: unknown, path: unknown, body: unknown): Promise<ApiAnswer> {
+    const verb = typeof method === 'string' ? method.toUpperCase() : undefined
+    if (verb === undefined || !METHODS.has(verb))
+      throw new AppError('bad_request', 'method must be one of GET, POST, PUT, PATCH, DELETE')
+    if (
+      typeof path !== 'string' ||
+      !path.startsWith(REST_PREFIX) ||
+      path.length > MAX_PATH ||
+      /[\s#]/.test(path) ||
+      hasControlCharacter(path)
+    ) {
+      throw new AppError('bad_request', `path must be a path of the REST API, starting with ${REST_PREFIX}`)
+    }
+    const http = this.#http
+    if (!http) throw new AppError('unavailable', 'the server is starting')
+    const domain = this.#deps.domains.byId(domainId)
+    if (!domain) throw new AppError('not_found', 'the domain no longer exists')
+    const principal: Authenticated = { domain, scope: domain.id, actor: { ...actor }, rights: this.#rightsOf(domainId, actor) }
+    const ticket = randomBytes(32).toString('base64url')
+    this.#tickets.set(ticket, principal)
+    try {
+      const withBody = body !== undefined && body !== null
+      const response = await http.inject({
+        method: verb as 'GET',
+        url: path,
+        headers: { [TICKET_HEADER]: ticket, ...(withBody && { 'content-type': 'application/json' }) },
+        ...(withBody && { payload: JSON.stringify(body) }),
+      })
+      const text = response.body
+      const json = /^application\/json/.test(String(response.headers['content-type'] ?? ''))
+      return { status: response.statusCode, body: json && text !== '' ? JSON.parse(text) : text }
+    } finally {
+      this.#tickets.delete(ticket)
+    }
+  }
+
+  #rightsOf(domainId: string, actor: Actor): Rights {
+    if (actor.kind === 'root') return ALL_RIGHTS
+    if (actor.kind === 'user') return this.#deps.rights.ofUser(domainId, actor.id)
+    const entry = this.#deps.channels.byId(actor.id)
+    if (!entry || entry.domainId !== domainId) throw new AppError('not_found', 'the channel no longer exists')
+    return this.#deps.rights.ofChannel(domainId, entry.channel)
+  }
+}

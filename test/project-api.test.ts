@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import { assertError } from './support/assertions.ts'
+import { AUDIT, auditOf, ROLES, userWith } from './support/iam.ts'
+import { rawRequest } from './support/raw-http.ts'
+import { runScript, saveScript } from './support/scripts.ts'
+import { CHANNELS, type Client, DOMAINS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
+import { TestSocket } from './support/ws-client.ts'
+
+async function connect(t: TestContext, url: string, token: string): Promise<TestSocket> {
+  const socket = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${token}`)
+  t.after(() => socket.socket.close())
+  await socket.opened()
+  return socket
+}
+
+async function rest(socket: TestSocket, qid: string, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  socket.send(['rest', { qid, ...frame }])
+  const [, answer] = await socket.answer('rest_result', qid)
+  return answer
+}
+
+async function role(root: Client, code: string, permissions: { route: string; methods: string[] }[]): Promise<void> {
+  const reply = await root.post(ROLES, { code, permissions })
+  assert.equal(reply.status, 200, reply.text)
+}
+
+describe('the project API from inside: the rest capability and api.request (SPEC §6.4, §10)', () => {
+  it("answers a token's rest calls with its rights: its roles plus its user's, 403 for the rest", async (t) => {
+    const { root, url } = await startServer(t)
+    await role(root, 'reader', [{ route: '/rest/v1/service/*', methods: ['GET'] }])
+    await role(root, 'scripter', [{ route: '/rest/v1/service/svcscripts', methods: ['POST'] }])
+    const channel = json(
+      await root.post(CHANNELS, { code: 'console', type: 'public', opts: { roles: ['reader'], filter_capabilities: ['rest'] } }),
+    )
+    const socket = await connect(t, url, channel.token_local as string)
+
+    const listed = await rest(socket, 'q1', { method: 'GET', path: `${CHANNELS}?mask=code,type` })
+    assert.deepEqual(listed, { qid: 'q1', result: 'ok', status: 200, body: [{ code: 'console', type: 'public' }] })
+    const one = await rest(socket, 'q2', { method: 'get', path: `${CHANNELS}/${String(channel.id)}?mask=code` })
+    assert.deepEqual(one, { qid: 'q2', result: 'ok', status: 200, body: { code: 'console' } })
+    assert.deepEqual(await rest(socket, 'q3', { method: 'POST', path: SCRIPTS, body: { code: 'x', source: 'return 1' } }), {
+      qid: 'q3',
+      result: 'ok',
+      status: 403,
+      body: { error_code: 1403, error_message: "the token's roles do not allow POST /rest/v1/service/svcscripts" },
+    })
+    assert.equal((await rest(socket, 'q4', { method: 'GET', path: USERS })).status, 403)
+    assert.deepEqual((await rest(socket, 'q5', { method: 'GET', path: DOMAINS })).body, {
+      error_code: 1403,
+      error_message: 'this needs master rights: the root key or an admin of the master domain',
+    })
+
+    // The channel's opts.userid user adds its roles; a change applies to the next call.
+    const user = await userWith(root, 'bot', ['scripter'])
+    await root.patch(`${CHANNELS}/${String(channel.id)}`, { opts: { userid: user.id } })
+    const created = await rest(socket, 'q6', {
+      method: 'POST',
+      path: SCRIPTS,
+      body: { code: 'made-by-token', source: 'return 1' },
+    })
+    assert.equal(created.status, 200, JSON.stringify(created))
+    const script = created.body as { id: string; code: string }
+    assert.equal(script.code, 'made-by-token')
+    assert.deepEqual(await auditOf(root, script.id), [
+      {
+        actor: { kind: 'channel', id: channel.id },
+        collection: 'svcscripts',
+        entity_id: script.id,
+        operation: 'create',
+        fields: ['code', 'name', 'lang', 'source', 'opts.title', 'opts.comment', 'opts.loglevel'],
+      },
+    ])
+    // Validation answers as over HTTP.
+    const invalid = await rest(socket, 'q7', { method: 'POST', path: SCRIPTS, body: { code: 'bad code' } })
+    assert.equal(invalid.status, 400)
+    assert.equal((invalid.body as { error_code: number }).error_code, 1400)
+  })
+
+  it('refuses rest frames that are not REST calls, oversized bodies, and channels without the capability', async (t) => {
+    const { root, url } = await startServer(t, { env: { SWITCHBOARD_REST_BODY_LIMIT: '2048' } })
+    const withRest = json(
+      await root.post(CHANNELS, { code: 'r', type: 'public', opts: { roles: ['admin'], filter_capabilities: ['rest'] } }),
+    )
+    const without = json(await root.post(CHANNELS, { code: 'n', type: 'public', opts: { roles: ['admin'] } }))
+    const socket = await connect(t, url, withRest.token_local as string)
+    const refused = (qid: string, message: string) => ({ qid, result: 'error', error_code: 1400, error_message: message })
+    const badMethod = 'method must be one of GET, POST, PUT, PATCH, DELETE'
+    const badPath = 'path must be a path of the REST API, starting with /rest/v1/'
+    assert.deepEqual(await rest(socket, 'a', { path: CHANNELS }), refused('a', badMethod))
+    assert.deepEqual(await rest(socket, 'b', { method: 'TRACE', path: CHANNELS }), refused('b', badMethod))
+    assert.deepEqual(await rest(socket, 'c', { method: 'GET' }), refused('c', badPath))
+    for (const [qid, path] of [
+      ['d', `/exec/${String(withRest.token_local)}`],
+      ['e', '/files/x'],
+      ['f', '/ws/token/v1'],
+      ['g', '/rest/v1/x y'],
+      ['h', '/rest/v1/x\u0000'],
+      ['i', 'http://example.com/rest/v1/'],
+      ['j', 42],
+    ] as const) {
+      assert.deepEqual(await rest(socket, qid, { method: 'GET', path }), refused(qid, badPath), String(path))
+    }
+    const big = await rest(socket, 'm', {
+      method: 'POST',
+      path: SCRIPTS,
+      body: { code: 'big', source: `return '${'x'.repeat(4000)}'` },
+    })
+    assert.deepEqual(big, {
+      qid: 'm',
+      result: 'ok',
+      status: 413,
+      body: { error_code: 1413, error_message: 'the body is larger than this endpoint accepts' },
+    })
+    // An admin token may do everything in its domain, through the same routes and checks.
+    assert.equal((await rest(socket, 'k', { method: 'DELETE', path: `${CHANNELS}/${String(without.id)}` })).status, 200)
+    assert.equal((await rest(socket, 'l', { method: 'GET', path: '/rest/v1/service/nothing-here' })).status, 404)
+
+    const other = json(await root.post(CHANNELS, { code: 'n2', type: 'public', opts: { roles: ['admin'] } }))
+    const plain = await connect(t, url, other.token_local as string)
+    plain.send(['rest', { qid: 'z', method: 'GET', path: CHANNELS }])
+    assert.deepEqual((await plain.answer('rest_result', 'z'))[1], {
+      qid: 'z',
+      result: 'error',
+      error_code: 1403,
+      error_message: "the channel does not allow the 'rest' capability",
+    })
+  })
+
+  it('never takes a principal from a request that came over a socket, whatever its headers', async (t) => {
+    const { root, url } = await startServer(t)
+    await root.post(CHANNELS, { code: 'admin-token', type: 'public', opts: { roles: ['admin'], filter_capabilities: ['rest'] } })
+    for (const value of ['x', 'A'.repeat(43), '']) {
+      const answer = await rawRequest(url, 'GET', CHANNELS, { 'switchboard-in-process-ticket': value })
+      assertError(answer, 401, /an API key is required/)
+    }
+  })
+
+  it("lets a channel's script call the API with the token's rights, and audits its changes as the channel's", async (t) => {
+    const { root, client, url } = await startServer(t)
+    await role(root, 'script-writer', [{ route: '/rest/v1/service/svcscripts/*', methods: ['GET', 'POST'] }])
+    await saveScript(
+      root,
+      'caller',
+      `const made = await api.request('POST', '/rest/v1/service/svcscripts', { code: 'from-script', source: 'return 2' })
+       const users = await api.request('GET', '/rest/v1/iam/users')
+       const found = await api.request('POST', '/rest/v1/service/svcscripts/lookup', { code: 'from-script' })
+       return { made: [made.status, made.body.code], users, found: found.status }`,
+    )
+    const channel = json(
+      await root.post(CHANNELS, {
+        code: 'hook',
+        type: 'public',
+        recv_svcscriptcode: 'caller',
+        opts: { issync: true, roles: ['script-writer'] },
+      }),
+    )
+    const answer = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(channel.token_local)}` })
+    assert.equal(answer.status, 200, answer.text)
+    assert.deepEqual(answer.body, {
+      made: [200, 'from-script'],
+      users: { status: 403, body: { error_code: 1403, error_message: "the token's roles do not allow GET /rest/v1/iam/users" } },
+      found: 200,
+    })
+    const made = json(await root.post(`${SCRIPTS}/lookup`, { code: 'from-script' }))
+    assert.deepEqual(
+      (await auditOf(root, made.id as string)).map((entry) => entry.actor),
+      [{ kind: 'channel', id: channel.id }],
+    )
+
+    // Bad calls fail the script with a message saying why.
+    const bad = await saveScript(root, 'bad-call', "await api.request('GET', '/exec/x')")
+    const failed = await runScript(root, bad, { channel: 'hook' })
+    assert.equal(failed.status, 'error')
+    assert.equal(failed.error?.message, 'api.request: path must be a path of the REST API, starting with /rest/v1/')
+
+    // A test run acts as its caller: a user who may only run scripts cannot use the API through one.
+    await role(root, 'runner', [{ route: '/rest/v1/service/svcscripts/*/run', methods: ['POST'] }])
+    const runner = client((await userWith(root, 'runner', ['runner'])).key)
+    const lister = await saveScript(root, 'lister', "return (await api.request('GET', '/rest/v1/iam/users')).status")
+    assert.deepEqual((await runScript(runner, lister, { channel: 'hook' })).variables, { result: 403 })
+    assert.deepEqual((await runScript(root, lister)).variables, { result: 200 }, 'the root key may')
+    // The root key's script may use master routes too; the change is in the master domain's log, as the root's.
+    const maker = await saveScript(
+      root,
+      'maker',
+      "return (await api.request('POST', '/rest/v1/master/domains', { name: 'made' })).body.id",
+    )
+    const domainId = (await runScript(root, maker)).variables.result as string
+    const master = client(ROOT_KEY, { 'switchboard-domain': 'master' })
+    assert.deepEqual(
+      (await auditOf(master, domainId)).map((entry) => entry.actor),
+      [{ kind: 'root', id: 'root' }],
+    )
+    const entries = jsonArray(await root.get(`${AUDIT}?limit=1000`))
+    assert.ok(entries.every((entry) => (entry.actor as { kind: string }).kind !== 'channel' || entry.collection === 'svcscripts'))
+  })
+})
