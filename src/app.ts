@@ -70,6 +70,7 @@ import { filesCapability } from './websocket/capabilities/files.ts'
 import { restCapability } from './websocket/capabilities/rest.ts'
 import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
+import { ConnectionCensus } from './websocket/connection-census.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
 import { connectionRoutes } from './websocket/connection-routes.ts'
 import type { WsConnection } from './websocket/ws-connection.ts'
@@ -345,7 +346,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
-    connectionRoutes(http, { registry })
+    connectionRoutes(http, { census: new ConnectionCensus({ bus, peers, registry, node: nodeId }) })
     consoleRoutes(http)
     await http.ready()
     opened.push(http)

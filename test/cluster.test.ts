@@ -81,6 +81,14 @@ return await ws.send(to, 'confirm', { order: 7 }, { sync, timeout: 10_000 })`,
     // To the whole channel: every connection on every node.
     assert.equal((await webhook(a, pusher.token_local, { to: 'room' })).status, 200)
     for (const client of [onB, alsoOnB, onA]) assert.deepEqual((await client.next(([name]) => name === 'notice'))[1], { n: 1 })
+
+    // Either node lists the connections of both.
+    for (const node of [a, b]) {
+      const listed = jsonArray(await node.root.get(`/rest/v1/service/connections?channel_id=${String(room.id)}`))
+      assert.equal(listed.length, 3)
+      assert.equal(new Set(listed.map((connection) => connection.node)).size, 2)
+      assert.ok(listed.some((connection) => connection.id === id))
+    }
   })
 
   it('gives each event of an eventing channel with connections on three nodes to one connection only', async (t) => {

@@ -95,7 +95,7 @@ describe('websocket Token API (SPEC §6)', () => {
       ['first', 'first', 'second'],
     )
     for (const connection of listed) {
-      assert.deepEqual(Object.keys(connection).sort(), ['channel_code', 'channel_id', 'id', 'ip', 'opened_at'])
+      assert.deepEqual(Object.keys(connection).sort(), ['channel_code', 'channel_id', 'id', 'ip', 'node', 'opened_at'])
       assert.equal(connection.ip, '127.0.0.1')
     }
     const ofSecond = jsonArray(await root.get(`/rest/v1/service/connections?channel_id=${second.id}`))

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, Timestamp, Uuid } from '../http/shared-schemas.ts'
-import type { ConnectionRegistry } from './connection-registry.ts'
+import type { ConnectionCensus } from './connection-census.ts'
 
 const ConnectionView = Type.Object(
   {
@@ -11,40 +11,30 @@ const ConnectionView = Type.Object(
     channel_code: Type.String(),
     ip: Type.String(),
     opened_at: Timestamp,
+    node: Type.String({ description: 'the id of the node that holds the connection' }),
   },
   { additionalProperties: false, title: 'Connection' },
 )
 
 /**
- * `GET /rest/v1/service/connections`: the live websocket connections of the caller's domain on
- * this node (an addition to SPEC: operators and the console watch them). Read from the
- * registry, no store read.
+ * `GET /rest/v1/service/connections`: the live websocket connections of the caller's domain, on
+ * every node (an addition to SPEC: operators and the console watch them). No store read.
  */
-export function connectionRoutes(app: FastifyInstance, { registry }: { registry: ConnectionRegistry }): void {
+export function connectionRoutes(app: FastifyInstance, { census }: { census: ConnectionCensus }): void {
   app.get(
     '/rest/v1/service/connections',
     {
       config: { access: 'domain' },
       schema: {
         tags: ['connections'],
-        summary: 'Live websocket connections of this domain on this node, oldest first',
+        summary: 'Live websocket connections of this domain on every node, oldest first',
         querystring: Type.Object({ channel_id: Type.Optional(Uuid) }, { additionalProperties: false }),
         response: { 200: Type.Array(ConnectionView), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
-      const domainId = authOf(request).domain.id
       const { channel_id: channelId } = request.query as { channel_id?: string }
-      const found = channelId === undefined ? [...registry.all()] : registry.ofChannel(channelId)
-      return found
-        .filter((connection) => connection.domainId === domainId)
-        .map((connection) => ({
-          id: connection.id,
-          channel_id: connection.channelId,
-          channel_code: connection.channel.code,
-          ip: connection.ip,
-          opened_at: connection.openedAt.toISOString(),
-        }))
+      return census.list(authOf(request).domain.id, channelId ?? null)
     },
   )
 }

@@ -96,6 +96,8 @@ export interface Connection {
   readonly channel_code: string
   readonly ip: string
   readonly opened_at: string
+  /** The cluster node that holds it. */
+  readonly node: string
 }
 
 export interface User {
