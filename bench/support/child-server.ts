@@ -23,17 +23,21 @@ function processCpuMicros(pid: number): number {
 
 /**
  * Runs `script` in its own Node process, so the server under test and the load generator do
- * not share a core. The script prints `READY {"url": …}` when it listens.
+ * not share a core. The script prints `READY {"url": …}` when it listens. (With `taskset`, the
+ * pid is taskset's until it execs node: the same process.)
  */
-export async function startChildServer(script: URL, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', script.pathname],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
+export async function startChildServer(
+  script: URL,
+  env: Record<string, string> = {},
+  options: { cpu?: number } = {},
+): Promise<ChildServer> {
+  const node = [process.execPath, '--no-node-snapshot', '--disable-warning=ExperimentalWarning', script.pathname]
+  // `cpu`: pinned to that core (with the script hosts it starts) by taskset, where there is one.
+  const command = options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node]
+  const child: ChildProcess = spawn(command[0] as string, command.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const info = await new Promise<ChildServer['info']>((resolve, reject) => {
     let buffer = ''
     child.stdout?.on('data', (chunk) => {
