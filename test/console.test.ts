@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
-import type { Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { launchBrowser, openPage, overflow, screenshot } from './support/browser.ts'
-import { CHANNELS, json, jsonArray, ROOT_KEY, startServer } from './support/server.ts'
+import { API_KEYS, CHANNELS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
 
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
+const ROLES = '/rest/v1/iam/roles'
 
 /** Replaces the CodeMirror document with `text`, as if typed without auto-closing brackets. */
 async function setSource(page: Page, text: string): Promise<void> {
@@ -18,6 +20,24 @@ async function setSource(page: Page, text: string): Promise<void> {
 async function go(page: Page, link: string, heading: string | RegExp): Promise<void> {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: link }).click()
   await page.getByRole('heading', { level: 1, name: heading }).waitFor()
+}
+
+async function signIn(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/ui/`)
+  await page.getByLabel('API key').fill(ROOT_KEY)
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { level: 1, name: 'Channels' }).waitFor()
+}
+
+/** Waits until the input `field` holds `want` (the page renders a change a moment after the event). */
+async function valueIs(page: Page, field: Locator, want: string): Promise<void> {
+  const id = JSON.stringify(await field.getAttribute('id'))
+  await page.waitForFunction(`document.getElementById(${id})?.value === ${JSON.stringify(want)}`)
+}
+
+/** The text of each row of the page's table. */
+async function rows(page: Page): Promise<string[]> {
+  return (await page.locator('tbody tr').allInnerTexts()).map((text) => text.replace(/\s+/g, ' ').trim())
 }
 
 async function sendFromTester(page: Page, body: string): Promise<void> {
@@ -148,7 +168,7 @@ describe('admin console (a real browser against a real server)', () => {
     await go(page, 'Users & keys', 'Users & keys')
     await page.getByLabel('Login').fill('ann')
     await page.getByRole('button', { name: 'Add user' }).click()
-    await page.getByRole('cell', { name: 'ann' }).waitFor()
+    await page.getByRole('cell', { name: 'ann', exact: true }).waitFor()
     await page.getByRole('button', { name: 'New key' }).click()
     await page.getByText(/It is shown only now/).waitFor()
     assert.match((await page.locator('.note.ok code.token').textContent()) ?? '', /^sbk_/)
@@ -209,6 +229,212 @@ describe('admin console (a real browser against a real server)', () => {
     assert.deepEqual(failed, [])
   })
 
+  it('defines a role with permissions, gives it to a user, and shows those changes in the audit log', async (t) => {
+    const { url, root, client } = await startServer(t)
+    // Bob, an admin with a key of his own, makes a change as a user.
+    const bob = json(await root.post(USERS, { login: 'bob', roles: ['admin'] }))
+    const bobKey = String(json(await root.post(API_KEYS, { userid: bob.id, name: 'laptop' })).key)
+    assert.equal((await client(bobKey).post(SCRIPTS, { code: 'hello', source: 'return 1' })).status, 200)
+    const scratch = json(await root.post(ROLES, { code: 'scratch', permissions: [] }))
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await signIn(page, url)
+
+    // The built-in admin is listed, read-only, with the domain's own roles.
+    await go(page, 'Roles', 'Roles')
+    await page.getByRole('link', { name: 'scratch' }).waitFor()
+    assert.deepEqual(await rows(page), ['admin built in everything in the domain (read-only)', 'scratch none: allows nothing'])
+
+    // A new role: the API's problem with a route shows at that route; methods follow the route's kind.
+    await page.getByRole('link', { name: 'New role' }).click()
+    await page.getByLabel('Code', { exact: true }).fill('operator')
+    await page.getByLabel('Name', { exact: true }).fill('Reads the service, runs scripts')
+    const first = page.getByRole('group', { name: 'Permission 1' })
+    await first.getByLabel('Route').fill('rest/v1/service/*')
+    await page.getByRole('button', { name: 'Create role' }).click()
+    await first.getByText('must be a path starting with / (or /ws#<capability>)').waitFor()
+    assert.equal(await first.getByLabel('Route').getAttribute('aria-invalid'), 'true')
+    await first.getByLabel('Route').fill('/rest/v1/service/*')
+    await page.getByRole('button', { name: 'Add a permission' }).click()
+    const second = page.getByRole('group', { name: 'Permission 2' })
+    await second.getByLabel('Route').fill('/rest/v1/service/svcscripts/*/run')
+    await second.getByLabel('GET').uncheck()
+    await second.getByLabel('POST').check()
+    await page.getByRole('button', { name: 'Add a permission' }).click()
+    const third = page.getByRole('group', { name: 'Permission 3' })
+    await third.getByLabel('Route').fill('/ws#subscr')
+    await third.getByLabel('WEBSOCKET').waitFor()
+    assert.equal(await third.getByLabel('GET').count(), 0, 'a capability offers WEBSOCKET, not HTTP verbs')
+    await page.getByRole('button', { name: 'Create role' }).click()
+    await third.getByText('choose at least one method').waitFor()
+    await third.getByLabel('WEBSOCKET').check()
+    await page.getByRole('button', { name: 'Create role' }).click()
+    await page.getByRole('heading', { level: 1, name: 'operator' }).waitFor()
+    await screenshot(page, 'role')
+    const [operator] = jsonArray(await root.get(`${ROLES}?filter=${encodeURIComponent('{"code":"operator"}')}`))
+    assert.deepEqual(operator?.permissions, [
+      { route: '/rest/v1/service/*', methods: ['GET'] },
+      { route: '/rest/v1/service/svcscripts/*/run', methods: ['POST'] },
+      { route: '/ws#subscr', methods: ['WEBSOCKET'] },
+    ])
+
+    // Deleting a role asks first.
+    await page.getByRole('link', { name: 'Roles', exact: true }).first().click()
+    await page.getByRole('link', { name: 'scratch' }).click()
+    await page.getByRole('heading', { level: 1, name: 'scratch' }).waitFor()
+    await page.getByRole('button', { name: 'Delete' }).click()
+    await page.getByRole('dialog', { name: 'Delete role scratch?' }).getByRole('button', { name: 'Delete' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Roles' }).waitFor()
+    await page.getByRole('link', { name: 'operator' }).waitFor()
+    assert.equal((await root.get(`${ROLES}/${String(scratch.id)}`)).status, 404)
+    assert.deepEqual(await rows(page), [
+      'admin built in everything in the domain (read-only)',
+      'operator Reads the service, runs scripts GET /rest/v1/service/* POST /rest/v1/service/svcscripts/*/run WEBSOCKET /ws#subscr',
+    ])
+    await screenshot(page, 'roles')
+
+    // A user gets it: the known role codes are offered, the change is a PATCH of the user's roles.
+    await go(page, 'Users & keys', 'Users & keys')
+    await page.getByLabel('Login').fill('ann')
+    await page.getByRole('button', { name: 'Add user' }).click()
+    await page.getByRole('cell', { name: 'ann', exact: true }).waitFor()
+    await page.getByRole('button', { name: 'Edit the roles of ann' }).click()
+    const editor = page.getByRole('group', { name: 'Roles of ann' })
+    // The focus moves into the editor, to its first box.
+    const firstBox = await editor.getByLabel('admin').getAttribute('id')
+    await page.waitForFunction(`document.activeElement?.id === ${JSON.stringify(firstBox)}`)
+    await editor.getByLabel('admin').uncheck()
+    await editor.getByLabel('operator').check()
+    await page.getByRole('button', { name: 'Save roles' }).click()
+    await page.getByRole('row', { name: /^ann operator/ }).waitFor()
+    const [ann] = jsonArray(await root.get(`${USERS}?filter=${encodeURIComponent('{"login":"ann"}')}`))
+    assert.deepEqual(ann?.roles, ['operator'])
+
+    // A role someone holds is not deleted: the server's reason, in words.
+    await go(page, 'Roles', 'Roles')
+    await page.getByRole('link', { name: 'operator' }).click()
+    await page.getByRole('button', { name: 'Delete' }).click()
+    await page.getByRole('dialog', { name: 'Delete role operator?' }).getByRole('button', { name: 'Delete' }).click()
+    await page.getByText("Role 'operator' is held by user ann; take it from them first").waitFor()
+
+    // The audit log, newest first: who (logins, not ids), what (linking to the entity), which fields.
+    await go(page, 'Audit log', 'Audit log')
+    await page.getByText('1–8 of 8').waitFor()
+    const log = await rows(page)
+    assert.match(log[0] ?? '', /root key update users ann history roles$/)
+    assert.match(log[1] ?? '', /root key create users ann history login, name, roles, opts\.comment, opts\.email$/)
+    assert.match(log[2] ?? '', /root key delete roles \S+ history —$/, 'a deleted role is shown by id')
+    assert.match(log[3] ?? '', /root key create roles operator history code, name, permissions$/)
+    assert.match(log[5] ?? '', /user bob key laptop create svcscripts hello history /)
+    await screenshot(page, 'audit')
+    await page.getByLabel('Who').selectOption('user')
+    await page.waitForURL(/actor=user/)
+    await page.getByText('1–1 of 1').waitFor()
+    await page.getByRole('link', { name: 'hello' }).click()
+    await page.getByRole('heading', { level: 1, name: 'hello' }).waitFor()
+    await page.getByRole('link', { name: 'History' }).click()
+    await page.waitForURL(/entity=/)
+    await page.getByText('1–1 of 1').waitFor()
+    await go(page, 'Audit log', 'Audit log')
+    await page.getByLabel('Collection').selectOption('roles')
+    await page.getByText('1–3 of 3').waitFor()
+    await page.getByRole('button', { name: 'All changes of operator' }).click()
+    await page.getByText('1–1 of 1').waitFor()
+    assert.match((await rows(page))[0] ?? '', /create roles operator/)
+
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(
+      failed,
+      ['400 POST /rest/v1/iam/roles', `409 DELETE /rest/v1/iam/roles/${String(operator?.id)}`],
+      'the only failed requests are the ones the test provoked',
+    )
+  })
+
+  it('uploads, lists, downloads, replaces and deletes a file through a channel that allows the files API', async (t) => {
+    const { url, root } = await startServer(t)
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await signIn(page, url)
+
+    // Without a channel that allows the files API, the page says how to allow one.
+    await go(page, 'Files', 'Files')
+    await page.getByText('no channel allows it yet').waitFor()
+    await page.getByRole('link', { name: 'Choose a channel' }).waitFor()
+    const drop = json(await root.post(CHANNELS, { code: 'drop', type: 'public', opts: { allow_files_api: true } }))
+    const token = String(drop.token_local)
+    await page.reload()
+    await page.getByText('No files yet.').waitFor()
+
+    // Upload: the path starts as the file's name in the folder shown, and may be changed.
+    const bytes = Buffer.from('region,total\nnorth,7\nsouth,\u00e9\u00e8\n\u0000\u00ff', 'latin1')
+    await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'q4.csv', mimeType: 'text/csv', buffer: bytes })
+    await valueIs(page, page.getByLabel('Path'), 'q4.csv')
+    await page.getByLabel('Path').fill('reports/2026/q4.csv')
+    await page.getByRole('button', { name: 'Upload', exact: true }).click()
+    await page.getByText(`Uploaded reports/2026/q4.csv (${bytes.length} B).`).waitFor()
+    await page.getByRole('button', { name: 'reports/' }).click()
+    await page.waitForURL(/prefix=reports%2F/)
+    await page.getByRole('button', { name: '2026/' }).click()
+    await page.getByRole('cell', { name: 'q4.csv', exact: true }).waitFor()
+    assert.match((await rows(page))[0] ?? '', new RegExp(`^q4\\.csv ${bytes.length} B text/csv \\d+ s ago Download Delete$`))
+    await page
+      .getByLabel('File', { exact: true })
+      .setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') })
+    await valueIs(page, page.getByLabel('Path'), 'reports/2026/notes.txt')
+    await page.getByRole('button', { name: 'Upload', exact: true }).click()
+    await page.getByRole('cell', { name: 'notes.txt', exact: true }).waitFor()
+    await screenshot(page, 'files')
+
+    // Download: the bytes as stored, by a link to memory: the token is in no URL.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download reports/2026/q4.csv' }).click(),
+    ])
+    assert.equal(download.suggestedFilename(), 'q4.csv')
+    assert.match(download.url(), /^blob:/)
+    assert.deepEqual(await readFile(await download.path()), bytes)
+    assert.ok(!page.url().includes(token), 'the token is not in the address')
+
+    // Uploading to a taken path asks before replacing.
+    await page
+      .getByLabel('File', { exact: true })
+      .setInputFiles({ name: 'q4.csv', mimeType: 'text/csv', buffer: Buffer.from('v2') })
+    await page.getByRole('button', { name: 'Upload', exact: true }).click()
+    await page.getByRole('dialog', { name: 'Replace reports/2026/q4.csv?' }).getByRole('button', { name: 'Replace' }).click()
+    await page.getByText('Replaced reports/2026/q4.csv (2 B).').waitFor()
+    const stored = await fetch(`${url}/files/reports/2026/q4.csv`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(await stored.text(), 'v2')
+
+    // Delete, after a question.
+    await page.getByRole('button', { name: 'Delete reports/2026/q4.csv' }).click()
+    await page.getByRole('dialog', { name: 'Delete reports/2026/q4.csv?' }).getByRole('button', { name: 'Delete' }).click()
+    await page.getByText('Deleted reports/2026/q4.csv.').waitFor()
+    await page.getByRole('cell', { name: 'q4.csv', exact: true }).waitFor({ state: 'detached' })
+    const left = await rows(page)
+    assert.equal(left.length, 1)
+    assert.match(left[0] ?? '', /^notes\.txt 2 B text\/plain \d+ s ago Download Delete$/)
+    const gone = await fetch(`${url}/files/reports/2026/q4.csv`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(gone.status, 404)
+    assert.equal(((await gone.json()) as { error_code: number }).error_code, 1404)
+
+    // The audit log names the channel whose token made the changes.
+    await go(page, 'Audit log', 'Audit log')
+    await page.getByLabel('Collection').selectOption('files')
+    await page.getByText('1–4 of 4').waitFor()
+    const log = await rows(page)
+    assert.match(log[0] ?? '', /channel drop delete files reports\/2026\/q4\.csv history —$/)
+    assert.match(log[1] ?? '', /channel drop update files reports\/2026\/q4\.csv history content$/)
+    assert.match(log[2] ?? '', /channel drop create files reports\/2026\/notes\.txt history content$/)
+    assert.match(log[3] ?? '', /channel drop create files reports\/2026\/q4\.csv history content$/)
+    await page.getByRole('link', { name: 'reports/2026/notes.txt' }).click()
+    await page.getByRole('cell', { name: 'notes.txt', exact: true }).waitFor()
+
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(failed, [], 'no request failed')
+  })
+
   it('fits a phone-width screen on every page without sideways scrolling', async (t) => {
     const { url, root } = await startServer(t)
     await root.post('/rest/v1/service/svcscripts', { code: 'hello', source: 'return { hi: startparam(4) }' })
@@ -219,6 +445,22 @@ describe('admin console (a real browser against a real server)', () => {
       recv_svcscriptcode: 'hello',
       opts: { issync: true },
     })
+    const files = json(await root.post(CHANNELS, { code: 'phone-files', type: 'public', opts: { allow_files_api: true } }))
+    const upload = await fetch(`${url}/files/exports/a-rather-long-folder-name/with-a-file-named-at-length-2026-12-01.csv`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${String(files.token_local)}`, 'content-type': 'text/csv' },
+      body: 'a,b\n1,2\n',
+    })
+    assert.equal(upload.status, 201)
+    const role = json(
+      await root.post('/rest/v1/iam/roles', {
+        code: 'phone-role',
+        permissions: [
+          { route: '/rest/v1/service/integration_points/*', methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'LOOKUP'] },
+          { route: '/ws#*', methods: ['WEBSOCKET'] },
+        ],
+      }),
+    )
     const browser = await launchBrowser(t)
     const { page, errors, failed } = await openPage(browser, PHONE)
     page.setDefaultTimeout(15_000)
@@ -233,7 +475,10 @@ describe('admin console (a real browser against a real server)', () => {
       ['Live', 'Live'],
       ['Events', 'Events'],
       ['Webhook tester', 'Webhook tester'],
+      ['Files', 'Files'],
       ['Users & keys', 'Users & keys'],
+      ['Roles', 'Roles'],
+      ['Audit log', 'Audit log'],
     ] as const) {
       // The navigation folds into a menu on a narrow screen.
       await page.getByRole('button', { name: 'Menu' }).click()
@@ -246,6 +491,18 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByRole('heading', { name: 'Token' }).waitFor()
     assert.equal(await overflow(page), 0, 'a channel fits')
     await screenshot(page, 'phone-channel')
+    await page.goto(`${url}/ui/roles/${String(role.id)}`)
+    await page.getByRole('group', { name: 'Permission 2' }).waitFor()
+    assert.equal(await overflow(page), 0, 'a role fits')
+    await page.goto(`${url}/ui/files?prefix=exports%2Fa-rather-long-folder-name%2F`)
+    await page.getByRole('cell', { name: 'with-a-file-named-at-length-2026-12-01.csv', exact: true }).waitFor()
+    assert.equal(await overflow(page), 0, 'a folder of files fits')
+    await page.goto(`${url}/ui/users`)
+    await page.getByLabel('Login').fill('phone-user')
+    await page.getByRole('button', { name: 'Add user' }).click()
+    await page.getByRole('button', { name: 'Edit the roles of phone-user' }).click()
+    await page.getByRole('group', { name: 'Roles of phone-user' }).waitFor()
+    assert.equal(await overflow(page), 0, 'the roles editor fits')
     assert.deepEqual(errors, [], 'no console errors')
     assert.deepEqual(failed, [])
   })

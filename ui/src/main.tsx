@@ -3,12 +3,16 @@ import { useEffect, useState } from 'preact/hooks'
 import { currentSession, endSession, type Session, whenUnauthorized } from './api/client.ts'
 import { matchPath, navigate, useRoute } from './app/router.ts'
 import { Shell } from './app/shell.tsx'
+import { Audit } from './pages/audit.tsx'
 import { ChannelEdit } from './pages/channel-edit.tsx'
 import { Channels } from './pages/channels.tsx'
 import { Events } from './pages/events.tsx'
 import { ExecutionDetail } from './pages/execution-detail.tsx'
 import { Executions } from './pages/executions.tsx'
+import { Files } from './pages/files.tsx'
 import { Live } from './pages/live.tsx'
+import { RoleEdit } from './pages/role-edit.tsx'
+import { Roles } from './pages/roles.tsx'
 import { ScriptEdit } from './pages/script-edit.tsx'
 import { Scripts } from './pages/scripts.tsx'
 import { SignIn } from './pages/sign-in.tsx'
@@ -21,6 +25,7 @@ const DETAIL_PAGES = [
   ['/channels/:id', (id: string) => <ChannelEdit id={id} />],
   ['/scripts/:id', (id: string) => <ScriptEdit id={id} />],
   ['/executions/:id', (id: string) => <ExecutionDetail id={id} />],
+  ['/roles/:id', (id: string) => <RoleEdit id={id} />],
 ] as const
 
 function Page({ path, query }: { path: string; query: URLSearchParams }) {
@@ -34,7 +39,10 @@ function Page({ path, query }: { path: string; query: URLSearchParams }) {
   if (path === '/live') return <Live />
   if (path === '/events') return <Events />
   if (path === '/tester') return <Tester query={query} />
+  if (path === '/files') return <Files query={query} />
   if (path === '/users') return <Users />
+  if (path === '/roles') return <Roles />
+  if (path === '/audit') return <Audit query={query} />
   return (
     <section>
       <h1>Not found</h1>

@@ -107,25 +107,32 @@ async function exchange<T>(method: string, path: string, body?: unknown): Promis
   if (session?.domain) headers['switchboard-domain'] = session.domain
   if (body !== undefined) headers['content-type'] = 'application/json'
   const response = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) })
-  const text = await response.text()
-  let data: unknown
-  try {
-    data = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    data = text
-  }
+  const data = parsed(await response.text())
   if (!response.ok) {
-    const shaped = data as { error_code?: number; error_message?: string; error_details?: FieldProblem[] } | undefined
-    const error = new ApiError(
-      response.status,
-      shaped?.error_code ?? 1000 + response.status,
-      shaped?.error_message ?? `the server answered ${response.status}`,
-      shaped?.error_details ?? [],
-    )
     if (response.status === 401) for (const listener of onUnauthorized) listener()
-    throw error
+    throw apiError(response.status, data)
   }
   return { data: data as T, headers: response.headers }
+}
+
+/** A body as JSON when it is JSON, else the text (undefined when empty). */
+export function parsed(text: string): unknown {
+  try {
+    return text === '' ? undefined : JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** The error an answer of `status` with (parsed) body `data` stands for, in the shape of SPEC §2. */
+export function apiError(status: number, data: unknown): ApiError {
+  const shaped = data as { error_code?: number; error_message?: string; error_details?: FieldProblem[] } | undefined
+  return new ApiError(
+    status,
+    shaped?.error_code ?? 1000 + status,
+    shaped?.error_message ?? `the server answered ${status}`,
+    shaped?.error_details ?? [],
+  )
 }
 
 export const PATHS = {
@@ -136,5 +143,7 @@ export const PATHS = {
   connections: '/rest/v1/service/connections',
   users: '/rest/v1/iam/users',
   apiKeys: '/rest/v1/iam/api_keys',
+  roles: '/rest/v1/iam/roles',
+  audit: '/rest/v1/service/audit',
   domains: '/rest/v1/master/domains',
 } as const

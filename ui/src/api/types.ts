@@ -115,3 +115,38 @@ export interface ApiKey {
   readonly key?: string
   readonly ext: Ext
 }
+
+/** The verbs a permission may name (`*` = all of them). */
+export const PERMISSION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'LOOKUP', 'WEBSOCKET', '*'] as const
+export type PermissionMethod = (typeof PERMISSION_METHODS)[number]
+
+export interface Permission {
+  route: string
+  methods: PermissionMethod[]
+}
+
+export interface Role {
+  readonly id: string
+  code: string
+  name: string
+  permissions: Permission[]
+  readonly ext: Ext
+}
+
+/** A file of the domain's space, as the files API lists it (SPEC §9). */
+export interface FileEntry {
+  readonly path: string
+  readonly size: number
+  readonly content_type: string
+  readonly mtime: string
+}
+
+export interface AuditEntry {
+  readonly id: string
+  readonly ts: string
+  readonly actor: { readonly kind: 'root' | 'user' | 'channel'; readonly id: string; readonly key_id?: string }
+  readonly collection: string
+  readonly entity_id: string
+  readonly operation: 'create' | 'update' | 'delete'
+  readonly fields: readonly string[]
+}

@@ -10,7 +10,10 @@ const PAGES = [
   ['/live', 'Live'],
   ['/events', 'Events'],
   ['/tester', 'Webhook tester'],
+  ['/files', 'Files'],
   ['/users', 'Users & keys'],
+  ['/roles', 'Roles'],
+  ['/audit', 'Audit log'],
 ] as const
 
 /** The frame of every page: navigation, the domain acted in, sign-out. */

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact'
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useId, useRef } from 'preact/hooks'
 
 interface ConfirmProps {
   readonly open: boolean
@@ -14,6 +14,8 @@ interface ConfirmProps {
 /** A modal question (the native dialog: focus is trapped, Escape cancels). */
 export function Confirm({ open, title, children, confirm, danger, onConfirm, onCancel }: ConfirmProps) {
   const dialog = useRef<HTMLDialogElement>(null)
+  // A page may hold several questions (delete, rotate): each title needs an id of its own.
+  const titleId = useId()
   useEffect(() => {
     const element = dialog.current
     if (!element) return
@@ -21,8 +23,8 @@ export function Confirm({ open, title, children, confirm, danger, onConfirm, onC
     if (!open && element.open) element.close()
   }, [open])
   return (
-    <dialog ref={dialog} onCancel={onCancel} aria-labelledby="confirm-title">
-      <h2 id="confirm-title">{title}</h2>
+    <dialog ref={dialog} onCancel={onCancel} aria-labelledby={titleId}>
+      <h2 id={titleId}>{title}</h2>
       <div>{children}</div>
       <div class="actions">
         <button type="button" onClick={onCancel}>

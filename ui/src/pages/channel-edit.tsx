@@ -188,6 +188,9 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             <Link href={`/executions?channel=${channel.id}`} class="button">
               Executions
             </Link>
+            <Link href={`/audit?entity=${channel.id}`} class="button">
+              History
+            </Link>
           </div>
         )}
       </div>

@@ -93,9 +93,14 @@ function ScriptForm({ script }: { script: Script | null }) {
       <div class="page-head">
         <h1>{stored ? stored.code : 'New script'}</h1>
         {stored && (
-          <Link href={`/executions?script=${encodeURIComponent(stored.code)}`} class="button">
-            Executions
-          </Link>
+          <div class="actions">
+            <Link href={`/executions?script=${encodeURIComponent(stored.code)}`} class="button">
+              Executions
+            </Link>
+            <Link href={`/audit?entity=${stored.id}`} class="button">
+              History
+            </Link>
+          </div>
         )}
       </div>
       <form

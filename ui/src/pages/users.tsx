@@ -1,26 +1,28 @@
-import { useState } from 'preact/hooks'
+import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, list, PATHS, request } from '../api/client.ts'
-import type { ApiKey, User } from '../api/types.ts'
+import type { ApiKey, Role, User } from '../api/types.ts'
+import { Link } from '../app/link.tsx'
 import { useResource } from '../app/use-resource.ts'
 import { Confirm } from '../components/confirm.tsx'
 import { CopyButton } from '../components/copy-button.tsx'
 import { TextField } from '../components/field.tsx'
+import { RolePicker, roleChoices } from '../components/role-picker.tsx'
 import { Empty, ErrorNote, Loaded } from '../components/states.tsx'
 import { Ago } from '../components/status-badge.tsx'
 
-const roleList = (text: string) =>
-  text
-    .split(',')
-    .map((role) => role.trim())
-    .filter(Boolean)
-
-/** Users of the domain and their API keys (SPEC §10). A new key's secret is shown once. */
+/** Users of the domain, their roles and their API keys (SPEC §10). A new key's secret is shown once. */
 export function Users() {
   const users = useResource(() => list<User>(PATHS.users, { limit: 1000, order: 'login' }), [])
   const keys = useResource(() => list<ApiKey>(PATHS.apiKeys, { limit: 1000 }), [])
+  const roleCodes = useResource(
+    async () => (await list<Role>(PATHS.roles, { mask: 'code', limit: 1000, order: 'code' })).items.map((role) => role.code),
+    [],
+  )
+  const known = roleCodes.state === 'ready' ? roleCodes.data : []
   const [login, setLogin] = useState('')
   const [name, setName] = useState('')
-  const [roles, setRoles] = useState('admin')
+  const [roles, setRoles] = useState<string[]>(['admin'])
+  const [editing, setEditing] = useState<string | null>(null)
   const [problem, setProblem] = useState<unknown>(null)
   const [secret, setSecret] = useState<{ user: string; key: string } | null>(null)
   const [removing, setRemoving] = useState<{ what: 'user' | 'key'; id: string; label: string } | null>(null)
@@ -30,7 +32,7 @@ export function Users() {
     event.preventDefault()
     setProblem(null)
     try {
-      await request('POST', PATHS.users, { login: login.trim(), name: name.trim(), roles: roleList(roles) })
+      await request('POST', PATHS.users, { login: login.trim(), name: name.trim(), roles })
       setLogin('')
       setName('')
       users.reload()
@@ -68,7 +70,7 @@ export function Users() {
       <div class="page-head">
         <h1>Users &amp; keys</h1>
       </div>
-      {problem !== null && !about('login') && <ErrorNote error={problem} />}
+      {problem !== null && !about('login') && !about('roles') && <ErrorNote error={problem} />}
       {secret && (
         <div class="note ok" role="status">
           <p>
@@ -109,7 +111,35 @@ export function Users() {
                           {user.login}
                           {user.name && <div class="sub">{user.name}</div>}
                         </td>
-                        <td>{user.roles.join(', ') || '—'}</td>
+                        <td>
+                          {editing === user.id ? (
+                            <RolesEditor
+                              user={user}
+                              choices={roleChoices(known, user.roles)}
+                              onDone={(changed) => {
+                                setEditing(null)
+                                if (changed) users.reload()
+                                // Back to the button that opened the editor, once it is drawn again.
+                                requestAnimationFrame(() =>
+                                  document.querySelector<HTMLElement>(`[data-edit-roles="${user.id}"]`)?.focus(),
+                                )
+                              }}
+                            />
+                          ) : (
+                            <>
+                              {user.roles.join(', ') || '—'}{' '}
+                              <button
+                                type="button"
+                                class="link small"
+                                aria-label={`Edit the roles of ${user.login}`}
+                                data-edit-roles={user.id}
+                                onClick={() => setEditing(user.id)}
+                              >
+                                edit
+                              </button>
+                            </>
+                          )}
+                        </td>
                         <td>
                           <ul class="plain">
                             {mine.map((key) => (
@@ -152,14 +182,11 @@ export function Users() {
         <div class="row">
           <TextField label="Login" value={login} onInput={setLogin} required error={about('login')} />
           <TextField label="Name" value={name} onInput={setName} error={about('name')} />
-          <TextField
-            label="Roles"
-            value={roles}
-            onInput={setRoles}
-            hint="comma-separated; admin may do everything in the domain"
-            error={about('roles')}
-          />
         </div>
+        <RolePicker legend="Roles" choices={roleChoices(known, roles)} value={roles} onChange={setRoles} error={about('roles')} />
+        <p class="hint">
+          admin may do everything in the domain; define narrower roles on the <Link href="/roles">Roles</Link> page.
+        </p>
         <div class="actions">
           <button type="submit" class="primary" disabled={login.trim() === ''}>
             Add user
@@ -179,5 +206,50 @@ export function Users() {
           : 'The key stops working at once.'}
       </Confirm>
     </section>
+  )
+}
+
+/** A user's roles as checkboxes, saved with a PATCH (the list replaces the old one). */
+function RolesEditor({ user, choices, onDone }: { user: User; choices: string[]; onDone: (changed: boolean) => void }) {
+  const [roles, setRoles] = useState(user.roles)
+  const [problem, setProblem] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  const form = useRef<HTMLFormElement>(null)
+  // The editor opens where the person clicked "edit": take the focus there, to its first box.
+  useLayoutEffect(() => form.current?.querySelector('input')?.focus(), [])
+  const save = async (event: Event) => {
+    event.preventDefault()
+    setBusy(true)
+    setProblem(null)
+    try {
+      await request('PATCH', `${PATHS.users}/${user.id}`, { roles })
+      onDone(true)
+    } catch (error) {
+      setProblem(error)
+      setBusy(false)
+    }
+  }
+  const rolesProblem = problem instanceof ApiError ? problem.about('roles') : undefined
+  return (
+    <form
+      ref={form}
+      class="roles-editor"
+      onSubmit={save}
+      onKeyDown={(event) => {
+        if (event.key === 'Escape') onDone(false)
+      }}
+      noValidate
+    >
+      <RolePicker legend={`Roles of ${user.login}`} choices={choices} value={roles} onChange={setRoles} error={rolesProblem} />
+      {problem !== null && !rolesProblem && <ErrorNote error={problem} />}
+      <div class="actions">
+        <button type="submit" class="small primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save roles'}
+        </button>
+        <button type="button" class="small" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
   )
 }

@@ -1,0 +1,224 @@
+import { type Listed, list, PATHS } from '../api/client.ts'
+import type { AuditEntry } from '../api/types.ts'
+import { Link } from '../app/link.tsx'
+import { navigate } from '../app/router.ts'
+import { useResource } from '../app/use-resource.ts'
+import { Select } from '../components/field.tsx'
+import { Empty, Loaded } from '../components/states.tsx'
+
+const PAGE = 50
+const COLLECTIONS = [
+  { value: '', label: 'All collections' },
+  { value: 'integration_points', label: 'Channels' },
+  { value: 'svcscripts', label: 'Scripts' },
+  { value: 'files', label: 'Files' },
+  { value: 'users', label: 'Users' },
+  { value: 'api_keys', label: 'API keys' },
+  { value: 'roles', label: 'Roles' },
+  { value: 'domains', label: 'Domains (master)' },
+  { value: 'channel_types', label: 'Channel types (master)' },
+]
+const ACTORS = [
+  { value: '', label: 'Anyone' },
+  { value: 'root', label: 'The root key' },
+  { value: 'user', label: 'Users' },
+  { value: 'channel', label: 'Channel tokens' },
+]
+const OPERATION_BADGE = { create: 'badge status-ok', update: 'badge', delete: 'badge status-error' } as const
+
+/** Names of the entities an entry may point at, by collection, then id; what cannot be read stays an id. */
+type Names = ReadonlyMap<string, ReadonlyMap<string, string>>
+
+async function entityNames(): Promise<Names> {
+  const read = async (collection: string, path: string, label: string) => {
+    const { items } = await list<Record<string, string>>(path, { mask: `id,${label}`, limit: 1000 })
+    return [collection, new Map(items.map((item) => [item.id as string, item[label] as string]))] as const
+  }
+  // A key whose roles do not allow one of these lists still sees the log, with ids instead of names.
+  const settled = await Promise.allSettled([
+    read('integration_points', PATHS.channels, 'code'),
+    read('svcscripts', PATHS.scripts, 'code'),
+    read('users', PATHS.users, 'login'),
+    read('api_keys', PATHS.apiKeys, 'name'),
+    read('roles', PATHS.roles, 'code'),
+  ])
+  return new Map(settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])))
+}
+
+/** Where the console shows an entity, if it has a page for it. */
+function pageOf(collection: string, id: string): string | undefined {
+  switch (collection) {
+    case 'integration_points':
+      return `/channels/${id}`
+    case 'svcscripts':
+      return `/scripts/${id}`
+    case 'roles':
+      return `/roles/${id}`
+    case 'users':
+    case 'api_keys':
+      return '/users'
+    case 'files':
+      return `/files?prefix=${encodeURIComponent(id.slice(0, id.lastIndexOf('/') + 1))}`
+    default:
+      return undefined
+  }
+}
+
+function Who({ actor, known }: { actor: AuditEntry['actor']; known: Names }) {
+  if (actor.kind === 'root') return <>root key</>
+  if (actor.kind === 'user') {
+    const login = known.get('users')?.get(actor.id)
+    return (
+      <>
+        user {login ? <Link href="/users">{login}</Link> : <code class="small">{actor.id}</code>}
+        {actor.key_id && (
+          <div class="sub">
+            key {known.get('api_keys')?.get(actor.key_id) || <code class="small">{actor.key_id.slice(0, 8)}</code>}
+          </div>
+        )}
+      </>
+    )
+  }
+  const code = known.get('integration_points')?.get(actor.id)
+  return <>channel {code ? <Link href={`/channels/${actor.id}`}>{code}</Link> : <code class="small">{actor.id}</code>}</>
+}
+
+function What({ entry, known, onHistory }: { entry: AuditEntry; known: Names; onHistory: () => void }) {
+  const name = entry.collection === 'files' ? entry.entity_id : known.get(entry.collection)?.get(entry.entity_id)
+  const page = pageOf(entry.collection, entry.entity_id)
+  return (
+    <>
+      <span class="sub">{entry.collection}</span>{' '}
+      {name !== undefined && page ? (
+        <Link href={page}>{name || entry.entity_id}</Link>
+      ) : (
+        <code class="small" title={name === undefined ? 'no longer exists, or not readable with this key' : undefined}>
+          {entry.entity_id}
+        </code>
+      )}{' '}
+      <button type="button" class="link small" onClick={onHistory} aria-label={`All changes of ${name || entry.entity_id}`}>
+        history
+      </button>
+    </>
+  )
+}
+
+/**
+ * The audit log (SPEC §10): who changed what, when; newest first. The filters live in the URL,
+ * as on the executions page.
+ */
+export function Audit({ query }: { query: URLSearchParams }) {
+  const collection = query.get('collection') ?? ''
+  const actor = query.get('actor') ?? ''
+  const entity = query.get('entity') ?? ''
+  const offset = Number(query.get('offset') ?? 0)
+  const names = useResource(entityNames, [])
+  const entries = useResource<Listed<AuditEntry>>(() => {
+    const filter: Record<string, string> = {}
+    if (collection) filter.collection = collection
+    if (actor) filter['actor.kind'] = actor
+    if (entity) filter.entity_id = entity
+    return list<AuditEntry>(PATHS.audit, {
+      limit: PAGE,
+      offset,
+      ...(Object.keys(filter).length > 0 && { filter: JSON.stringify(filter) }),
+    })
+  }, [collection, actor, entity, offset])
+
+  const setFilter = (name: string, value: string) => {
+    const next = new URLSearchParams(query)
+    if (value) next.set(name, value)
+    else next.delete(name)
+    next.delete('offset')
+    navigate(`/audit${next.size > 0 ? `?${next}` : ''}`, { replace: true })
+  }
+  const page = (to: number) => {
+    const next = new URLSearchParams(query)
+    next.set('offset', String(to))
+    navigate(`/audit?${next}`, { replace: true })
+  }
+  const known: Names = names.state === 'ready' ? names.data : new Map()
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Audit log</h1>
+        <button type="button" onClick={entries.reload}>
+          Refresh
+        </button>
+      </div>
+      <div class="filters">
+        <Select
+          label="Collection"
+          value={collection}
+          onChange={(value) => setFilter('collection', value)}
+          options={COLLECTIONS}
+        />
+        <Select label="Who" value={actor} onChange={(value) => setFilter('actor', value)} options={ACTORS} />
+        {entity && (
+          <p class="chip">
+            entity <code>{entity}</code>{' '}
+            <button type="button" class="link" onClick={() => setFilter('entity', '')} aria-label="Any entity">
+              ×
+            </button>
+          </p>
+        )}
+      </div>
+      <Loaded resource={entries}>
+        {({ items, total }) =>
+          items.length === 0 ? (
+            <Empty>No changes match. Every change made with an API key, a channel's token or a script is kept here.</Empty>
+          ) : (
+            <div class="table-wrap">
+              <table class="stack">
+                <thead>
+                  <tr>
+                    <th scope="col">When</th>
+                    <th scope="col">Who</th>
+                    <th scope="col">Change</th>
+                    <th scope="col">What</th>
+                    <th scope="col">Fields</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((entry) => (
+                    <tr key={entry.id}>
+                      <td class="nowrap">
+                        <time dateTime={entry.ts} title={entry.ts}>
+                          {new Date(entry.ts).toLocaleString()}
+                        </time>
+                      </td>
+                      <td class="nowrap">
+                        <Who actor={entry.actor} known={known} />
+                      </td>
+                      <td>
+                        <span class={OPERATION_BADGE[entry.operation]}>{entry.operation}</span>
+                      </td>
+                      <td class="wrap">
+                        <What entry={entry} known={known} onHistory={() => setFilter('entity', entry.entity_id)} />
+                      </td>
+                      <td class="mono small wrap" data-label="Fields">
+                        {entry.fields.join(', ') || '—'}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <div class="pager">
+                <span>
+                  {offset + 1}–{offset + items.length} of {total}
+                </span>
+                <button type="button" disabled={offset === 0} onClick={() => page(Math.max(offset - PAGE, 0))}>
+                  Newer
+                </button>
+                <button type="button" disabled={offset + items.length >= total} onClick={() => page(offset + PAGE)}>
+                  Older
+                </button>
+              </div>
+            </div>
+          )
+        }
+      </Loaded>
+    </section>
+  )
+}
