@@ -8,7 +8,13 @@ type Frame = [string, Record<string, unknown>]
 /** A sync webhook channel whose script is `source` (it emits the events); returns a sender. */
 async function emitter(root: Client, url: string, source: string): Promise<(body?: unknown) => Promise<Response>> {
   assert.equal((await root.post(SCRIPTS, { code: 'emit', source })).status, 200)
-  const reply = await root.post(CHANNELS, { code: 'source', type: 'public', recv_svcscriptcode: 'emit', opts: { issync: true } })
+  // A minute: the slow-subscriber test emits 3000 events of 8 KB, slow on a loaded machine.
+  const reply = await root.post(CHANNELS, {
+    code: 'source',
+    type: 'public',
+    recv_svcscriptcode: 'emit',
+    opts: { issync: true, recv_timeout: 60 },
+  })
   assert.equal(reply.status, 200, reply.text)
   const token = json(reply).token_local as string
   return async (body = {}) => {
