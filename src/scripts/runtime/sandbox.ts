@@ -88,7 +88,8 @@ export class Sandbox {
   #lastCpu = 0n
   #lastWall = 0
   #heapBytes = 0
-  #measuredAt = 0
+  // -Infinity: the first run measures, even in a process younger than a second (performance.now() starts at 0).
+  #measuredAt = Number.NEGATIVE_INFINITY
 
   private constructor(
     isolate: ivm.Isolate,
