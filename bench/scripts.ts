@@ -25,6 +25,7 @@ const scope: ExecutionScope = {
   domainId: 'bench',
   channel: null,
   scriptCode: 'bench',
+  requestId: null,
   logLevel: 'info',
   signal: new AbortController().signal,
   log: () => {},

@@ -11,7 +11,7 @@ import { ChangeFeed } from './collections/change-feed.ts'
 import type { CollectionDef } from './collections/collection.ts'
 import { collectionRoutes } from './collections/collection-routes.ts'
 import { createCollectionService } from './collections/collection-service.ts'
-import { type Config, ConfigError } from './config.ts'
+import { type Config, ConfigError, type LogLevel } from './config.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
@@ -21,7 +21,7 @@ import { replayRoutes } from './executions/replay-routes.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
-import { createHttpServer } from './http/server.ts'
+import { closeHttpServer, createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
@@ -29,6 +29,8 @@ import { ensureRootKey, type RootKey } from './iam/root-key.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { createMetrics, type Metrics } from './metrics/metrics.ts'
+import { metricsRoutes } from './metrics/metrics-routes.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
 import { ScriptHosts } from './scripts/host/script-hosts.ts'
@@ -53,12 +55,19 @@ import { wsRoutes } from './websocket/ws-routes.ts'
 export interface App {
   readonly http: FastifyInstance
   readonly logger: Logger
+  readonly metrics: Metrics
   /** True when this start created the built-in domains (an empty store). */
   readonly firstStart: boolean
   readonly rootKey: RootKey
   /** Starts listening on the configured host and port; resolves with the base URL. */
   listen(): Promise<string>
-  /** Stops everything in reverse order of creation. Idempotent. */
+  /**
+   * Graceful shutdown, idempotent: stops accepting (the listening socket closes, websockets get
+   * 1001, requests on open connections 503), gives in-flight requests and running async jobs up
+   * to `shutdownTimeoutMs` to finish, then cuts the requests left and hands the jobs left back
+   * to the queue; then closes the rest in reverse order of creation: script hosts (isolates
+   * disposed), execution records (flushed), bus, store.
+   */
   close(): Promise<void>
 }
 
@@ -78,21 +87,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const logger = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown) => logger.error({ err: error }, 'background task failed')
+  // The domain directory is loaded after the store opens, and the store already counts.
+  let domainNames: DomainDirectory | undefined
+  const metrics = createMetrics({ version: VERSION, domainName: (id) => domainNames?.byId(id)?.name })
 
   // Everything opened is closed in reverse order: by close(), or at once if the start fails.
   const opened: { close(): Promise<void> }[] = []
   const closeAll = async () => {
     for (const resource of opened.splice(0).reverse()) await resource.close()
   }
+  opened.push({ close: async () => metrics.close() })
   try {
     const store: Store = config.databaseUrl
       ? await openPostgresStore({
           url: config.databaseUrl,
+          onQuery: metrics.store.query,
           ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
         })
-      : openSqliteStore(join(config.dataDir, 'switchboard.db'))
+      : openSqliteStore(join(config.dataDir, 'switchboard.db'), { onQuery: metrics.store.query })
     opened.push(store)
-    const bus = new MemoryBus({ onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed') })
+    const bus = new MemoryBus({
+      onError: (error, subject) => logger.error({ err: error, subject }, 'bus handler failed'),
+      onDelivered: metrics.bus.delivered,
+    })
     opened.push(bus)
     const recorder = new ExecutionRecorder(store, {
       flushMs: 20,
@@ -125,21 +142,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxLogChars: 64 * 1024,
       },
       remoteModules: [wsModule(() => push as WsPush)],
-      onHostEvent: ({ host, what, reason }) => {
-        if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
+      onHostEvent: (event) => {
+        if (event.what !== 'stopped') return
+        metrics.scripts.restarted(event.cause)
+        logger.warn({ host: event.host, cause: event.cause, reason: event.reason }, 'script host stopped; starting another')
       },
+      // The logger's own level: a test or an embedder may give a logger of their own.
+      logLevel: logger.level as LogLevel,
+      onNote: ({ host, level, msg, fields }) => logger[level]({ host, ...fields }, msg),
     })
     opened.push(runner)
+    metrics.scripts.watch(() => runner.stats())
 
     await store.migrate()
 
     const nodeId = newId()
     const changes = new ChangeFeed(bus, nodeId)
     const domains = new DomainDirectory(store, changes, onError)
+    domainNames = domains
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
-    const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
+    const executor = new ScriptExecutor({
+      runner,
+      recorder,
+      maxLogLines: MAX_LOG_LINES,
+      metrics: metrics.executions,
+      logger,
+    })
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
     const licensing = new Licensing(domains, config.license)
 
@@ -162,13 +192,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
     await Promise.all([domains.load(), channels.load(), keys.load(), scriptDirectory.load()])
 
-    const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
+    const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
     await installOpenApi(http, VERSION)
     installAuthHook(http, new Authenticator(keys, domains, rootKey.hash))
     healthRoutes(http, async () => {
       await store.ping()
       await bus.flush()
     })
+    metricsRoutes(http, metrics, config.metricsToken)
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
@@ -180,7 +211,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       executor,
       perChannelLimit: config.webhookConcurrency,
     })
-    const queue = new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
+    const queue = new StoreJobQueue<WebhookJob>(store, {
+      concurrency: config.asyncWorkers,
+      closeWaitMs: config.shutdownTimeoutMs,
+      metrics: metrics.queue,
+      onError,
+    })
     opened.push(queue)
     const asyncWebhooks = new AsyncWebhooks({
       webhooks,
@@ -193,7 +229,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       webhooks,
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
-      accept: (target, input) => asyncWebhooks.accept(target, input),
+      accept: (target, input, requestId) => asyncWebhooks.accept(target, input, requestId),
     })
     await wsRoutes(http, {
       access,
@@ -206,6 +242,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }),
       ),
       trustProxy: parseIpRanges(config.trustProxy),
+      metrics: metrics.ws,
       limits: {
         maxFrameBytes: config.wsMaxFrameBytes,
         maxInFlight: config.wsMaxInFlight,
@@ -216,13 +253,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
     await http.ready()
-    opened.push(http)
+    let httpClosed: Promise<number> | undefined
+    const closeHttp = () => {
+      httpClosed ??= closeHttpServer(http, config.shutdownTimeoutMs)
+      return httpClosed
+    }
+    opened.push({ close: async () => void (await closeHttp()) })
     await asyncWebhooks.start()
 
     let closed: Promise<void> | undefined
+    const shutdown = async () => {
+      const started = performance.now()
+      // Stop accepting, with one deadline for the requests and the async jobs in flight.
+      const [cut] = await Promise.all([closeHttp(), queue.close()])
+      if (cut > 0) logger.warn({ connections: cut }, 'requests still running at the shutdown deadline were cut')
+      await closeAll()
+      logger.info({ ms: Math.round(performance.now() - started) }, 'shut down')
+    }
     return {
       http,
       logger,
+      metrics,
       firstStart,
       rootKey,
       async listen() {
@@ -233,7 +284,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         return `http://${host}:${port}`
       },
       close() {
-        closed ??= closeAll()
+        closed ??= shutdown()
         return closed
       },
     }

@@ -14,6 +14,8 @@ describe('configuration', () => {
     assert.equal(config.scriptMemoryMb, 128)
     assert.equal(config.logLevel, 'info')
     assert.deepEqual(config.trustProxy, [])
+    assert.equal(config.metricsToken, undefined)
+    assert.equal(config.shutdownTimeoutMs, 15_000)
   })
 
   it('reads every variable', () => {
@@ -28,6 +30,8 @@ describe('configuration', () => {
       SWITCHBOARD_LICENSE: '{"public": 10, "eventing": 0}',
       SWITCHBOARD_SCRIPT_MEMORY_MB: '64',
       SWITCHBOARD_LOG_LEVEL: 'debug',
+      SWITCHBOARD_METRICS_TOKEN: 'a-long-enough-scrape-token',
+      SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '2500',
     })
     assert.equal(config.port, 9000)
     assert.equal(config.dataDir, '/var/lib/switchboard')
@@ -35,6 +39,8 @@ describe('configuration', () => {
     assert.deepEqual(config.license, { public: 10, eventing: 0 })
     assert.equal(config.scriptMemoryMb, 64)
     assert.equal(config.logLevel, 'debug')
+    assert.equal(config.metricsToken, 'a-long-enough-scrape-token')
+    assert.equal(config.shutdownTimeoutMs, 2500)
   })
 
   it('refuses bad values with a message naming the variable', () => {
@@ -48,6 +54,8 @@ describe('configuration', () => {
       [{ SWITCHBOARD_LICENSE: '{"public": -1}' }, /non-negative integer/],
       [{ SWITCHBOARD_LICENSE: '[1]' }, /JSON object/],
       [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
+      [{ SWITCHBOARD_METRICS_TOKEN: 'short' }, /SWITCHBOARD_METRICS_TOKEN must be at least 16/],
+      [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
   })

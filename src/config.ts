@@ -60,6 +60,14 @@ export interface Config {
   readonly asyncAttempts: number
   /** Wait before the first retry of an async webhook, ms (doubled for each next one). */
   readonly asyncRetryMs: number
+  /** When set, `GET /metrics` needs it as a bearer token. */
+  readonly metricsToken: string | undefined
+  /**
+   * Graceful shutdown: how long in-flight requests and running async jobs may take to finish
+   * once the server stops accepting, ms. Requests still running then are cut; jobs are handed
+   * back to the queue.
+   */
+  readonly shutdownTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -122,6 +130,8 @@ export function loadConfig(env: Env = process.env): Config {
     asyncWorkers: integer('SWITCHBOARD_ASYNC_WORKERS', text('SWITCHBOARD_ASYNC_WORKERS'), 16, 1, 10_000),
     asyncAttempts: integer('SWITCHBOARD_ASYNC_ATTEMPTS', text('SWITCHBOARD_ASYNC_ATTEMPTS'), 5, 1, 100),
     asyncRetryMs: integer('SWITCHBOARD_ASYNC_RETRY_MS', text('SWITCHBOARD_ASYNC_RETRY_MS'), 1000, 1, 3_600_000),
+    metricsToken: secret('SWITCHBOARD_METRICS_TOKEN', text('SWITCHBOARD_METRICS_TOKEN')),
+    shutdownTimeoutMs: integer('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS', text('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS'), 15_000, 0, 600_000),
   }
 }
 
@@ -135,8 +145,12 @@ function integer(name: string, value: string | undefined, fallback: number, min:
 }
 
 function adminKey(value: string | undefined): string | undefined {
+  return secret('SWITCHBOARD_ADMIN_KEY', value)
+}
+
+function secret(name: string, value: string | undefined): string | undefined {
   if (value !== undefined && value.length < 16) {
-    throw new ConfigError('SWITCHBOARD_ADMIN_KEY must be at least 16 characters long')
+    throw new ConfigError(`${name} must be at least 16 characters long`)
   }
   return value
 }

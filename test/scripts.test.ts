@@ -86,8 +86,11 @@ describe('service scripts (SPEC §4)', () => {
         logs: undefined,
         error: null,
         replay_of: null,
+        // The run request's id, as its answer's X-Request-Id gave it.
+        request_id: answer.requestId,
       },
     )
+    assert.match(answer.requestId ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     assert.equal((record.logs as unknown[]).length, 3)
   })
 

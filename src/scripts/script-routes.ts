@@ -75,6 +75,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         startparams: body.startparams ?? [],
         timeoutMs: body.timeout ?? DEFAULT_TIMEOUT_MS,
         recordSoon: true,
+        requestId: request.id,
       })
       await result.recorded
       return {

@@ -30,6 +30,7 @@ it('fails a run whose input cannot cross to a script host, and keeps serving', a
     domainId: 'd',
     channel: null,
     scriptCode: 's',
+    requestId: null,
     logLevel: 'info',
     signal: new AbortController().signal,
     log: () => {},

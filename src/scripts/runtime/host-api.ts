@@ -12,6 +12,8 @@ export interface ExecutionScope {
   /** The channel the execution belongs to (without its token_local), or null. */
   readonly channel: Channel | null
   readonly scriptCode: string
+  /** The request that caused the execution (outbound calls carry it as X-Request-Id), or null. */
+  readonly requestId: string | null
   /** The script's log level (`opts.loglevel`): lower lines are not kept. */
   readonly logLevel: ScriptLogLevel
   /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */

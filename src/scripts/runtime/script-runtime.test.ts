@@ -28,6 +28,7 @@ function scope(lines: string[] = []): ExecutionScope & { end(): void } {
     domainId: 'd',
     channel: null,
     scriptCode: 's',
+    requestId: null,
     logLevel: 'info',
     signal: ended.signal,
     log: (level, text) => lines.push(`${level} ${text}`),
