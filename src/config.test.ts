@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from './config.ts'
+import { loadClientConfig, loadConfig } from './config.ts'
 
 describe('configuration', () => {
   it('has the defaults of SPEC §1', () => {
@@ -58,5 +58,33 @@ describe('configuration', () => {
       [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  })
+
+  it('gives the command line its server, key and domain: flags first, then the environment', () => {
+    assert.deepEqual(loadClientConfig({}, {}), { url: 'http://127.0.0.1:8080', key: undefined, domain: undefined })
+    assert.deepEqual(
+      loadClientConfig({}, { SWITCHBOARD_ADMIN_KEY: 'root-key-0123456789abcdef' }).key,
+      'root-key-0123456789abcdef',
+    )
+    const env = {
+      SWITCHBOARD_URL: 'https://sb.example/',
+      SWITCHBOARD_KEY: 'sbk_env',
+      SWITCHBOARD_ADMIN_KEY: 'root',
+      SWITCHBOARD_DOMAIN: 'acme',
+    }
+    assert.deepEqual(loadClientConfig({}, env), { url: 'https://sb.example', key: 'sbk_env', domain: 'acme' })
+    assert.deepEqual(loadClientConfig({ url: 'http://10.0.0.2:9000', key: 'sbk_flag', domain: 'other' }, env), {
+      url: 'http://10.0.0.2:9000',
+      key: 'sbk_flag',
+      domain: 'other',
+    })
+    assert.throws(() => loadClientConfig({ url: 'ftp://x' }, {}), {
+      name: 'ConfigError',
+      message: /--url must start with http:\/\/ or https:\/\//,
+    })
+    assert.throws(() => loadClientConfig({}, { SWITCHBOARD_URL: 'nowhere' }), {
+      name: 'ConfigError',
+      message: /SWITCHBOARD_URL is not a URL/,
+    })
   })
 })

@@ -135,6 +135,39 @@ export function loadConfig(env: Env = process.env): Config {
   }
 }
 
+/** How the command line reaches a running server (`switchboard channels …`, `scripts …`, `exec`, `executions tail`). */
+export interface ClientConfig {
+  /** The server's base URL. */
+  readonly url: string
+  /** An API key or the root key; undefined when none is given. */
+  readonly key: string | undefined
+  /** With the root key: the domain to act in (`Switchboard-Domain`). */
+  readonly domain: string | undefined
+}
+
+/**
+ * The client's settings: flags first, then SWITCHBOARD_URL (default http://127.0.0.1:8080),
+ * SWITCHBOARD_KEY (or else SWITCHBOARD_ADMIN_KEY, the root key of a server started from the same
+ * environment) and SWITCHBOARD_DOMAIN.
+ */
+export function loadClientConfig(
+  flags: { readonly url?: string | undefined; readonly key?: string | undefined; readonly domain?: string | undefined },
+  env: Env = process.env,
+): ClientConfig {
+  const text = (value: string | undefined) => {
+    const trimmed = value?.trim()
+    return trimmed === undefined || trimmed === '' ? undefined : trimmed
+  }
+  const base = text(flags.url) ?? text(env.SWITCHBOARD_URL) ?? 'http://127.0.0.1:8080'
+  const given = flags.url !== undefined ? '--url' : 'SWITCHBOARD_URL'
+  if (url(given, base, ['http:', 'https:']) === undefined) throw new ConfigError(`${given} is not a URL`)
+  return {
+    url: base.replace(/\/+$/, ''),
+    key: text(flags.key) ?? text(env.SWITCHBOARD_KEY) ?? text(env.SWITCHBOARD_ADMIN_KEY),
+    domain: text(flags.domain) ?? text(env.SWITCHBOARD_DOMAIN),
+  }
+}
+
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback
   const n = Number(value)
