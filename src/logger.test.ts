@@ -17,18 +17,15 @@ describe('logger', () => {
     assert.equal(redactUrl('/rest/v1/service/integration_points'), '/rest/v1/service/integration_points')
   })
 
-  it('writes JSON lines with constant messages and replaces secret fields up to four levels deep', () => {
+  it('writes JSON lines with constant messages and replaces secret fields where they are carried', () => {
     const { logger, lines } = capture('info')
     logger.info(
       {
-        headers: { authorization: 'Bearer root-secret' },
-        channel: {
-          code: 'c',
-          token_local: 'local-secret',
-          token_remote: 'remote-secret',
-          opts: { token_remote2: 'deeper-secret' },
-        },
-        created: { user: { key: { id: 'kept-id' } } },
+        headers: { authorization: 'Bearer root-secret', 'content-type': 'application/json' },
+        req: { method: 'GET', url: '/exec/token-secret/x', headers: { cookie: 'session=cookie-secret' } },
+        channel: { code: 'c', token_local: 'local-secret', token_remote: 'remote-secret', token_remote2: 'remote-secret-2' },
+        entity: { id: 'kept-id', key: 'key-secret' },
+        doc: { key_hash: 'hash-secret' },
         key: 'top-secret',
       },
       'something happened',
@@ -37,14 +34,16 @@ describe('logger', () => {
     const [line] = lines as [Record<string, unknown>]
     assert.equal(line.msg, 'something happened')
     assert.equal(line.level, 30)
-    assert.deepEqual(line.headers, { authorization: '[redacted]' })
+    assert.deepEqual(line.headers, { authorization: '[redacted]', 'content-type': 'application/json' })
+    assert.deepEqual(line.req, { method: 'GET', url: '/exec/~/x' }, 'a request is logged without its headers')
     assert.deepEqual(line.channel, {
       code: 'c',
       token_local: '[redacted]',
       token_remote: '[redacted]',
-      opts: { token_remote2: '[redacted]' },
+      token_remote2: '[redacted]',
     })
-    assert.deepEqual(line.created, { user: { key: '[redacted]' } })
+    assert.deepEqual(line.entity, { id: 'kept-id', key: '[redacted]' })
+    assert.deepEqual(line.doc, { key_hash: '[redacted]' })
     assert.equal(line.key, '[redacted]')
   })
 

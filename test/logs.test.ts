@@ -81,7 +81,11 @@ describe('logs', () => {
 
     // A request id that is not a plain token is replaced by a new one.
     const odd = await httpClient(url).request('POST', `/exec/${String(channel.token_local)}`, {}, { 'x-request-id': 'two words' })
-    assert.match(odd.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+    const made = odd.headers.get('x-request-id') ?? ''
+    assert.match(made, /^[A-Za-z0-9_-]{11}\.[0-9a-z]+$/)
+    const next = (await httpClient(url).post(`/exec/${String(channel.token_local)}`, {})).headers.get('x-request-id') ?? ''
+    assert.equal(next.split('.')[0], made.split('.')[0], 'ids made by one process share its prefix')
+    assert.ok(Number.parseInt(next.split('.')[1] ?? '', 36) > Number.parseInt(made.split('.')[1] ?? '', 36), 'and count up')
   })
 
   it('never contain a key, a token, a token_remote or an Authorization header', async (t) => {

@@ -90,7 +90,7 @@ describe('service scripts (SPEC §4)', () => {
         request_id: answer.requestId,
       },
     )
-    assert.match(answer.requestId ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    assert.match(answer.requestId ?? '', /^[A-Za-z0-9_-]{11}\.[0-9a-z]+$/)
     assert.equal((record.logs as unknown[]).length, 3)
   })
 

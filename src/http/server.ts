@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Fastify, {
@@ -29,13 +29,21 @@ export const REQUEST_ID_HEADER = 'x-request-id'
 const GIVEN_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
+ * Ids made here: a random prefix per process and a counter, e.g. `rK3x9QwZ0b.1a`. Unique across
+ * processes and restarts, and cheap: `randomUUID` per request took 0.8 % of the server's CPU on
+ * an admin GET (profiled), this takes one string concatenation.
+ */
+const ID_PREFIX = `${randomBytes(8).toString('base64url')}.`
+let idCounter = 0
+
+/**
  * A request's id: the client's `X-Request-Id` when it is a plain token (a proxy's id then ties
- * its logs to ours), else a new UUID. It is in every log line of the request, its executions'
+ * its logs to ours), else a new one. It is in every log line of the request, its executions'
  * records and log lines, and the scripts' outbound calls, and comes back in the answer.
  */
 function requestId(request: IncomingMessage): string {
   const given = request.headers[REQUEST_ID_HEADER]
-  return typeof given === 'string' && GIVEN_REQUEST_ID.test(given) ? given : randomUUID()
+  return typeof given === 'string' && GIVEN_REQUEST_ID.test(given) ? given : ID_PREFIX + (++idCounter).toString(36)
 }
 
 /**
