@@ -1,4 +1,4 @@
-import type { QueueMetrics, QueueStats } from '../metrics/metrics.ts'
+import type { QueueMetrics, QueueStats } from '../metrics/queue-metrics.ts'
 import type { Store } from '../store/store.ts'
 import type { Job, JobOutcome, JobQueue } from './job-queue.ts'
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { LogLevel } from '../../config.ts'
-import type { HostStopCause, ScriptHostsStats } from '../../metrics/metrics.ts'
+import type { HostStopCause, ScriptHostsStats } from '../../metrics/script-metrics.ts'
 import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
 import { scriptParameters } from '../runtime/guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-api.ts'
