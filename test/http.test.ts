@@ -124,5 +124,10 @@ describe('HTTP edge', () => {
     assert.match(text, /recv_timeout/)
     assert.match(text, /filter_capabilities/)
     assert.match(text, /request_id/, 'execution records name the request that caused them')
+    const metrics = (
+      paths['/metrics'] as unknown as { get: { security: unknown; responses: Record<string, { content: object }> } }
+    ).get
+    assert.deepEqual(metrics.security, [{ metricsToken: [] }])
+    assert.deepEqual(Object.keys(metrics.responses['200']?.content ?? {}), ['text/plain; version=0.0.4; charset=utf-8'])
   })
 })

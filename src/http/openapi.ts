@@ -16,7 +16,12 @@ export async function installOpenApi(app: FastifyInstance, version: string): Pro
           'Integration channel server: channels (integration points), service scripts, webhooks and websockets. ' +
           'Errors are {error_code: 1000 + HTTP status, error_message, error_details?}.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key or root key' } } },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'API key or root key' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'SWITCHBOARD_METRICS_TOKEN, when it is set' },
+        },
+      },
       security: [{ apiKey: [] }],
     },
     refResolver: {

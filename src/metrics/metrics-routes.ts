@@ -19,9 +19,12 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics, token: str
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format); needs the metrics token when one is configured',
-        produces: ['text/plain'],
+        security: [{ metricsToken: [] }],
         response: {
-          200: Type.String({ description: 'Prometheus text format 0.0.4; the metrics are listed in docs/operations.md' }),
+          200: {
+            description: 'Prometheus text format 0.0.4; the metrics are listed in docs/operations.md',
+            content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: Type.String() } },
+          },
           ...errorResponses(401),
         },
       },
