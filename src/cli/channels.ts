@@ -31,9 +31,14 @@ const CREATE_OPTIONS = {
 /** `switchboard channels …` */
 export async function channels(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+  if (sub === undefined) {
+    // No command: the help, as a usage mistake (stderr, exit code 2).
+    process.stderr.write(CHANNELS_HELP)
+    return 2
+  }
+  if (sub === 'help' || sub === '--help' || sub === '-h') {
     print(CHANNELS_HELP)
-    return sub === undefined ? 2 : 0
+    return 0
   }
   if (sub === 'create') return create(rest)
   if (sub !== 'list' && sub !== 'get' && sub !== 'rotate-token') {

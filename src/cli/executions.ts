@@ -42,9 +42,14 @@ type Execution = Record<string, unknown> & { id: string; status: string; started
 /** `switchboard executions tail` */
 export async function executions(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+  if (sub === undefined) {
+    // No command: the help, as a usage mistake (stderr, exit code 2).
+    process.stderr.write(EXECUTIONS_HELP)
+    return 2
+  }
+  if (sub === 'help' || sub === '--help' || sub === '-h') {
     print(EXECUTIONS_HELP)
-    return sub === undefined ? 2 : 0
+    return 0
   }
   if (sub !== 'tail') throw usageError(`unknown executions command '${sub}'`, 'executions')
   const { values, positionals: given } = parseCommand(rest, OPTIONS, 'executions')

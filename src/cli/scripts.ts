@@ -33,9 +33,14 @@ const PUSH_OPTIONS = { 'dry-run': { type: 'boolean' }, delete: { type: 'boolean'
 /** `switchboard scripts …` */
 export async function scripts(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+  if (sub === undefined) {
+    // No command: the help, as a usage mistake (stderr, exit code 2).
+    process.stderr.write(SCRIPTS_HELP)
+    return 2
+  }
+  if (sub === 'help' || sub === '--help' || sub === '-h') {
     print(SCRIPTS_HELP)
-    return sub === undefined ? 2 : 0
+    return 0
   }
   const { values, positionals: given } = parseCommand(rest, sub === 'push' ? PUSH_OPTIONS : {}, 'scripts')
   if (values.help) {
