@@ -26,6 +26,7 @@ const scope: ExecutionScope = {
   channel: null,
   scriptCode: 'bench',
   depth: 0,
+  requestId: null,
   logLevel: 'info',
   signal: new AbortController().signal,
   log: () => {},

@@ -75,6 +75,7 @@ declare namespace http {
     method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
     /** Absolute http(s) URL, or relative to `channel.url`. */
     url: string
+    /** `x-request-id` is added (the id of the request behind this execution) unless set here. */
     headers?: Record<string, string | number>
     /** A string, bytes, or any JSON value (sent as application/json). At most 5 MiB. */
     body?: unknown

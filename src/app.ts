@@ -18,7 +18,7 @@ import { ChangeFeed } from './collections/change-feed.ts'
 import type { CollectionDef } from './collections/collection.ts'
 import { collectionRoutes } from './collections/collection-routes.ts'
 import { createCollectionService } from './collections/collection-service.ts'
-import { type Config, ConfigError } from './config.ts'
+import { type Config, ConfigError, type LogLevel } from './config.ts'
 import { consoleRoutes } from './console/console-routes.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
@@ -36,7 +36,7 @@ import { TempLinks } from './files/temp-links.ts'
 import { installAuthHook } from './http/auth-hook.ts'
 import { healthRoutes } from './http/health-routes.ts'
 import { installOpenApi } from './http/openapi.ts'
-import { createHttpServer } from './http/server.ts'
+import { closeHttpServer, createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
@@ -47,6 +47,8 @@ import { AccessRights } from './iam/token-rights.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { createMetrics, type Metrics } from './metrics/metrics.ts'
+import { metricsRoutes } from './metrics/metrics-routes.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
 import { apiModule } from './project-api/api-module.ts'
 import { InProcessApi } from './project-api/in-process-api.ts'
@@ -81,12 +83,19 @@ import { wsRoutes } from './websocket/ws-routes.ts'
 export interface App {
   readonly http: FastifyInstance
   readonly logger: Logger
+  readonly metrics: Metrics
   /** True when this start created the built-in domains (an empty store). */
   readonly firstStart: boolean
   readonly rootKey: RootKey
   /** Starts listening on the configured host and port; resolves with the base URL. */
   listen(): Promise<string>
-  /** Stops everything in reverse order of creation. Idempotent. */
+  /**
+   * Graceful shutdown, idempotent: stops accepting (the listening socket closes, websockets get
+   * 1001, requests on open connections 503), gives in-flight requests and running async jobs up
+   * to `shutdownTimeoutMs` to finish, then cuts the requests left and hands the jobs left back
+   * to the queue; then closes the rest in reverse order of creation: script hosts (isolates
+   * disposed), execution records (flushed), bus, store.
+   */
   close(): Promise<void>
 }
 
@@ -106,19 +115,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const logger = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown) => logger.error({ err: error }, 'background task failed')
+  // The domain directory is loaded after the store opens, and the store already counts.
+  let domainNames: DomainDirectory | undefined
+  const metrics = createMetrics({ version: VERSION, domainName: (id) => domainNames?.byId(id)?.name })
 
   // Everything opened is closed in reverse order: by close(), or at once if the start fails.
   const opened: { close(): Promise<void> }[] = []
   const closeAll = async () => {
     for (const resource of opened.splice(0).reverse()) await resource.close()
   }
+  opened.push({ close: async () => metrics.close() })
   try {
     const store: Store = config.databaseUrl
       ? await openPostgresStore({
           url: config.databaseUrl,
+          onQuery: metrics.store.query,
           ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
         })
-      : openSqliteStore(join(config.dataDir, 'switchboard.db'))
+      : openSqliteStore(join(config.dataDir, 'switchboard.db'), { onQuery: metrics.store.query })
     opened.push(store)
     const blobs = await FilesystemBlobs.open(join(config.dataDir, 'files'))
     opened.push(blobs)
@@ -135,7 +149,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             onError: onBusError,
             onStatus: (status) => logger.warn({ status: status.type, server: status.server }, 'NATS connection status'),
           })
-    const bus: Bus = nats ?? new MemoryBus({ onError: onBusError })
+    const bus: Bus = nats ?? new MemoryBus({ onError: onBusError, onDelivered: metrics.bus.delivered })
     opened.push(bus)
     const peers = new Peers(bus, nodeId)
     opened.push(peers)
@@ -152,6 +166,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       bus,
       maxEventBytes: config.eventMaxBytes,
       masterDomainId: () => domains.byName('master')?.id,
+      metrics: metrics.events,
     })
     opened.push(events)
     const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
@@ -201,11 +216,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         filesModule(files),
         apiModule(() => projectApi as InProcessApi),
       ],
-      onHostEvent: ({ host, what, reason }) => {
-        if (what === 'stopped') logger.warn({ host, reason }, 'script host stopped; starting another')
+      onHostEvent: (event) => {
+        if (event.what !== 'stopped') return
+        metrics.scripts.restarted(event.cause)
+        logger.warn({ host: event.host, cause: event.cause, reason: event.reason }, 'script host stopped; starting another')
       },
+      // The logger's own level: a test or an embedder may give a logger of their own.
+      logLevel: logger.level as LogLevel,
+      onNote: ({ host, level, msg, fields }) => logger[level]({ host, ...fields }, msg),
     })
     opened.push(runner)
+    metrics.scripts.watch(() => runner.stats())
 
     await store.migrate()
 
@@ -215,11 +236,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger.warn({ nodes, collection: notice.collection, id: notice.id }, 'nodes did not confirm a change in time'),
     })
     const domains = new DomainDirectory(store, changes, onError)
+    domainNames = domains
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
     const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
-    const executor = new ScriptExecutor(runner, recorder, MAX_LOG_LINES)
+    const executor = new ScriptExecutor({
+      runner,
+      recorder,
+      maxLogLines: MAX_LOG_LINES,
+      metrics: metrics.executions,
+      logger,
+    })
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
     sendDeps = { channels, scripts: scriptDirectory, executor }
     changes.onCommitted((notice) => events.modelChanged(notice))
@@ -252,7 +280,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
     await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
 
-    const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit })
+    const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
     await installOpenApi(http, VERSION)
     installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), projectApi.principal)
     projectApi.attach(http)
@@ -260,6 +288,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await store.ping()
       await bus.flush()
     })
+    metricsRoutes(http, metrics, config.metricsToken)
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
@@ -274,6 +303,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxBacklogBytes: config.eventsMaxBacklogBytes,
       mayRead,
       logger,
+      metrics: metrics.events,
     })
     opened.push(delivery)
     const webhooks = new Webhooks({
@@ -287,11 +317,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ? await JetStreamJobQueue.open<WebhookJob>(nats.connection, {
           prefix: config.natsPrefix,
           concurrency: config.asyncWorkers,
-          closeWaitMs: 5000,
+          closeWaitMs: config.shutdownTimeoutMs,
           ackWaitMs: config.queueAckWaitMs,
+          metrics: metrics.queue,
           onError,
         })
-      : new StoreJobQueue<WebhookJob>(store, { concurrency: config.asyncWorkers, closeWaitMs: 5000, onError })
+      : new StoreJobQueue<WebhookJob>(store, {
+          concurrency: config.asyncWorkers,
+          closeWaitMs: config.shutdownTimeoutMs,
+          metrics: metrics.queue,
+          onError,
+        })
     opened.push(queue)
     const asyncWebhooks = new AsyncWebhooks({
       webhooks,
@@ -304,7 +340,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       webhooks,
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
-      accept: (target, input) => asyncWebhooks.accept(target, input),
+      accept: (target, input, requestId) => asyncWebhooks.accept(target, input, requestId),
     })
     await wsRoutes(http, {
       access,
@@ -337,6 +373,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           events.emitChannel(connection.domainId, 'connection_closed', connectionEvent(connection))
         },
       },
+      metrics: metrics.ws,
       limits: {
         maxFrameBytes: config.wsMaxFrameBytes,
         maxInFlight: config.wsMaxInFlight,
@@ -349,13 +386,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     connectionRoutes(http, { census: new ConnectionCensus({ bus, peers, registry, node: nodeId }) })
     consoleRoutes(http)
     await http.ready()
-    opened.push(http)
+    let httpClosed: Promise<number> | undefined
+    const closeHttp = () => {
+      httpClosed ??= closeHttpServer(http, config.shutdownTimeoutMs)
+      return httpClosed
+    }
+    opened.push({ close: async () => void (await closeHttp()) })
     await asyncWebhooks.start()
 
     let closed: Promise<void> | undefined
+    const shutdown = async () => {
+      const started = performance.now()
+      // Stop accepting, with one deadline for the requests and the async jobs in flight.
+      const [cut] = await Promise.all([closeHttp(), queue.close()])
+      if (cut > 0) logger.warn({ connections: cut }, 'requests still running at the shutdown deadline were cut')
+      await closeAll()
+      logger.info({ ms: Math.round(performance.now() - started) }, 'shut down')
+    }
     return {
       http,
       logger,
+      metrics,
       firstStart,
       rootKey,
       async listen() {
@@ -366,7 +417,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         return `http://${host}:${port}`
       },
       close() {
-        closed ??= closeAll()
+        closed ??= shutdown()
         return closed
       },
     }

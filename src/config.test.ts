@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from './config.ts'
+import { loadClientConfig, loadConfig } from './config.ts'
 
 describe('configuration', () => {
   it('has the defaults of SPEC §1', () => {
@@ -14,6 +14,8 @@ describe('configuration', () => {
     assert.equal(config.scriptMemoryMb, 128)
     assert.equal(config.logLevel, 'info')
     assert.deepEqual(config.trustProxy, [])
+    assert.equal(config.metricsToken, undefined)
+    assert.equal(config.shutdownTimeoutMs, 15_000)
   })
 
   it('reads every variable', () => {
@@ -30,6 +32,8 @@ describe('configuration', () => {
       SWITCHBOARD_LOG_LEVEL: 'debug',
       SWITCHBOARD_FILES_MAX_BYTES: '1048576',
       SWITCHBOARD_TEMP_LINK_SECONDS: '60',
+      SWITCHBOARD_METRICS_TOKEN: 'a-long-enough-scrape-token',
+      SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '2500',
     })
     assert.equal(config.port, 9000)
     assert.equal(config.dataDir, '/var/lib/switchboard')
@@ -39,6 +43,8 @@ describe('configuration', () => {
     assert.equal(config.logLevel, 'debug')
     assert.equal(config.filesMaxBytes, 1 << 20)
     assert.equal(config.tempLinkMs, 60_000)
+    assert.equal(config.metricsToken, 'a-long-enough-scrape-token')
+    assert.equal(config.shutdownTimeoutMs, 2500)
   })
 
   it('refuses bad values with a message naming the variable', () => {
@@ -53,7 +59,37 @@ describe('configuration', () => {
       [{ SWITCHBOARD_LICENSE: '[1]' }, /JSON object/],
       [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
       [{ SWITCHBOARD_TEMP_LINK_SECONDS: '0' }, /SWITCHBOARD_TEMP_LINK_SECONDS must be an integer from 1 to 86400/],
+      [{ SWITCHBOARD_METRICS_TOKEN: 'short' }, /SWITCHBOARD_METRICS_TOKEN must be at least 16/],
+      [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  })
+
+  it('gives the command line its server, key and domain: flags first, then the environment', () => {
+    assert.deepEqual(loadClientConfig({}, {}), { url: 'http://127.0.0.1:8080', key: undefined, domain: undefined })
+    assert.deepEqual(
+      loadClientConfig({}, { SWITCHBOARD_ADMIN_KEY: 'root-key-0123456789abcdef' }).key,
+      'root-key-0123456789abcdef',
+    )
+    const env = {
+      SWITCHBOARD_URL: 'https://sb.example/',
+      SWITCHBOARD_KEY: 'sbk_env',
+      SWITCHBOARD_ADMIN_KEY: 'root',
+      SWITCHBOARD_DOMAIN: 'acme',
+    }
+    assert.deepEqual(loadClientConfig({}, env), { url: 'https://sb.example', key: 'sbk_env', domain: 'acme' })
+    assert.deepEqual(loadClientConfig({ url: 'http://10.0.0.2:9000', key: 'sbk_flag', domain: 'other' }, env), {
+      url: 'http://10.0.0.2:9000',
+      key: 'sbk_flag',
+      domain: 'other',
+    })
+    assert.throws(() => loadClientConfig({ url: 'ftp://x' }, {}), {
+      name: 'ConfigError',
+      message: /--url must start with http:\/\/ or https:\/\//,
+    })
+    assert.throws(() => loadClientConfig({}, { SWITCHBOARD_URL: 'nowhere' }), {
+      name: 'ConfigError',
+      message: /SWITCHBOARD_URL is not a URL/,
+    })
   })
 })

@@ -78,6 +78,14 @@ export interface Config {
   readonly auditKeep: number
   /** Audit entries older than this are deleted, days. */
   readonly auditKeepDays: number
+  /** When set, `GET /metrics` needs it as a bearer token. */
+  readonly metricsToken: string | undefined
+  /**
+   * Graceful shutdown: how long in-flight requests and running async jobs may take to finish
+   * once the server stops accepting, ms. Requests still running then are cut; jobs are handed
+   * back to the queue.
+   */
+  readonly shutdownTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -161,6 +169,41 @@ export function loadConfig(env: Env = process.env): Config {
     tempLinkMs: 1000 * integer('SWITCHBOARD_TEMP_LINK_SECONDS', text('SWITCHBOARD_TEMP_LINK_SECONDS'), 300, 1, 86_400),
     auditKeep: integer('SWITCHBOARD_AUDIT_KEEP', text('SWITCHBOARD_AUDIT_KEEP'), 1_000_000, 1, 100_000_000),
     auditKeepDays: integer('SWITCHBOARD_AUDIT_KEEP_DAYS', text('SWITCHBOARD_AUDIT_KEEP_DAYS'), 365, 1, 100_000),
+    metricsToken: secret('SWITCHBOARD_METRICS_TOKEN', text('SWITCHBOARD_METRICS_TOKEN')),
+    shutdownTimeoutMs: integer('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS', text('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS'), 15_000, 0, 600_000),
+  }
+}
+
+/** How the command line reaches a running server (`switchboard channels …`, `scripts …`, `exec`, `executions tail`). */
+export interface ClientConfig {
+  /** The server's base URL. */
+  readonly url: string
+  /** An API key or the root key; undefined when none is given. */
+  readonly key: string | undefined
+  /** With the root key: the domain to act in (`Switchboard-Domain`). */
+  readonly domain: string | undefined
+}
+
+/**
+ * The client's settings: flags first, then SWITCHBOARD_URL (default http://127.0.0.1:8080),
+ * SWITCHBOARD_KEY (or else SWITCHBOARD_ADMIN_KEY, the root key of a server started from the same
+ * environment) and SWITCHBOARD_DOMAIN.
+ */
+export function loadClientConfig(
+  flags: { readonly url?: string | undefined; readonly key?: string | undefined; readonly domain?: string | undefined },
+  env: Env = process.env,
+): ClientConfig {
+  const text = (value: string | undefined) => {
+    const trimmed = value?.trim()
+    return trimmed === undefined || trimmed === '' ? undefined : trimmed
+  }
+  const base = text(flags.url) ?? text(env.SWITCHBOARD_URL) ?? 'http://127.0.0.1:8080'
+  const given = flags.url !== undefined ? '--url' : 'SWITCHBOARD_URL'
+  if (url(given, base, ['http:', 'https:']) === undefined) throw new ConfigError(`${given} is not a URL`)
+  return {
+    url: base.replace(/\/+$/, ''),
+    key: text(flags.key) ?? text(env.SWITCHBOARD_KEY) ?? text(env.SWITCHBOARD_ADMIN_KEY),
+    domain: text(flags.domain) ?? text(env.SWITCHBOARD_DOMAIN),
   }
 }
 
@@ -174,8 +217,12 @@ function integer(name: string, value: string | undefined, fallback: number, min:
 }
 
 function adminKey(value: string | undefined): string | undefined {
+  return secret('SWITCHBOARD_ADMIN_KEY', value)
+}
+
+function secret(name: string, value: string | undefined): string | undefined {
   if (value !== undefined && value.length < 16) {
-    throw new ConfigError('SWITCHBOARD_ADMIN_KEY must be at least 16 characters long')
+    throw new ConfigError(`${name} must be at least 16 characters long`)
   }
   return value
 }

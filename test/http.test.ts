@@ -113,6 +113,7 @@ describe('HTTP edge', () => {
       '/rest/v1/service/integration_tokens/{token}',
       '/healthz',
       '/readyz',
+      '/metrics',
     ]) {
       assert.ok(paths[path], `OpenAPI lacks ${path}`)
     }
@@ -122,5 +123,11 @@ describe('HTTP edge', () => {
     const text = JSON.stringify(doc)
     assert.match(text, /recv_timeout/)
     assert.match(text, /filter_capabilities/)
+    assert.match(text, /request_id/, 'execution records name the request that caused them')
+    const metrics = (
+      paths['/metrics'] as unknown as { get: { security: unknown; responses: Record<string, { content: object }> } }
+    ).get
+    assert.deepEqual(metrics.security, [{ metricsToken: [] }])
+    assert.deepEqual(Object.keys(metrics.responses['200']?.content ?? {}), ['text/plain; version=0.0.4; charset=utf-8'])
   })
 })

@@ -86,8 +86,11 @@ describe('service scripts (SPEC §4)', () => {
         logs: undefined,
         error: null,
         replay_of: null,
+        // The run request's id, as its answer's X-Request-Id gave it.
+        request_id: answer.requestId,
       },
     )
+    assert.match(answer.requestId ?? '', /^[A-Za-z0-9_-]{11}\.[0-9a-z]+$/)
     assert.equal((record.logs as unknown[]).length, 3)
   })
 

@@ -12,14 +12,23 @@ interface Entry {
  * The in-process bus of the embedded mode. It keeps the promises of `Bus` that a network bus
  * keeps: delivery in a later microtask, a JSON copy per receiver, one member per queue group.
  */
+export interface MemoryBusOptions {
+  /** A handler threw. Default: ignored. */
+  readonly onError?: (error: unknown, subject: string) => void
+  /** A message reached its receivers `seconds` after it was published (latency metrics). Default: none. */
+  readonly onDelivered?: (subject: string, seconds: number) => void
+}
+
 export class MemoryBus implements Bus {
   readonly #entries: Entry[] = []
   readonly #onError: (error: unknown, subject: string) => void
+  readonly #onDelivered: ((subject: string, seconds: number) => void) | undefined
   #rotation = 0
   #closed = false
 
-  constructor(options: { onError?: (error: unknown, subject: string) => void } = {}) {
+  constructor(options: MemoryBusOptions = {}) {
     this.#onError = options.onError ?? (() => {})
+    this.#onDelivered = options.onDelivered
   }
 
   publish(subject: string, message: JsonValue): void {
@@ -41,7 +50,9 @@ export class MemoryBus implements Bus {
     }
     if (targets.length === 0) return
     const text = JSON.stringify(message)
+    const published = this.#onDelivered === undefined ? 0 : performance.now()
     queueMicrotask(() => {
+      this.#onDelivered?.(subject, (performance.now() - published) / 1000)
       for (const entry of targets) {
         if (!entry.active) continue
         try {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MemoryBus } from '../bus/memory-bus.ts'
 import { createLogger } from '../logger.ts'
+import { createMetrics } from '../metrics/metrics.ts'
 import { EventDelivery, type EventSink } from './event-delivery.ts'
 import { Events } from './events.ts'
 import { parseSubscribe } from './subscription.ts'
@@ -35,6 +36,7 @@ const COLLECTIONS = new Set(['users', 'svcscripts'])
 /** Two nodes: one bus, a delivery each (as cluster mode has one per node on NATS). */
 function twoNodes(t: { after(fn: () => Promise<void>): void }) {
   const bus = new MemoryBus()
+  const metrics = createMetrics({ version: 'test', domainName: () => 'd' })
   const nodes = [1, 2].map(
     () =>
       new EventDelivery<FrameLog>({
@@ -43,23 +45,25 @@ function twoNodes(t: { after(fn: () => Promise<void>): void }) {
         maxBacklogBytes: 1 << 20,
         mayRead: () => true,
         logger: createLogger('silent'),
+        metrics: metrics.events,
       }),
   )
-  const events = new Events({ bus, maxEventBytes: 1 << 16, masterDomainId: () => undefined })
+  const events = new Events({ bus, maxEventBytes: 1 << 16, masterDomainId: () => undefined, metrics: metrics.events })
   t.after(async () => {
     for (const node of nodes) await node.close()
     await bus.close()
+    metrics.close()
   })
   const subscribe = (node: number, sink: FrameLog, payload: Record<string, unknown>) =>
     nodes[node]?.subscribe(sink, parseSubscribe({ expires: 60, ...payload }, COLLECTIONS))
-  return { bus, events, subscribe }
+  return { bus, events, subscribe, metrics }
 }
 
 const delivered = () => new Promise((resolve) => setImmediate(resolve))
 
 describe('event delivery across nodes', () => {
   it('hands each event of an eventing channel to one connection on one node', async (t) => {
-    const { events, subscribe } = twoNodes(t)
+    const { events, subscribe, metrics } = twoNodes(t)
     const sinks = [0, 0, 1, 1].map((node) => ({ node, sink: new FrameLog('ch-e', 'eventing') }))
     for (const { node, sink } of sinks) {
       subscribe(node, sink, { id: 'a', events: ['projectevents'] })
@@ -74,6 +78,9 @@ describe('event delivery across nodes', () => {
       'each event exactly once over both nodes',
     )
     for (const { sink } of sinks) assert.ok(sink.frames.length > 0, 'spread over the connections of both nodes')
+    const text = await metrics.render()
+    assert.match(text, /switchboard_events_emitted_total\{class="projectevents"\} 300/)
+    assert.match(text, /switchboard_events_delivered_total\{class="projectevents"\} 300/)
   })
 
   it('hands each event to every connection of an ordinary channel, on every node, once', async (t) => {

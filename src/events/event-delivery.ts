@@ -1,6 +1,7 @@
 import type { Bus, BusSubscription } from '../bus/bus.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { EventMetrics } from '../metrics/event-metrics.ts'
 import { type BusEvent, domainSubject, patternMatches, patternSubject } from './event-names.ts'
 import { type ObjectFilter, objectsMatch, type SubscribeRequest } from './subscription.ts'
 
@@ -24,6 +25,7 @@ export interface EventDeliveryOptions<S extends EventSink> {
   /** Whether the connection's channel may see changes of `collection` (its `opts.userid` may read it). */
   readonly mayRead: (connection: S, collection: string) => boolean
   readonly logger: Logger
+  readonly metrics: EventMetrics
   /** Expired subscriptions are removed this often, ms. */
   readonly sweepMs?: number
 }
@@ -210,7 +212,7 @@ export class EventDelivery<S extends EventSink> {
     const now = Date.now()
     for (const subscriber of subscribers) {
       const ids = this.#matching(subscriber, event, now)
-      if (ids.length > 0) this.#send(subscriber, frame.with(ids))
+      if (ids.length > 0) this.#send(subscriber, event.class, frame.with(ids))
     }
   }
 
@@ -222,7 +224,11 @@ export class EventDelivery<S extends EventSink> {
       const ids = this.#matching(subscriber, event, now)
       if (ids.length > 0) candidates.push({ subscriber, ids })
     }
-    if (candidates.length === 0) return
+    if (candidates.length === 0) {
+      // The group gave it to this node, but none of its connections wants it (docs/events.md).
+      this.#options.metrics.dropped(event.class, 'no_connection')
+      return
+    }
     const start = listener.turn++ % candidates.length
     let chosen = candidates[start] as (typeof candidates)[number]
     for (let i = 0; i < candidates.length; i++) {
@@ -232,7 +238,7 @@ export class EventDelivery<S extends EventSink> {
         break
       }
     }
-    this.#send(chosen.subscriber, new EventFrame(event).with(chosen.ids))
+    this.#send(chosen.subscriber, event.class, new EventFrame(event).with(chosen.ids))
   }
 
   #matching(subscriber: Subscriber<S>, event: BusEvent, now: number): (string | number)[] {
@@ -252,12 +258,14 @@ export class EventDelivery<S extends EventSink> {
   }
 
   /** Sends, or drops and counts when the connection already has too much waiting. */
-  #send(subscriber: Subscriber<S>, frame: string): void {
+  #send(subscriber: Subscriber<S>, eventClass: BusEvent['class'], frame: string): void {
     const { connection } = subscriber
     if (connection.bufferedBytes <= this.#options.maxBacklogBytes) {
       connection.sendFrame(frame)
+      this.#options.metrics.delivered(eventClass)
       return
     }
+    this.#options.metrics.dropped(eventClass, 'slow_client')
     subscriber.dropped++
     const now = Date.now()
     if (now - subscriber.lastDropLog >= DROP_LOG_EVERY_MS) {

@@ -2,6 +2,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { ChangeNotice } from '../collections/change-feed.ts'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
+import type { EventMetrics } from '../metrics/event-metrics.ts'
 import type { JsonValue } from '../store/store.ts'
 import { type BusEvent, type EventClass, eventSubject, PROJECT_EVENT_NAME } from './event-names.ts'
 
@@ -11,6 +12,7 @@ export interface EventsOptions {
   readonly maxEventBytes: number
   /** The domain of changes to global collections (domains, channel types): the master domain. */
   readonly masterDomainId: () => string | undefined
+  readonly metrics: EventMetrics
 }
 
 /**
@@ -75,6 +77,7 @@ export class Events {
     const event: BusEvent = { id: newId(), class: cls, name, data, ts: new Date().toISOString() }
     if (this.#closed) return event
     this.#options.bus.publish(eventSubject(domainId, cls, name, collection), event as unknown as JsonValue)
+    this.#options.metrics.emitted(cls)
     return event
   }
 }

@@ -47,6 +47,11 @@ export const Execution = Type.Object(
     logs: Type.Array(LogLine),
     error: Type.Union([ExecutionError, Type.Null()]),
     replay_of: Type.Union([Uuid, Type.Null()]),
+    request_id: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description: 'the id of the request that caused the run (its X-Request-Id; the log lines carry it as reqId)',
+      }),
+    ),
     attempts: Type.Optional(Type.Array(Attempt, { description: 'async webhooks: every run of the job, the last one included' })),
   },
   { additionalProperties: false, title: 'Execution' },

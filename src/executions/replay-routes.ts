@@ -42,19 +42,19 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
       const auth = authOf(request)
       const { id } = request.params as { id: string }
       const original = (await deps.executions.get(auth, id)) as unknown as Execution
-      const result = await replay(deps, auth.domain.id, original)
+      const result = await replay(deps, auth.domain.id, original, request.id)
       await result.recorded
       return deps.executions.get(auth, result.id)
     },
   )
 }
 
-function replay(deps: ReplayDeps, domainId: string, original: Execution): Promise<ExecutionResult> {
+function replay(deps: ReplayDeps, domainId: string, original: Execution, requestId: string): Promise<ExecutionResult> {
   const input = original.input as Record<string, unknown> | null
   if (input === null || typeof input !== 'object' || input.truncated === true) {
     throw new AppError('conflict', `the input of execution ${original.id} was too large to keep whole, so it cannot be replayed`)
   }
-  const options = { replayOf: original.id, recordSoon: true }
+  const options = { replayOf: original.id, recordSoon: true, requestId }
   if (input.webhook !== undefined) {
     if (original.channel_id === null) throw new AppError('conflict', 'the execution has no channel to replay through')
     const target = deps.webhooks.targetById(original.channel_id)

@@ -20,6 +20,7 @@ export async function installOpenApi(app: FastifyInstance, version: string): Pro
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'API key or root key' },
           channelToken: { type: 'http', scheme: 'bearer', description: "a channel's token_local (files API)" },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'SWITCHBOARD_METRICS_TOKEN, when it is set' },
         },
       },
       security: [{ apiKey: [] }],

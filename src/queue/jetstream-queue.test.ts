@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 import { newNatsPrefix, TEST_NATS_URL } from '../../test/support/nats.ts'
+import { createMetrics } from '../metrics/metrics.ts'
 import { JetStreamJobQueue, type JetStreamQueueOptions } from './jetstream-queue.ts'
 import { queueContract } from './job-queue.contract.ts'
 
@@ -13,6 +14,7 @@ const ACK_WAIT_MS = 1500
 function backing() {
   const prefix = newNatsPrefix()
   const connections: NatsConnection[] = []
+  const metrics = createMetrics({ version: 'test', domainName: () => 'd' })
   return {
     connections,
     open: async (options: Pick<JetStreamQueueOptions, 'concurrency' | 'closeWaitMs'>) => {
@@ -23,10 +25,12 @@ function backing() {
         ...options,
         prefix,
         ackWaitMs: ACK_WAIT_MS,
+        metrics: metrics.queue,
         onError: (error) => console.error(error),
       })
     },
     dispose: async () => {
+      metrics.close()
       const [first] = connections
       if (first && !first.isClosed()) await (await jetstreamManager(first)).streams.delete(`${prefix}_jobs`).catch(() => {})
       for (const connection of connections) if (!connection.isClosed()) await connection.close()

@@ -9,6 +9,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream'
 import { type NatsConnection, nanos } from '@nats-io/nats-core'
+import type { QueueMetrics, QueueStats } from '../metrics/queue-metrics.ts'
 import type { Job, JobOutcome, JobQueue } from './job-queue.ts'
 
 export interface JetStreamQueueOptions {
@@ -23,8 +24,11 @@ export interface JetStreamQueueOptions {
    * job tells the server it is alive three times per period, so only dead nodes lose theirs.
    */
   readonly ackWaitMs: number
+  readonly metrics: QueueMetrics
   readonly onError: (error: unknown) => void
 }
+
+type Work<T> = (job: Job<T>, stop: AbortSignal) => Promise<JobOutcome>
 
 /** A job as it travels in the stream. */
 interface JobMessage {
@@ -38,6 +42,8 @@ interface JobMessage {
 
 /** A worker that throws (a bug) gets its job back after this long, ms. */
 const BUG_RETRY_MS = 5000
+/** How long `close` waits for stopped workers to hand their jobs back, ms. */
+const HAND_BACK_WAIT_MS = 2000
 
 /**
  * The cluster queue: a JetStream work-queue stream shared by every node, and one durable pull
@@ -53,8 +59,10 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
   readonly #connection: NatsConnection
   readonly #options: JetStreamQueueOptions
   readonly #stream: string
-  /** Jobs running, with the timer that tells the server they are alive. */
-  readonly #running = new Map<JsMsg, { run: Promise<void>; alive: NodeJS.Timeout }>()
+  /** Jobs running here, with the timer that tells the server they are alive and their stop. */
+  readonly #running = new Map<JsMsg, { run: Promise<void>; alive: NodeJS.Timeout; stop: AbortController }>()
+  /** Retries this node is holding back until their time (nak'd with a delay). */
+  #retrying = 0
   #messages: ConsumerMessages | undefined
   #freeSlot: (() => void) | undefined
   #closed = false
@@ -64,6 +72,12 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
     this.#js = jetstream(connection)
     this.#options = options
     this.#stream = `${options.prefix}_jobs`
+    options.metrics.watch(() => this.stats)
+  }
+
+  /** This node's view: jobs it runs and retries it holds back; the stream's own backlog is NATS's to report. */
+  get stats(): QueueStats {
+    return { ready: 0, running: this.#running.size, retrying: this.#retrying }
   }
 
   /** Makes sure the stream and the consumer exist (every node does; the first one creates them). */
@@ -98,9 +112,10 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
   async enqueue(scope: string, id: string, payload: T): Promise<void> {
     if (this.#closed) throw new Error('the queue is closed')
     await this.#publish({ id, scope, payload, attempt: 1 }, id)
+    this.#options.metrics.accepted.value++
   }
 
-  async start(work: (job: Job<T>) => Promise<JobOutcome>): Promise<void> {
+  async start(work: Work<T>): Promise<void> {
     const consumer = await this.#js.consumers.get(this.#stream, 'workers')
     this.#messages = await consumer.consume({ max_messages: this.#options.concurrency })
     void this.#take(this.#messages, work).catch(this.#options.onError)
@@ -119,14 +134,19 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
       }),
     ])
     clearTimeout(timer)
-    // Still running: hand them back now rather than after the ack wait.
+    // Still running: their workers are told to stop and hand them back (at once, not after the ack wait).
+    const stopping = [...this.#running.values()]
+    for (const { stop } of stopping) stop.abort()
+    await Promise.race([
+      Promise.allSettled(stopping.map((entry) => entry.run)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, HAND_BACK_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
     for (const [message, { alive }] of this.#running) {
       clearInterval(alive)
-      try {
-        message.nak()
-      } catch {
-        // The connection is gone already: the server hands the job out after the ack wait.
-      }
+      this.#nak(message)
     }
     await this.#connection.flush().catch(() => {})
   }
@@ -135,7 +155,7 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
     await this.#js.publish(`${this.#options.prefix}.jobs.${job.scope}`, JSON.stringify(job), { msgID })
   }
 
-  async #take(messages: ConsumerMessages, work: (job: Job<T>) => Promise<JobOutcome>): Promise<void> {
+  async #take(messages: ConsumerMessages, work: Work<T>): Promise<void> {
     for await (const message of messages) {
       if (this.#closed) {
         message.nak()
@@ -145,6 +165,8 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
       const wait = (job.notBefore ?? 0) - Date.now()
       if (wait > 0) {
         // A retry waiting out its backoff: back to the server until then, without a slot.
+        this.#retrying++
+        setTimeout(() => this.#retrying--, wait).unref()
         message.nak(wait)
         continue
       }
@@ -154,28 +176,37 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
         })
       }
       const alive = setInterval(() => message.working(), Math.max(100, Math.floor(this.#options.ackWaitMs / 3)))
-      const run = this.#run(message, job, work).finally(() => {
+      const stop = new AbortController()
+      const run = this.#run(message, job, work, stop.signal).finally(() => {
         clearInterval(alive)
         this.#running.delete(message)
         const free = this.#freeSlot
         this.#freeSlot = undefined
         free?.()
       })
-      this.#running.set(message, { run, alive })
+      this.#running.set(message, { run, alive, stop })
     }
   }
 
-  async #run(message: JsMsg, job: JobMessage, work: (job: Job<T>) => Promise<JobOutcome>): Promise<void> {
+  async #run(message: JsMsg, job: JobMessage, work: Work<T>, stop: AbortSignal): Promise<void> {
+    const { metrics } = this.#options
     try {
       let outcome: JobOutcome
       try {
-        outcome = await work({ id: job.id, scope: job.scope, payload: job.payload as T, attempt: job.attempt })
+        outcome = await work({ id: job.id, scope: job.scope, payload: job.payload as T, attempt: job.attempt }, stop)
       } catch (error) {
         this.#options.onError(error)
         message.nak(BUG_RETRY_MS)
         return
       }
+      if ('handedBack' in outcome) {
+        // Stopped by close: another node (or the next start) takes it now, as it was.
+        metrics.handedBack.value++
+        this.#nak(message)
+        return
+      }
       if ('retryInMs' in outcome) {
+        metrics.retries.value++
         const next: JobMessage = {
           id: job.id,
           scope: job.scope,
@@ -184,11 +215,21 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
           notBefore: Date.now() + outcome.retryInMs,
         }
         await this.#publish(next, `${job.id}:${next.attempt}`)
+      } else {
+        metrics.completed.value++
       }
       await message.ackAck()
     } catch (error) {
       // The ack (or the retry's publish) did not reach the server: the job comes back, at least once.
       this.#options.onError(error)
+    }
+  }
+
+  #nak(message: JsMsg): void {
+    try {
+      message.nak()
+    } catch {
+      // The connection is gone already: the server hands the job out after the ack wait.
     }
   }
 }

@@ -8,19 +8,33 @@ export interface Job<T> {
   readonly attempt: number
 }
 
-/** What a run of a job came to: finished (for good, either way), or to be run again later. */
-export type JobOutcome = { readonly done: true } | { readonly retryInMs: number; readonly payload: unknown }
+/**
+ * What a run of a job came to: finished (for good, either way), to be run again later, or
+ * handed back: stopped by `close` (its `stop` signal), it stays stored as it was — not counted as
+ * an attempt — and runs again at the next start.
+ */
+export type JobOutcome =
+  | { readonly done: true }
+  | { readonly retryInMs: number; readonly payload: unknown }
+  | { readonly handedBack: true }
 
 /**
  * Durable work: a job is stored before `enqueue` resolves, handed to the worker at least once,
  * and dropped when the worker says it is done. Jobs stored by an earlier run of the process (a
- * crash, a restart) are picked up by `start`. Embedded: `StoreJobQueue` on the store; cluster
- * mode will add one on JetStream.
+ * crash, a restart, a shutdown that handed them back) are picked up by `start`. Embedded:
+ * `StoreJobQueue` on the store; cluster mode will add one on JetStream.
  */
 export interface JobQueue<T> {
   enqueue(scope: string, id: string, payload: T): Promise<void>
-  /** Begins handing jobs to `work`, the ones stored earlier first. */
-  start(work: (job: Job<T>) => Promise<JobOutcome>): Promise<void>
-  /** Stops handing out jobs and waits (briefly) for those running; unfinished ones stay stored. */
+  /**
+   * Begins handing jobs to `work`, the ones stored earlier first. `stop` aborts when `close`
+   * gives up waiting for the run: the worker should end it and answer `handedBack`.
+   */
+  start(work: (job: Job<T>, stop: AbortSignal) => Promise<JobOutcome>): Promise<void>
+  /**
+   * Graceful stop: hands out no more jobs and waits (up to the queue's bound) for the running
+   * ones; then aborts those still running and waits briefly for their workers to hand them back.
+   * Every job not done stays stored for the next start. Idempotent.
+   */
   close(): Promise<void>
 }

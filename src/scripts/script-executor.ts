@@ -6,6 +6,8 @@ import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
 import type { Attempt, ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
 import { bounded } from '../executions/record-bounds.ts'
 import { newId } from '../ids.ts'
+import type { Logger } from '../logger.ts'
+import type { ExecutionMetrics } from '../metrics/metrics.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
 import { sourceLine } from './runtime/script-source.ts'
 import type { ScriptRunner } from './script-runner.ts'
@@ -37,6 +39,8 @@ export interface ExecuteRequest {
   readonly earlierAttempts?: readonly Attempt[]
   /** Executions that led to this one through `channels.send` (default 0). */
   readonly depth?: number
+  /** The id of the request that caused the run (its log lines, the record, outbound calls); default none. */
+  readonly requestId?: string | null
 }
 
 export interface ExecutionResult {
@@ -54,19 +58,33 @@ export interface ExecutionResult {
   readonly startedAt: string
 }
 
+export interface ScriptExecutorOptions {
+  readonly runner: ScriptRunner
+  readonly recorder: ExecutionRecorder
+  /** Log lines kept per execution. */
+  readonly maxLogLines: number
+  readonly metrics: ExecutionMetrics
+  /** Each execution ends with a line: `execution finished` at debug, `execution failed` (error, timeout) at info. */
+  readonly logger: Logger
+}
+
 /**
  * Runs a script for a trigger and records the execution (SPEC §5.5): every trigger goes through
- * here, so every execution is recorded the same way.
+ * here, so every execution is recorded, counted and logged the same way.
  */
 export class ScriptExecutor {
   readonly #runner: ScriptRunner
   readonly #recorder: ExecutionRecorder
   readonly #maxLogLines: number
+  readonly #metrics: ExecutionMetrics
+  readonly #logger: Logger
 
-  constructor(runner: ScriptRunner, recorder: ExecutionRecorder, maxLogLines: number) {
-    this.#runner = runner
-    this.#recorder = recorder
-    this.#maxLogLines = maxLogLines
+  constructor(options: ScriptExecutorOptions) {
+    this.#runner = options.runner
+    this.#recorder = options.recorder
+    this.#maxLogLines = options.maxLogLines
+    this.#metrics = options.metrics
+    this.#logger = options.logger
   }
 
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
@@ -76,6 +94,7 @@ export class ScriptExecutor {
     const logs = new LogCollector(this.#maxLogLines, started)
     const ended = new ExecutionEnd()
     const channel = request.channel && (channelForScripts(request.channel) as Channel)
+    const requestId = request.requestId ?? null
     const scope: ExecutionScope = {
       executionId: id,
       domainId: request.domainId,
@@ -83,6 +102,7 @@ export class ScriptExecutor {
       ...(request.caller && { caller: request.caller }),
       scriptCode: request.script.code,
       depth: request.depth ?? 0,
+      requestId,
       logLevel: request.script.opts.loglevel as ScriptLogLevel,
       get signal() {
         return ended.signal
@@ -96,9 +116,11 @@ export class ScriptExecutor {
       ...(request.startparamAliases && { startparamAliases: request.startparamAliases }),
     }
     let result: Awaited<ReturnType<ScriptRunner['run']>>
+    this.#metrics.inFlight.value++
     try {
       result = await this.#runner.run(request.script, scope, input, request.timeoutMs, request.abort)
     } finally {
+      this.#metrics.inFlight.value--
       ended.end()
     }
     if (result.kind === 'busy') {
@@ -148,12 +170,30 @@ export class ScriptExecutor {
         logs: lines,
         error,
         replay_of: request.replayOf ?? null,
+        request_id: requestId,
         ...(request.earlierAttempts && {
           attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
         }),
       },
       request.recordSoon,
     )
+    this.#metrics.finished(request.domainId, request.trigger, status, durationMs / 1000)
+    const level = status === 'error' || status === 'timeout' ? 'info' : 'debug'
+    if (this.#logger.isLevelEnabled(level)) {
+      this.#logger[level](
+        {
+          reqId: requestId ?? undefined,
+          execution_id: id,
+          domain_id: request.domainId,
+          channel_id: request.channel?.id,
+          script_code: request.script.code,
+          trigger: request.trigger,
+          status,
+          ms: durationMs,
+        },
+        level === 'info' ? 'execution failed' : 'execution finished',
+      )
+    }
     return { id, status, variables, output, logs: lines, error, durationMs, recorded, startedAt: startedAt.toISOString() }
   }
 
@@ -162,6 +202,7 @@ export class ScriptExecutor {
    * longer run (`error`: its channel or script was deleted meanwhile).
    */
   recordNotRun(request: NotRun, outcome: { status: 'queued' } | { status: 'error'; message: string }): Promise<void> {
+    if (outcome.status === 'error') this.#metrics.finished(request.domainId, request.trigger, 'error', undefined)
     return this.#recorder.record(request.domainId, {
       id: request.id,
       channel_id: request.channelId,
@@ -175,6 +216,7 @@ export class ScriptExecutor {
       logs: [],
       error: outcome.status === 'error' ? { message: outcome.message } : null,
       replay_of: null,
+      request_id: request.requestId,
     })
   }
 }
@@ -187,6 +229,7 @@ export interface NotRun {
   readonly scriptCode: string
   readonly trigger: Trigger
   readonly recordInput: unknown
+  readonly requestId: string | null
 }
 
 /** An error with its line and column in the user's source, when the stack shows them. */

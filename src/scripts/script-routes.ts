@@ -77,6 +77,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         recordSoon: true,
         // A test run acts with its caller's rights (api.request), not with the channel's.
         caller: auth.actor,
+        requestId: request.id,
       })
       await result.recorded
       return {

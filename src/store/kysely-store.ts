@@ -1,4 +1,4 @@
-import { CompiledQuery, type Expression, type Kysely, sql } from 'kysely'
+import { CompiledQuery, type Expression, type Kysely, type LogEvent, sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { migrations } from './migrations.ts'
 import {
@@ -7,6 +7,8 @@ import {
   DuplicateKeyError,
   type FieldFilter,
   type ListQuery,
+  type QueryObserver,
+  type QueryOperation,
   type Scope,
   type ScopedDoc,
   type Settings,
@@ -32,6 +34,21 @@ export interface KyselyStoreOptions {
    * is not (SQLite: while a transaction is open on the one connection). See sqlite-store.ts.
    */
   readonly readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined
+}
+
+/** The statement kind of `sql`, from its first word (`with` counts as a select). */
+export function queryOperation(sql: string): QueryOperation {
+  let start = 0
+  while (start < sql.length && sql.charCodeAt(start) <= 32) start++
+  const word = sql.slice(start, start + 6).toLowerCase()
+  if (word === 'select' || word.startsWith('with')) return 'select'
+  if (word === 'insert' || word === 'update' || word === 'delete') return word
+  return 'other'
+}
+
+/** Kysely's `log` option that reports each statement's latency to `observer`. */
+export function observeQueries(observer: QueryObserver): (event: LogEvent) => void {
+  return (event) => observer(queryOperation(event.query.sql), event.queryDurationMillis / 1000)
 }
 
 /** The one Store implementation; `traits` carries what differs between SQLite and PostgreSQL. */

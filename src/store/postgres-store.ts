@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
-import { createKyselyStore } from './kysely-store.ts'
-import type { Doc, Store } from './store.ts'
+import { createKyselyStore, observeQueries } from './kysely-store.ts'
+import type { Doc, QueryObserver, Store } from './store.ts'
 import type { StoreTraits } from './traits.ts'
 
 export const postgresTraits: StoreTraits = {
@@ -31,10 +31,12 @@ export interface PostgresOptions {
   /** Schema to use (created if missing); tests use one per run. Default: the server's search_path. */
   readonly schema?: string
   readonly maxConnections?: number
+  /** Told about every statement and its latency (metrics). */
+  readonly onQuery?: QueryObserver
 }
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
-  const { url, schema, maxConnections = 10 } = options
+  const { url, schema, maxConnections = 10, onQuery } = options
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name '${schema}'`)
   }
@@ -55,7 +57,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   })
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => {})
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<unknown>({
+    dialect: new PostgresDialect({ pool }),
+    ...(onQuery !== undefined && { log: observeQueries(onQuery) }),
+  })
   try {
     const current = schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name
     return createKyselyStore(db, postgresTraits, current === undefined ? {} : { migrationSchema: current })

@@ -110,6 +110,12 @@ export interface Settings {
   set(key: string, value: string): Promise<void>
 }
 
+/** What a statement does, as latency metrics tell them apart. */
+export type QueryOperation = 'select' | 'insert' | 'update' | 'delete' | 'other'
+
+/** Told about every statement a store runs, and how long it took (seconds). */
+export type QueryObserver = (operation: QueryOperation, seconds: number) => void
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   table(name: TableName): DocumentTable

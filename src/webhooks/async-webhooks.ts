@@ -14,6 +14,8 @@ export interface WebhookJob {
   readonly input: StoredWebhookInput
   /** Earlier runs that failed. */
   readonly attempts: readonly Attempt[]
+  /** The id of the request that was accepted (absent in jobs stored before request ids). */
+  readonly requestId?: string
 }
 
 export interface AsyncWebhooksOptions {
@@ -33,7 +35,8 @@ const MAX_RETRY_WAIT_MS = 10 * 60_000
  * Async webhooks (`opts.issync = false`, SPEC §5.4): the request is stored as a job before the
  * caller gets its execution id, and run by the queue's workers. A failed run (error, timeout) is
  * retried with exponential backoff until `maxAttempts`; the record then stays `error` (or
- * `timeout`) and lists every attempt.
+ * `timeout`) and lists every attempt. A run that a shutdown stops is handed back: not an
+ * attempt, its record `queued` again, and it runs at the next start.
  */
 export class AsyncWebhooks {
   readonly #options: AsyncWebhooksOptions
@@ -44,25 +47,26 @@ export class AsyncWebhooks {
 
   /** Starts the workers (jobs left by an earlier run of the server first). */
   start(): Promise<void> {
-    return this.#options.queue.start((job) => this.#run(job))
+    return this.#options.queue.start((job, stop) => this.#run(job, stop))
   }
 
   /** Stores the webhook durably and answers its execution id. */
-  async accept(target: WebhookTarget, input: WebhookInput): Promise<string> {
+  async accept(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<string> {
     const id = newId()
     const job: WebhookJob = {
       channelId: target.channel.id,
       scriptCode: target.script.code,
       input: storedInput(input),
       attempts: [],
+      requestId,
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
     void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued' })
     return id
   }
 
-  async #run(job: Job<WebhookJob>): Promise<JobOutcome> {
-    const { channelId, input, attempts } = job.payload
+  async #run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
+    const { channelId, input, attempts, requestId = null } = job.payload
     let target: WebhookTarget
     try {
       target = this.#options.webhooks.targetById(channelId)
@@ -78,6 +82,8 @@ export class AsyncWebhooks {
       result = await this.#options.webhooks.run(target, restoredInput(input), 'http', {
         executionId: job.id,
         earlierAttempts: attempts,
+        requestId,
+        abort: stop,
       })
     } catch (error) {
       // Too many runs of the script waiting (1429): try again shortly, without counting it.
@@ -85,6 +91,11 @@ export class AsyncWebhooks {
       throw error
     }
     await result.recorded
+    if (result.status === 'aborted' && stop.aborted) {
+      // Stopped by a shutdown: the job stays stored as it was and its record says queued again.
+      await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), { status: 'queued' })
+      return { handedBack: true }
+    }
     // Counted from the runs themselves: a run refused for load (above) is not an attempt.
     const attemptNo = attempts.length + 1
     if (result.status === 'ok' || attemptNo >= this.#options.maxAttempts) return { done: true }
@@ -106,6 +117,7 @@ export class AsyncWebhooks {
       scriptCode: job.scriptCode,
       trigger: 'http',
       recordInput: { webhook: job.input },
+      requestId: job.requestId ?? null,
     }
   }
 }

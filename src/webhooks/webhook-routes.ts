@@ -12,7 +12,7 @@ export interface WebhookRoutesOptions {
   /** Largest webhook body, bytes (larger: 1413). */
   readonly bodyLimit: number
   /** Accepts an async webhook durably; resolves with its execution id. */
-  readonly accept: (target: WebhookTarget, input: WebhookInput) => Promise<string>
+  readonly accept: (target: WebhookTarget, input: WebhookInput, requestId: string) => Promise<string>
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -56,10 +56,10 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Web
     protocol: `HTTP/${request.raw.httpVersion}`,
   }
   if (!target.channel.opts.issync) {
-    return reply.code(200).send({ execution_id: await options.accept(target, input) })
+    return reply.code(200).send({ execution_id: await options.accept(target, input, request.id) })
   }
   try {
-    return send(reply, await options.webhooks.runSync(target, input))
+    return send(reply, await options.webhooks.runSync(target, input, request.id))
   } catch (error) {
     if (error instanceof AppError && error.status === 429) reply.header('retry-after', '1')
     throw error

@@ -58,13 +58,13 @@ export class Webhooks {
   }
 
   /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. */
-  async runSync(target: WebhookTarget, input: WebhookInput): Promise<WebhookReply> {
+  async runSync(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<WebhookReply> {
     if (!this.#gate.enter(target.channel.id)) {
       throw new AppError('rate_limited', `channel '${target.channel.code}' has too many webhooks in flight; retry shortly`)
     }
     let result: ExecutionResult
     try {
-      result = await this.run(target, input, 'http')
+      result = await this.run(target, input, 'http', { requestId })
     } finally {
       this.#gate.leave(target.channel.id)
     }
@@ -76,7 +76,15 @@ export class Webhooks {
     target: WebhookTarget,
     input: WebhookInput,
     trigger: 'http' | 'replay',
-    options: { executionId?: string; replayOf?: string; recordSoon?: boolean; earlierAttempts?: readonly Attempt[] } = {},
+    options: {
+      executionId?: string
+      replayOf?: string
+      recordSoon?: boolean
+      earlierAttempts?: readonly Attempt[]
+      requestId?: string | null
+      /** Ends the run as `aborted` (a shutdown handing an async job back). */
+      abort?: AbortSignal
+    } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
     // Parameters 1, 4 and 5 are the channel, the body and the headers: sent once, with the request.
@@ -105,6 +113,8 @@ export class Webhooks {
       ...(options.replayOf !== undefined && { replayOf: options.replayOf }),
       ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
       ...(options.earlierAttempts !== undefined && { earlierAttempts: options.earlierAttempts }),
+      ...(options.requestId !== undefined && { requestId: options.requestId }),
+      ...(options.abort !== undefined && { abort: options.abort }),
     })
   }
 

@@ -52,6 +52,7 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           channel,
           startparams: [channelForScripts(channel), payload.data ?? null, connection.id, qid ?? null],
           timeoutMs: recvTimeoutMs(channel),
+          requestId: connection.requestId,
         })
         if (qid === undefined) return
         if (result.status === 'ok') {

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { newId } from '../ids.ts'
+import type { Series } from '../metrics/metric-families.ts'
 import type { JsonValue } from '../store/store.ts'
 import { type Frame, parseFrame, qidOf } from './ws-frames.ts'
 
@@ -14,6 +15,20 @@ export interface FrameHandler {
   handle(connection: WsConnection, payload: Record<string, unknown>, qid: string | number | undefined): Promise<void> | void
   /** The answer's payload for an error (`message_result` says `success: false`, others `result: "error"`). */
   errorAnswer?(qid: string | number | undefined, code: number, message: string): Record<string, unknown>
+}
+
+/** What a connection is opened with, by the upgrade. */
+export interface ConnectionOptions {
+  readonly entry: { readonly domainId: string; readonly channel: Channel }
+  /** The token the client presented. */
+  readonly token: string
+  readonly ip: string
+  /** The upgrade request's id: the connection's executions carry it. */
+  readonly requestId: string
+  readonly handlers: ReadonlyMap<string, FrameHandler>
+  readonly limits: ConnectionLimits
+  /** Frames received and sent, counted. */
+  readonly frames: { readonly in: Series; readonly out: Series }
 }
 
 export interface ConnectionLimits {
@@ -35,33 +50,32 @@ export class WsConnection {
   readonly ip: string
   /** The token the client presented: the connection ends when the channel's changes. */
   readonly token: string
+  readonly requestId: string
   readonly openedAt = new Date()
   #channel: Channel
   readonly #socket: WebSocket
   readonly #handlers: ReadonlyMap<string, FrameHandler>
   readonly #limits: ConnectionLimits
+  readonly #framesIn: Series
+  readonly #framesOut: Series
   #inFlight = 0
   /** Sync pushes waiting for the client's `<name>_result`, by qid. */
   readonly #replies = new Map<string, { name: string; timer: NodeJS.Timeout; done: (outcome: ReplyOutcome) => void }>()
   /** Cleared by each heartbeat, set by the pong. */
   alive = true
 
-  constructor(
-    socket: WebSocket,
-    entry: { domainId: string; channel: Channel },
-    token: string,
-    ip: string,
-    handlers: ReadonlyMap<string, FrameHandler>,
-    limits: ConnectionLimits,
-  ) {
+  constructor(socket: WebSocket, options: ConnectionOptions) {
     this.#socket = socket
-    this.domainId = entry.domainId
-    this.#channel = entry.channel
-    this.channelId = entry.channel.id
-    this.token = token
-    this.ip = ip
-    this.#handlers = handlers
-    this.#limits = limits
+    this.domainId = options.entry.domainId
+    this.#channel = options.entry.channel
+    this.channelId = options.entry.channel.id
+    this.token = options.token
+    this.ip = options.ip
+    this.requestId = options.requestId
+    this.#handlers = options.handlers
+    this.#limits = options.limits
+    this.#framesIn = options.frames.in
+    this.#framesOut = options.frames.out
   }
 
   /** The channel as it is now (kept current by the server). */
@@ -96,6 +110,7 @@ export class WsConnection {
       return
     }
     this.#socket.send(frame)
+    this.#framesOut.value++
   }
 
   /** Bytes sent but not yet taken by the network: what a slow reader has left waiting. */
@@ -137,6 +152,7 @@ export class WsConnection {
 
   /** Handles one frame from the client. */
   receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.#framesIn.value++
     if (isBinary) {
       this.#error(1400, 'binary frames are not accepted: send JSON text frames [name, payload]')
       return

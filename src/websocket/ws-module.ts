@@ -25,7 +25,11 @@ export function wsModule(push: () => WsPush): HostModule {
             throw new ScriptApiError(`ws.send: options.timeout must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}`)
           }
           try {
-            return await push().send(scope.domainId, target, name, data, { sync, timeoutMs: timeout })
+            return await push().send(scope.domainId, target, name, data, {
+              sync,
+              timeoutMs: timeout,
+              requestId: scope.requestId,
+            })
           } catch (error) {
             throw error instanceof AppError ? new ScriptApiError(error.message) : error
           }

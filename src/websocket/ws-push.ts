@@ -30,6 +30,8 @@ interface PushMessage {
   readonly qid: string | null
   readonly replyTo: string | null
   readonly timeoutMs: number
+  /** The request behind the execution that pushed: a reshaping script's run carries it on. */
+  readonly requestId: string | null
 }
 
 type Reply = { readonly qid: string; readonly payload: JsonValue } | { readonly qid: string; readonly error: string }
@@ -37,6 +39,7 @@ type Reply = { readonly qid: string; readonly payload: JsonValue } | { readonly 
 export interface PushOptions {
   readonly sync: boolean
   readonly timeoutMs: number
+  readonly requestId: string | null
 }
 
 const TRANSFORM_TIMEOUT_MS = 10_000
@@ -90,6 +93,7 @@ export class WsPush {
       qid,
       replyTo: qid === null ? null : this.#deps.nodeId,
       timeoutMs: options.timeoutMs,
+      requestId: options.requestId,
     }
     if (qid === null) {
       this.#deps.bus.publish('ws.push', message as unknown as JsonValue)
@@ -142,7 +146,7 @@ export class WsPush {
 
   async #deliverTo(connection: WsConnection, message: PushMessage): Promise<void> {
     let { name, data } = message
-    const reshaped = await this.#transform(connection, name, data)
+    const reshaped = await this.#transform(connection, name, data, message.requestId)
     if (reshaped === 'drop') {
       this.#answer(message, { error: 'the channel dropped the message' })
       return
@@ -159,7 +163,12 @@ export class WsPush {
   }
 
   /** Runs the channel's `send_svcscriptcode_ws`, if it has one: it may rename, replace or drop. */
-  async #transform(connection: WsConnection, name: string, data: JsonValue): Promise<{ name: string; data: JsonValue } | 'drop'> {
+  async #transform(
+    connection: WsConnection,
+    name: string,
+    data: JsonValue,
+    requestId: string | null,
+  ): Promise<{ name: string; data: JsonValue } | 'drop'> {
     const channel = connection.channel
     const code = channel.send_svcscriptcode_ws
     if (code === '') return { name, data }
@@ -172,6 +181,7 @@ export class WsPush {
       channel,
       startparams: [channelForScripts(channel), { name, data }, connection.id],
       timeoutMs: TRANSFORM_TIMEOUT_MS,
+      requestId,
     })
     if (result.status !== 'ok') throw new Error(`the channel's send_svcscriptcode_ws failed (execution ${result.id})`)
     const vars = result.output

@@ -5,6 +5,7 @@ import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
 import { sendError } from '../http/error-handler.ts'
 import { sameSecret } from '../ids.ts'
+import type { WsMetrics } from '../metrics/ws-metrics.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
@@ -18,6 +19,7 @@ export interface WsRoutesOptions {
   readonly trustProxy: IpRanges
   /** Told of every connection that opens and closes (events, subscriptions). */
   readonly lifecycle: ConnectionLifecycle
+  readonly metrics: WsMetrics
   readonly limits: ConnectionLimits & {
     /** Largest frame, bytes (larger: the connection is closed with 1009). */
     readonly maxFrameBytes: number
@@ -48,7 +50,9 @@ interface Opened {
  * channel: a rotated token or a deleted channel closes them.
  */
 export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): Promise<void> {
-  const { registry, limits } = options
+  const { registry, limits, metrics } = options
+  metrics.watch(() => registry.size)
+  const frames = { in: metrics.framesIn, out: metrics.framesOut }
   const opened = new WeakMap<FastifyRequest, Opened>()
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
@@ -81,14 +85,24 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
 
   const handler = (socket: WebSocket, request: FastifyRequest) => {
     const found = opened.get(request) as Opened
-    const connection = new WsConnection(socket, found.entry, found.token, found.ip, options.handlers, limits)
+    const connection = new WsConnection(socket, {
+      entry: found.entry,
+      token: found.token,
+      ip: found.ip,
+      requestId: request.id,
+      handlers: options.handlers,
+      limits,
+      frames,
+    })
     registry.add(connection)
     options.lifecycle.opened(connection)
+    metrics.opened.value++
     socket.on('message', (data, isBinary) => connection.receive(data as Buffer, isBinary))
     socket.on('pong', () => {
       connection.alive = true
     })
-    socket.on('close', () => {
+    socket.on('close', (code) => {
+      metrics.closed(code)
       registry.remove(connection)
       connection.closed()
       options.lifecycle.closed(connection)

@@ -27,7 +27,7 @@ export async function runScript(
   client: Client,
   id: string,
   body: Record<string, unknown> = {},
-): Promise<RunAnswer & { httpStatus: number }> {
+): Promise<RunAnswer & { httpStatus: number; requestId: string | null }> {
   const reply = await client.post(`${SCRIPTS}/${id}/run`, body)
-  return { ...(reply.body as RunAnswer), httpStatus: reply.status }
+  return { ...(reply.body as RunAnswer), httpStatus: reply.status, requestId: reply.headers.get('x-request-id') }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { type App, createApp } from '../../src/app.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
+import type { Logger } from '../../src/logger.ts'
 import { dropSchema, newSchemaName, TEST_DATABASE_URL } from './postgres.ts'
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef'
@@ -42,7 +43,7 @@ export interface Client {
  */
 export async function startServer(
   t: TestContext,
-  options: { backend?: Backend; env?: Record<string, string>; config?: Partial<Config> } = {},
+  options: { backend?: Backend; env?: Record<string, string>; config?: Partial<Config>; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-test-'))
   const backend = options.backend ?? 'sqlite'
@@ -56,7 +57,10 @@ export async function startServer(
     ...(backend === 'postgres' && { databaseUrl: TEST_DATABASE_URL }),
     ...options.config,
   }
-  const app = await createApp(config, schema === undefined ? {} : { postgresSchema: schema })
+  const app = await createApp(config, {
+    ...(schema !== undefined && { postgresSchema: schema }),
+    ...(options.logger !== undefined && { logger: options.logger }),
+  })
   t.after(async () => {
     await app.close()
     rmSync(dataDir, { recursive: true, force: true })

@@ -11,7 +11,23 @@ export interface HttpModuleOptions {
   readonly maxResponseBytes: number
   /** Largest request body sent, bytes. */
   readonly maxRequestBytes: number
+  /** Told about each call once it ended, for the server's log. Default: none. */
+  readonly onCall?: (note: HttpCallNote) => void
 }
+
+/** One outbound call, as the server's log shows it (the URL without its query string). */
+export interface HttpCallNote {
+  readonly reqId: string | undefined
+  readonly execution_id: string
+  readonly method: string
+  readonly url: string
+  readonly status: number | undefined
+  readonly error: string | undefined
+  readonly ms: number
+}
+
+/** Outbound calls carry the id of the request that caused them, unless the script sets its own. */
+const REQUEST_ID_HEADER = 'x-request-id'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 const MAX_TIMEOUT_MS = 60_000
@@ -62,19 +78,34 @@ async function send(scope: ExecutionScope, input: unknown, options: HttpModuleOp
   }
   const url = resolveUrl(rawUrl, scope)
   const headers = checkHeaders(rawHeaders)
+  if (scope.requestId !== null) headers[REQUEST_ID_HEADER] ??= scope.requestId
   const body = encodeBody(rawBody, headers, options.maxRequestBytes)
   const refused = options.egress.literalRefusal(url.hostname)
   if (refused) throw new ScriptApiError(`http.request refused: ${refused}`)
 
   const started = performance.now()
   const shown = `${url.origin}${url.pathname}${url.search === '' ? '' : '?…'}`
+  const noted = (status: number | undefined, error: string | undefined, ms: number) =>
+    options.onCall?.({
+      reqId: scope.requestId ?? undefined,
+      execution_id: scope.executionId,
+      method,
+      url: shown,
+      status,
+      error,
+      ms,
+    })
   try {
     const answer = await exchange(url, method, headers, body, Math.min(timeout, MAX_TIMEOUT_MS), scope.signal, options)
-    scope.log('info', `http ${method} ${shown} → ${answer.status} (${Math.round(performance.now() - started)} ms)`)
+    const ms = Math.round(performance.now() - started)
+    scope.log('info', `http ${method} ${shown} → ${answer.status} (${ms} ms)`)
+    noted(answer.status, undefined, ms)
     return answer
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    scope.log('warn', `http ${method} ${shown} failed: ${reason} (${Math.round(performance.now() - started)} ms)`)
+    const ms = Math.round(performance.now() - started)
+    scope.log('warn', `http ${method} ${shown} failed: ${reason} (${ms} ms)`)
+    noted(undefined, reason, ms)
     throw new ScriptApiError(`http.request ${method} ${shown} failed: ${reason}`)
   }
 }

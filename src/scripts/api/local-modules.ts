@@ -1,7 +1,7 @@
 import { EgressGuard } from '../../net/egress.ts'
 import type { HostModule } from '../runtime/host-api.ts'
 import { cryptoModule } from './crypto-module.ts'
-import { httpModule } from './http-module.ts'
+import { type HttpCallNote, httpModule } from './http-module.ts'
 import { sleepModule } from './sleep-module.ts'
 
 export interface LocalModuleSettings {
@@ -14,13 +14,15 @@ export interface LocalModuleSettings {
 /** The script API modules that run inside a script host, beside the isolates. */
 export const LOCAL_MODULE_NAMES = ['http', 'crypto', 'sleep'] as const
 
-export function localModules(settings: LocalModuleSettings): HostModule[] {
+/** `onHttpCall`: told about every outbound call, for the server's log (undefined: not logged). */
+export function localModules(settings: LocalModuleSettings, onHttpCall?: (note: HttpCallNote) => void): HostModule[] {
   return [
     httpModule({
       egress: new EgressGuard(settings.egressAllow),
       defaultTimeoutMs: settings.httpTimeoutMs,
       maxResponseBytes: settings.httpMaxResponseBytes,
       maxRequestBytes: settings.httpMaxRequestBytes,
+      ...(onHttpCall && { onCall: onHttpCall }),
     }),
     cryptoModule,
     sleepModule,

@@ -1,6 +1,7 @@
+import type { LogLevel } from '../../config.ts'
 import type { ScriptLogLevel } from '../runtime/host-api.ts'
 import type { SandboxResult } from '../runtime/sandbox.ts'
-import type { RunInput } from '../runtime/script-runtime.ts'
+import type { IsolateStats, RunInput } from '../runtime/script-runtime.ts'
 import type { ScriptLang } from '../runtime/script-source.ts'
 
 /** How a script host process is set up (sent with `init`). */
@@ -20,6 +21,8 @@ export interface HostSettings {
   readonly maxLogChars: number
   /** Modules whose functions run in the main process: the host only forwards their calls. */
   readonly remoteModules: readonly RemoteModuleManifest[]
+  /** The server's log level: the host sends `note`s at this level or above only. */
+  readonly logLevel: LogLevel
 }
 
 export interface RemoteModuleManifest {
@@ -34,6 +37,7 @@ export interface RunScope {
   readonly domainId: string
   readonly scriptCode: string
   readonly depth: number
+  readonly requestId: string | null
   /** Lines below this level are not kept. */
   readonly logLevel: ScriptLogLevel
 }
@@ -53,6 +57,10 @@ export type ToHost =
     }
   | { readonly t: 'abort'; readonly run: number }
   | { readonly t: 'reply'; readonly call: number; readonly ok: boolean; readonly value: unknown }
+  /** Send `stats` now (a metrics scrape). */
+  | { readonly t: 'stats' }
+  /** Shutdown: dispose every isolate, then leave. */
+  | { readonly t: 'close' }
 
 /** Script host → main process. */
 export type FromHost =
@@ -64,4 +72,12 @@ export type FromHost =
       readonly run: number
       readonly result: SandboxResult | { readonly kind: 'busy' } | { readonly kind: 'unknown-script' }
     }
-  | { readonly t: 'stats'; readonly isolates: number }
+  /** Every second (the heartbeat), and when asked. */
+  | { readonly t: 'stats'; readonly stats: IsolateStats }
+  /** A line for the server's log (the main process writes it, with the host's index). */
+  | {
+      readonly t: 'note'
+      readonly level: 'debug' | 'info' | 'warn' | 'error'
+      readonly msg: string
+      readonly fields: Readonly<Record<string, unknown>>
+    }

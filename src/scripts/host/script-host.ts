@@ -1,5 +1,6 @@
 import { cpuUsage } from 'node:process'
 import type { Channel } from '../../channels/channel-schemas.ts'
+import type { LogLevel } from '../../config.ts'
 import { localModules } from '../api/local-modules.ts'
 import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
 import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
@@ -17,6 +18,14 @@ const SCRIPT_CACHE = 1024
  */
 const IDLE_BURN_RATIO = 0.5
 const IDLE_BURN_SECONDS = 3
+/** Server log levels, least severe first (pino's order). */
+const SERVER_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+const NO_STATS = {
+  isolates: 0,
+  heapBytes: 0,
+  created: 0,
+  disposals: { evicted: 0, memory: 0, cpu: 0, timeout: 0, load_failed: 0, shutdown: 0 },
+}
 
 interface PendingCall {
   readonly resolve: (value: unknown) => void
@@ -61,6 +70,12 @@ export function runScriptHost(): void {
   const calls = new Map<number, PendingCall>()
   let nextCall = 1
   let runsStarted = 0
+  /** Notes below this rank are not sent (the server would drop them). */
+  let noteRank = SERVER_LEVELS.indexOf('silent')
+  const note = (level: Extract<FromHost, { t: 'note' }>['level'], msg: string, fields: Record<string, unknown>) => {
+    if (SERVER_LEVELS.indexOf(level) >= noteRank) send({ t: 'note', level, msg, fields })
+  }
+  const stats = () => send({ t: 'stats', stats: runtime?.stats ?? NO_STATS })
 
   function remoteModule(manifest: RemoteModuleManifest): HostModule {
     const functions = Object.fromEntries(
@@ -82,6 +97,7 @@ export function runScriptHost(): void {
 
   function init(given: HostSettings): void {
     settings = given
+    noteRank = SERVER_LEVELS.indexOf(settings.logLevel)
     runtime = new ScriptRuntime({
       memoryMb: settings.memoryMb,
       cpuLimitMs: settings.cpuLimitMs,
@@ -91,7 +107,10 @@ export function runScriptHost(): void {
       isolatesPerScript: 1,
       maxInFlightPerIsolate: settings.maxInFlightPerIsolate,
       maxQueuedPerScript: settings.maxQueuedPerScript,
-      modules: [...localModules(settings), ...settings.remoteModules.map(remoteModule)],
+      modules: [
+        ...localModules(settings, (call) => note('debug', 'outbound request', { ...call })),
+        ...settings.remoteModules.map(remoteModule),
+      ],
       limits: {
         maxOutputChars: settings.maxOutputChars,
         maxLogLineChars: settings.maxLogLineChars,
@@ -159,7 +178,21 @@ export function runScriptHost(): void {
       calls.delete(message.call)
       if (message.ok) pending?.resolve(decodeBytes(message.value))
       else pending?.reject(new Error(String(message.value)))
+    } else if (message.t === 'stats') {
+      stats()
+    } else if (message.t === 'close') {
+      close()
     }
+  }
+
+  /** Shutdown: every isolate disposed (runs in them end as stopped), the answers sent, then gone. */
+  function close(): void {
+    const closing = runtime?.close() ?? Promise.resolve()
+    closing.finally(() => {
+      outbox.flush()
+      // The disconnect (below) ends the process once the IPC channel has written what it holds.
+      process.disconnect?.()
+    })
   }
   // Without the main process there is nobody to answer: leave. SIGTERM keeps its default action.
   process.on('disconnect', leave)
@@ -181,7 +214,7 @@ export function runScriptHost(): void {
       process.stderr.write('switchboard script host: an isolate keeps running after it was stopped; restarting\n')
       leave()
     }
-    send({ t: 'stats', isolates: runtime?.isolateCount ?? 0 })
+    stats()
   }, 1000).unref()
 }
 

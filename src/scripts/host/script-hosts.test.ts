@@ -31,6 +31,7 @@ it('fails a run whose input cannot cross to a script host, and keeps serving', a
     channel: null,
     scriptCode: 's',
     depth: 0,
+    requestId: null,
     logLevel: 'info',
     signal: new AbortController().signal,
     log: () => {},

@@ -1,9 +1,17 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import type { LogLevel } from '../../config.ts'
+import type { HostStopCause, ScriptHostsStats } from '../../metrics/script-metrics.ts'
 import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
 import { scriptParameters } from '../runtime/guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-api.ts'
-import { type RunInput, type RunnableScript, type RunResult, scriptVersionKey } from '../runtime/script-runtime.ts'
+import {
+  type IsolateStats,
+  type RunInput,
+  type RunnableScript,
+  type RunResult,
+  scriptVersionKey,
+} from '../runtime/script-runtime.ts'
 import { type ScriptLang, SourceChecker, type SourceProblem } from '../runtime/script-source.ts'
 import type { ScriptRunner } from '../script-runner.ts'
 import { BatchedChannel } from './batched-channel.ts'
@@ -13,16 +21,23 @@ import type { FromHost, HostSettings, ToHost } from './protocol.ts'
 export interface ScriptHostsOptions {
   /** How many host processes (one per core serves a busy script on every core). */
   readonly hosts: number
-  readonly settings: Omit<HostSettings, 'remoteModules'>
+  readonly settings: Omit<HostSettings, 'remoteModules' | 'logLevel'>
   /** Modules whose functions run here, in the main process (ws.send, events.emit, …). */
   readonly remoteModules: readonly HostModule[]
   /** A host whose resident memory passes this is killed and replaced, MB. */
   readonly hostMemoryCapMb: number
   /** A host that sends no heartbeat for this long while it has runs is killed, ms (CPU limit + 5 s). */
   readonly heartbeatTimeoutMs?: number
-  /** Told about hosts that stop or start, for the log. */
-  readonly onHostEvent?: (event: { host: number; what: 'started' | 'stopped'; reason?: string }) => void
+  /** Told about hosts that stop or start, for the log and the metrics. */
+  readonly onHostEvent?: (event: HostEvent) => void
+  /** Lines the hosts send for the server's log (outbound calls at debug), at `logLevel` or above. Default: none. */
+  readonly onNote?: (note: Extract<FromHost, { t: 'note' }> & { readonly host: number }) => void
+  readonly logLevel?: LogLevel
 }
+
+export type HostEvent =
+  | { readonly host: number; readonly what: 'started' }
+  | { readonly host: number; readonly what: 'stopped'; readonly cause: HostStopCause; readonly reason: string }
 
 interface PendingRun {
   readonly scope: ExecutionScope
@@ -37,6 +52,10 @@ interface PendingRun {
 
 const ENTRY = new URL('./script-host-main.ts', import.meta.url)
 const SUPERVISE_EVERY_MS = 500
+/** A scrape waits this long for a host's fresh stats, then takes the last ones it sent (a busy host answers late). */
+const STATS_WAIT_MS = 500
+/** A host told to close that is still there after this is killed, ms. */
+const CLOSE_WAIT_MS = 2000
 
 /** One script host process, seen from the main process. */
 class Host {
@@ -48,6 +67,10 @@ class Host {
   readonly known = new Set<string>()
   lastHeard = performance.now()
   alive = true
+  /** The last stats it sent. */
+  stats: IsolateStats | undefined
+  /** Scrapes waiting for its next stats. */
+  statsWaiters: (() => void)[] = []
 
   constructor(index: number, child: ChildProcess) {
     this.index = index
@@ -98,6 +121,9 @@ export class ScriptHosts implements ScriptRunner {
   readonly #supervisor: NodeJS.Timeout
   #nextRun = 1
   #closed = false
+  /** Isolates created and disposed by hosts that are gone, so the totals never go back. */
+  #goneCreated = 0
+  readonly #goneDisposals: Record<string, number> = {}
 
   private constructor(options: ScriptHostsOptions) {
     this.#options = options
@@ -164,6 +190,43 @@ export class ScriptHosts implements ScriptRunner {
     return this.#hosts.filter((host) => host.alive).map((host) => host.child.pid as number)
   }
 
+  /**
+   * The hosts' isolates and memory, fresh: each host is asked over its IPC channel; one that
+   * does not answer within STATS_WAIT_MS (a script holds its thread) counts with its last report.
+   */
+  async stats(): Promise<ScriptHostsStats> {
+    const alive = this.#hosts.filter((host) => host.alive)
+    await Promise.all(
+      alive.map(
+        (host) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, STATS_WAIT_MS)
+            host.statsWaiters.push(() => {
+              clearTimeout(timer)
+              resolve()
+            })
+            host.send({ t: 'stats' })
+          }),
+      ),
+    )
+    let created = this.#goneCreated
+    const disposals: Record<string, number> = { ...this.#goneDisposals }
+    const hosts = alive.map((host) => {
+      const stats = host.stats
+      created += stats?.created ?? 0
+      for (const [reason, count] of Object.entries(stats?.disposals ?? {})) disposals[reason] = (disposals[reason] ?? 0) + count
+      const rssMb = host.child.pid === undefined ? undefined : residentMb(host.child.pid)
+      return {
+        host: host.index,
+        memoryBytes: rssMb === undefined ? undefined : rssMb * 1024 * 1024,
+        isolates: stats?.isolates ?? 0,
+        heapBytes: stats?.heapBytes ?? 0,
+      }
+    })
+    return { hosts, created, disposals }
+  }
+
+  /** Tells every host to dispose its isolates and leave; one that does not is killed. Runs in flight end as stopped. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -173,13 +236,14 @@ export class ScriptHosts implements ScriptRunner {
         (host) =>
           new Promise<void>((resolve) => {
             if (host.child.exitCode !== null || host.child.signalCode !== null) return resolve()
-            // SIGTERM ends a host at once; SIGKILL follows in case something ever blocks it.
-            const kill = setTimeout(() => host.child.kill('SIGKILL'), 2000)
+            // An isolate V8 could not stop may keep a host from leaving: SIGKILL follows.
+            const kill = setTimeout(() => host.child.kill('SIGKILL'), CLOSE_WAIT_MS)
             host.child.once('exit', () => {
               clearTimeout(kill)
               resolve()
             })
-            host.child.kill('SIGTERM')
+            if (host.child.connected) host.send({ t: 'close' })
+            else host.child.kill('SIGTERM')
           }),
       ),
     )
@@ -201,7 +265,7 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, scriptCode, depth, logLevel } = pending.scope
+    const { executionId, domainId, scriptCode, depth, requestId, logLevel } = pending.scope
     host.send({
       t: 'run',
       run,
@@ -209,7 +273,7 @@ export class ScriptHosts implements ScriptRunner {
       script: firstTime ? { id: pending.script.id, lang: pending.script.lang, source: pending.script.source } : undefined,
       input: pending.input,
       timeoutMs: pending.timeoutMs,
-      scope: { executionId, domainId, scriptCode, depth, logLevel },
+      scope: { executionId, domainId, scriptCode, depth, requestId, logLevel },
     })
     if (pending.abort) {
       if (pending.abort.aborted) host.send({ t: 'abort', run })
@@ -228,9 +292,12 @@ export class ScriptHosts implements ScriptRunner {
       host.lastHeard = performance.now()
       for (const message of batch) this.#receive(host, message)
     })
-    child.on('exit', (code, signal) => this.#lost(host, signal ? `it was killed (${signal})` : `it exited with code ${code}`))
+    child.on('exit', (code, signal) =>
+      this.#lost(host, 'exited', signal ? `it was killed (${signal})` : `it exited with code ${code}`),
+    )
     child.on('error', () => {})
-    host.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests() } })
+    const logLevel = this.#options.onNote === undefined ? 'silent' : (this.#options.logLevel ?? 'info')
+    host.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests(), logLevel } })
     return host
   }
 
@@ -251,6 +318,11 @@ export class ScriptHosts implements ScriptRunner {
       this.#call(host, message)
     } else if (message.t === 'done') {
       this.#done(host, message)
+    } else if (message.t === 'stats') {
+      host.stats = message.stats
+      for (const wake of host.statsWaiters.splice(0)) wake()
+    } else if (message.t === 'note') {
+      this.#options.onNote?.({ ...message, host: host.index })
     }
   }
 
@@ -290,14 +362,23 @@ export class ScriptHosts implements ScriptRunner {
   }
 
   /** A host is gone: its runs end as stopped, and (unless shutting down) another takes its place. */
-  #lost(host: Host, why: string): void {
+  #lost(host: Host, cause: HostStopCause, why: string): void {
     if (!host.alive) return
     host.alive = false
     const reason = `the script host process stopped: ${why}`
     for (const pending of host.runs.values()) pending.resolve({ kind: 'stopped', reason })
     host.runs.clear()
+    for (const wake of host.statsWaiters.splice(0)) wake()
+    // Its totals stay counted; the isolates it still held went with it.
+    if (host.stats) {
+      this.#goneCreated += host.stats.created
+      for (const [name, count] of Object.entries(host.stats.disposals)) {
+        this.#goneDisposals[name] = (this.#goneDisposals[name] ?? 0) + count
+      }
+      if (!this.#closed) this.#goneDisposals.host_stopped = (this.#goneDisposals.host_stopped ?? 0) + host.stats.isolates
+    }
     if (this.#closed) return
-    this.#options.onHostEvent?.({ host: host.index, what: 'stopped', reason: why })
+    this.#options.onHostEvent?.({ host: host.index, what: 'stopped', cause, reason: why })
     const replacement = this.#spawn(host.index)
     this.#hosts[host.index] = replacement
   }
@@ -310,16 +391,16 @@ export class ScriptHosts implements ScriptRunner {
       if (!host.alive || host.child.pid === undefined) continue
       const rssMb = residentMb(host.child.pid)
       if (rssMb !== undefined && rssMb > this.#options.hostMemoryCapMb) {
-        this.#kill(host, `it used ${rssMb} MB of memory (the cap is ${this.#options.hostMemoryCapMb} MB)`)
+        this.#kill(host, 'memory', `it used ${rssMb} MB of memory (the cap is ${this.#options.hostMemoryCapMb} MB)`)
       } else if (host.runs.size > 0 && performance.now() - host.lastHeard > timeout) {
-        this.#kill(host, `it did not answer for ${timeout} ms`)
+        this.#kill(host, 'unresponsive', `it did not answer for ${timeout} ms`)
       }
     }
   }
 
-  #kill(host: Host, why: string): void {
+  #kill(host: Host, cause: HostStopCause, why: string): void {
     host.child.kill('SIGKILL')
-    this.#lost(host, why)
+    this.#lost(host, cause, why)
   }
 }
 

@@ -21,6 +21,8 @@ export interface ExecutionScope {
   readonly scriptCode: string
   /** How many executions started this one through `channels.send` (0: a trigger started it). */
   readonly depth: number
+  /** The request that caused the execution (outbound calls carry it as X-Request-Id), or null. */
+  readonly requestId: string | null
   /** The script's log level (`opts.loglevel`): lower lines are not kept. */
   readonly logLevel: ScriptLogLevel
   /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */

@@ -11,6 +11,9 @@ export type SandboxResult =
   | { readonly kind: 'aborted' }
   | { readonly kind: 'stopped'; readonly reason: string }
 
+/** Why a sandbox's isolate was disposed (a metric label: keep the set small). */
+export type StopCause = 'evicted' | 'memory' | 'cpu' | 'timeout' | 'load_failed' | 'shutdown'
+
 export interface SandboxOptions {
   readonly memoryMb: number
   /** Code of the prelude (guest-prelude.ts), evaluated once in the context. */
@@ -19,6 +22,8 @@ export interface SandboxOptions {
   readonly functions: ReadonlyMap<string, HostFunction>
   /** An isolate busy without a pause for this long is stopped (the CPU limit). */
   readonly cpuLimitMs: number
+  /** Told once, when the isolate is disposed. */
+  readonly onStop?: (cause: StopCause) => void
 }
 
 /** What ended the wait for an asynchronous run first. */
@@ -88,7 +93,8 @@ export class Sandbox {
   #lastCpu = 0n
   #lastWall = 0
   #heapBytes = 0
-  #measuredAt = 0
+  // -Infinity: the first run measures, even in a process younger than a second (performance.now() starts at 0).
+  #measuredAt = Number.NEGATIVE_INFINITY
 
   private constructor(
     isolate: ivm.Isolate,
@@ -389,9 +395,10 @@ export class Sandbox {
   }
 
   /** Stops the isolate: every run in it ends as `stopped` with `reason`. */
-  stop(reason: string): void {
+  stop(cause: StopCause, reason: string): void {
     if (this.#stopReason !== undefined) return
     this.#stopReason = reason
+    this.#options.onStop?.(cause)
     clearInterval(this.#watch)
     this.#watch = undefined
     if (!this.#isolate.isDisposed) this.#isolate.dispose()
@@ -401,7 +408,7 @@ export class Sandbox {
 
   #reason(): string {
     // isolated-vm disposes an isolate by itself when it passes its memory limit.
-    if (this.#stopReason === undefined) this.stop(`the script ran out of memory (limit ${this.#options.memoryMb} MB)`)
+    if (this.#stopReason === undefined) this.stop('memory', `the script ran out of memory (limit ${this.#options.memoryMb} MB)`)
     return this.#stopReason as string
   }
 
@@ -422,7 +429,7 @@ export class Sandbox {
     setTimeout(() => {
       const later = this.#cpuTime()
       if (later === undefined) return void this.#reason()
-      if (Number(later - cpu) / 1e6 > WATCH_INTERVAL_MS * 0.6) this.stop('the script kept running past its timeout')
+      if (Number(later - cpu) / 1e6 > WATCH_INTERVAL_MS * 0.6) this.stop('timeout', 'the script kept running past its timeout')
     }, WATCH_INTERVAL_MS).unref()
   }
 
@@ -452,7 +459,7 @@ export class Sandbox {
       }
       this.#busySince ??= now - WATCH_INTERVAL_MS
       if (now - this.#busySince >= this.#options.cpuLimitMs) {
-        this.stop(`the script used more than ${this.#options.cpuLimitMs} ms of CPU without a pause`)
+        this.stop('cpu', `the script used more than ${this.#options.cpuLimitMs} ms of CPU without a pause`)
       }
     }, WATCH_INTERVAL_MS)
     this.#watch.unref()

@@ -29,6 +29,7 @@ function scope(lines: string[] = []): ExecutionScope & { end(): void } {
     channel: null,
     scriptCode: 's',
     depth: 0,
+    requestId: null,
     logLevel: 'info',
     signal: ended.signal,
     log: (level, text) => lines.push(`${level} ${text}`),

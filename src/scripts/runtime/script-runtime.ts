@@ -2,7 +2,7 @@ import { hash } from 'node:crypto'
 import type { ScriptRunner } from '../script-runner.ts'
 import { guestPrelude, type PreludeLimits, scriptParameters } from './guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from './host-api.ts'
-import { Sandbox, type SandboxResult } from './sandbox.ts'
+import { Sandbox, type SandboxResult, type StopCause } from './sandbox.ts'
 import { type ScriptLang, SourceChecker, type SourceProblem, wrapSource } from './script-source.ts'
 
 export interface RuntimeOptions {
@@ -51,6 +51,18 @@ export interface RunInput {
 
 export type RunResult = SandboxResult | { readonly kind: 'busy' }
 
+/** The isolates of one runtime (metrics). */
+export interface IsolateStats {
+  /** Warm isolates now (the spare not included). */
+  readonly isolates: number
+  /** Their heap in use, bytes (each measured at most once a second, after runs). */
+  readonly heapBytes: number
+  /** Isolates created so far, spares included. */
+  readonly created: number
+  /** Isolates disposed so far, by cause. */
+  readonly disposals: Readonly<Record<StopCause, number>>
+}
+
 interface Pool {
   readonly key: string
   readonly code: string
@@ -77,6 +89,18 @@ export class ScriptRuntime implements ScriptRunner {
   readonly #keys = new WeakMap<RunnableScript, string>()
   #spare: Promise<Sandbox> | undefined
   #closed = false
+  #created = 0
+  readonly #disposals: Record<StopCause, number> = {
+    evicted: 0,
+    memory: 0,
+    cpu: 0,
+    timeout: 0,
+    load_failed: 0,
+    shutdown: 0,
+  }
+  readonly #onStop = (cause: StopCause) => {
+    this.#disposals[cause]++
+  }
 
   constructor(options: RuntimeOptions) {
     this.#options = options
@@ -123,16 +147,29 @@ export class ScriptRuntime implements ScriptRunner {
     return count
   }
 
+  get stats(): IsolateStats {
+    let isolates = 0
+    let heapBytes = 0
+    for (const pool of this.#pools.values()) {
+      for (const sandbox of pool.sandboxes) {
+        if (sandbox.stopped) continue
+        isolates++
+        heapBytes += sandbox.heapBytes()
+      }
+    }
+    return { isolates, heapBytes, created: this.#created, disposals: { ...this.#disposals } }
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     for (const pool of this.#pools.values()) {
-      for (const sandbox of pool.sandboxes) sandbox.stop('the server is shutting down')
+      for (const sandbox of pool.sandboxes) sandbox.stop('shutdown', 'the server is shutting down')
       for (const wake of pool.waiters.splice(0)) wake()
     }
     this.#pools.clear()
     const spare = this.#spare
     this.#spare = undefined
-    await spare?.then((sandbox) => sandbox.stop('the server is shutting down')).catch(() => {})
+    await spare?.then((sandbox) => sandbox.stop('shutdown', 'the server is shutting down')).catch(() => {})
     this.#checker.dispose()
   }
 
@@ -189,12 +226,12 @@ export class ScriptRuntime implements ScriptRunner {
       try {
         sandbox.load(pool.code)
       } catch (error) {
-        sandbox.stop('the script does not load')
+        sandbox.stop('load_failed', 'the script does not load')
         pool.broken = `the script does not load: ${error instanceof Error ? error.message : String(error)}`
         return
       }
       if (this.#closed) {
-        sandbox.stop('the server is shutting down')
+        sandbox.stop('shutdown', 'the server is shutting down')
         return
       }
       pool.sandboxes.push(sandbox)
@@ -228,7 +265,9 @@ export class ScriptRuntime implements ScriptRunner {
   }
 
   #newSandbox(): Promise<Sandbox> {
+    this.#created++
     return Sandbox.create({
+      onStop: this.#onStop,
       memoryMb: this.#options.memoryMb,
       prelude: this.#prelude,
       functions: this.#functions,
@@ -252,7 +291,7 @@ export class ScriptRuntime implements ScriptRunner {
     for (const pool of [...this.#pools.values()]) {
       if (!over()) return
       if (pool === keep || pool.sandboxes.some((sandbox) => sandbox.inFlight > 0)) continue
-      for (const sandbox of pool.sandboxes) sandbox.stop('evicted: least recently used')
+      for (const sandbox of pool.sandboxes) sandbox.stop('evicted', 'evicted: least recently used')
       this.#pools.delete(pool.key)
     }
   }

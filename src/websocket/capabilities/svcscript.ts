@@ -57,6 +57,7 @@ export function svcscriptCapability(deps: SvcscriptDeps): Record<string, FrameHa
             channel: connection.channel,
             startparams: startparams.map((value) => value ?? null),
             timeoutMs: timeout,
+            requestId: connection.requestId,
             ...(abort && { abort: abort.signal }),
           })
           if (qid === undefined) return

@@ -1,0 +1,227 @@
+import { Registry } from 'prom-client'
+import type { QueryOperation } from '../store/store.ts'
+import { EventMetrics } from './event-metrics.ts'
+import {
+  counter,
+  DURATION_BUCKETS,
+  type Family,
+  gauge,
+  type HistogramSeries,
+  histogram,
+  LATENCY_BUCKETS,
+  type Series,
+} from './metric-families.ts'
+import { processMetrics } from './process-metrics.ts'
+import { QueueMetrics } from './queue-metrics.ts'
+import { ScriptMetrics } from './script-metrics.ts'
+import { WsMetrics } from './ws-metrics.ts'
+
+export interface MetricsOptions {
+  readonly version: string
+  /** A domain's name by its id, for the `domain` label (ids are never labels). Unknown ids count as `unknown`. */
+  readonly domainName: (domainId: string) => string | undefined
+}
+
+/**
+ * Every metric of one app, in its own prom-client `Registry` (no default registry: tests build
+ * many apps in one process). Built in the composition root and handed to the parts that count;
+ * the names, labels and meanings are listed in docs/operations.md.
+ */
+export interface Metrics {
+  readonly http: HttpMetrics
+  readonly executions: ExecutionMetrics
+  readonly queue: QueueMetrics
+  readonly ws: WsMetrics
+  readonly events: EventMetrics
+  readonly scripts: ScriptMetrics
+  readonly store: StoreMetrics
+  readonly bus: BusMetrics
+  /** The Content-Type of `render()`'s text. */
+  readonly contentType: string
+  /** The Prometheus text exposition of every metric now. */
+  render(): Promise<string>
+  /** Stops the process sampler (the event loop delay monitor). */
+  close(): void
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry()
+  const process = processMetrics(registry)
+  gauge(registry, { name: 'switchboard_info', help: 'Always 1; the version is a label', labelNames: ['version'] })
+    .series(options.version)
+    .inc()
+  return {
+    http: new HttpMetrics(registry),
+    executions: new ExecutionMetrics(registry, options.domainName),
+    queue: new QueueMetrics(registry),
+    ws: new WsMetrics(registry),
+    events: new EventMetrics(registry),
+    scripts: new ScriptMetrics(registry),
+    store: new StoreMetrics(registry),
+    bus: new BusMetrics(registry),
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    close: () => process.close(),
+  }
+}
+
+/** Requests by route pattern (never the path: it may hold a token) and status. */
+export class HttpMetrics {
+  readonly #requests: Family<Series>
+  readonly #durations: Family<HistogramSeries>
+
+  constructor(registry: Registry) {
+    this.#requests = counter(registry, {
+      name: 'switchboard_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status (route "unmatched": no route)',
+      labelNames: ['method', 'route', 'status'],
+    })
+    this.#durations = histogram(registry, {
+      name: 'switchboard_http_request_duration_seconds',
+      help: 'Time from a request’s arrival to its answer, by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: DURATION_BUCKETS,
+    })
+  }
+
+  /** The series of one route, by its URL pattern; taken once, when the route is registered. */
+  route(pattern: string): RouteMetrics {
+    return new RouteMetrics(pattern, this.#requests, this.#durations)
+  }
+}
+
+export class RouteMetrics {
+  readonly #pattern: string
+  readonly #requests: Family<Series>
+  readonly #durations: Family<HistogramSeries>
+  readonly #byMethod = new Map<string, { duration: HistogramSeries; byStatus: Map<number, Series> }>()
+
+  constructor(pattern: string, requests: Family<Series>, durations: Family<HistogramSeries>) {
+    this.#pattern = pattern
+    this.#requests = requests
+    this.#durations = durations
+  }
+
+  /** One answered request; `seconds` undefined when its duration is not known. */
+  observe(method: string, status: number, seconds: number | undefined): void {
+    let forMethod = this.#byMethod.get(method)
+    if (!forMethod) {
+      forMethod = { duration: this.#durations.series(method, this.#pattern), byStatus: new Map() }
+      this.#byMethod.set(method, forMethod)
+    }
+    let requests = forMethod.byStatus.get(status)
+    if (!requests) {
+      requests = this.#requests.series(method, this.#pattern, String(status))
+      forMethod.byStatus.set(status, requests)
+    }
+    requests.value++
+    if (seconds !== undefined) forMethod.duration.observe(seconds)
+  }
+}
+
+interface DomainSeries {
+  readonly name: string
+  readonly byTrigger: Map<string, { readonly duration: HistogramSeries; readonly byStatus: Map<string, Series> }>
+}
+
+/** Executions by domain (its name), trigger and status, with their durations. */
+export class ExecutionMetrics {
+  /** Executions running now (a gauge). */
+  readonly inFlight: Series
+  readonly #domainName: (domainId: string) => string | undefined
+  readonly #total: Family<Series>
+  readonly #durations: Family<HistogramSeries>
+  readonly #byDomain = new Map<string, DomainSeries>()
+
+  constructor(registry: Registry, domainName: (domainId: string) => string | undefined) {
+    this.#domainName = domainName
+    this.inFlight = gauge(registry, { name: 'switchboard_executions_in_flight', help: 'Executions running now' }).series()
+    this.#total = counter(registry, {
+      name: 'switchboard_executions_total',
+      help: 'Executions recorded, by domain, trigger and final status',
+      labelNames: ['domain', 'trigger', 'status'],
+    })
+    this.#durations = histogram(registry, {
+      name: 'switchboard_execution_duration_seconds',
+      help: 'How long executions ran, by domain and trigger',
+      labelNames: ['domain', 'trigger'],
+      buckets: DURATION_BUCKETS,
+    })
+  }
+
+  /** One execution ended with `status`; `seconds` undefined for one recorded without a run. */
+  finished(domainId: string, trigger: string, status: string, seconds: number | undefined): void {
+    const name = this.#domainName(domainId) ?? 'unknown'
+    let domain = this.#byDomain.get(domainId)
+    // A renamed domain counts under its new name from now on.
+    if (!domain || domain.name !== name) {
+      domain = { name, byTrigger: new Map() }
+      this.#byDomain.set(domainId, domain)
+    }
+    let forTrigger = domain.byTrigger.get(trigger)
+    if (!forTrigger) {
+      forTrigger = { duration: this.#durations.series(name, trigger), byStatus: new Map() }
+      domain.byTrigger.set(trigger, forTrigger)
+    }
+    let total = forTrigger.byStatus.get(status)
+    if (!total) {
+      total = this.#total.series(name, trigger, status)
+      forTrigger.byStatus.set(status, total)
+    }
+    total.value++
+    if (seconds !== undefined) forTrigger.duration.observe(seconds)
+  }
+}
+
+export class StoreMetrics {
+  readonly #durations: Family<HistogramSeries>
+  readonly #byOperation = new Map<QueryOperation, HistogramSeries>()
+
+  constructor(registry: Registry) {
+    this.#durations = histogram(registry, {
+      name: 'switchboard_store_query_duration_seconds',
+      help: 'Store (SQLite or PostgreSQL) statement latency, by operation',
+      labelNames: ['operation'],
+      buckets: LATENCY_BUCKETS,
+    })
+  }
+
+  /** One statement ran (the store's query observer). */
+  readonly query = (operation: QueryOperation, seconds: number): void => {
+    let series = this.#byOperation.get(operation)
+    if (!series) {
+      series = this.#durations.series(operation)
+      this.#byOperation.set(operation, series)
+    }
+    series.observe(seconds)
+  }
+}
+
+/** Subjects whose series are remembered; past that, the label is worked out per message. */
+const SUBJECT_CACHE = 1024
+
+export class BusMetrics {
+  readonly #durations: Family<HistogramSeries>
+  readonly #bySubject = new Map<string, HistogramSeries>()
+
+  constructor(registry: Registry) {
+    this.#durations = histogram(registry, {
+      name: 'switchboard_bus_delivery_seconds',
+      help: 'Time from publishing a bus message to its delivery, by the first token of its subject (ws, changes, …)',
+      labelNames: ['subject'],
+      buckets: LATENCY_BUCKETS,
+    })
+  }
+
+  /** One message was delivered `seconds` after it was published (the bus's delivery observer). */
+  readonly delivered = (subject: string, seconds: number): void => {
+    let series = this.#bySubject.get(subject)
+    if (!series) {
+      // Subjects carry ids (ws.reply.<node>): the label is their first token only.
+      const dot = subject.indexOf('.')
+      series = this.#durations.series(dot === -1 ? subject : subject.slice(0, dot))
+      if (this.#bySubject.size < SUBJECT_CACHE) this.#bySubject.set(subject, series)
+    }
+    series.observe(seconds)
+  }
+}
