@@ -45,8 +45,12 @@ describe('metrics (SPEC §11)', () => {
     assert.equal(sample(before, 'switchboard_ws_connections'), 0)
     assert.equal(sample(before, 'switchboard_executions_in_flight'), 0)
     for (const state of ['ready', 'running', 'retrying']) assert.equal(sample(before, 'switchboard_queue_depth', { state }), 0)
-    for (const eventClass of ['modelevents', 'projectevents', 'channelevents']) {
+    // The first start created the two built-in domains: two model events, heard by nobody.
+    assert.equal(sample(before, 'switchboard_events_emitted_total', { class: 'modelevents' }), 2)
+    for (const eventClass of ['projectevents', 'channelevents']) {
       assert.equal(sample(before, 'switchboard_events_emitted_total', { class: eventClass }), 0)
+    }
+    for (const eventClass of ['modelevents', 'projectevents', 'channelevents']) {
       assert.equal(sample(before, 'switchboard_events_delivered_total', { class: eventClass }), 0)
       assert.equal(sample(before, 'switchboard_events_dropped_total', { class: eventClass, reason: 'slow_client' }), 0)
     }
@@ -115,6 +119,9 @@ describe('metrics (SPEC §11)', () => {
     assert.equal(sample(after, 'switchboard_executions_total', { domain: 'default', trigger: 'ws', status: 'ok' }), 1)
     assert.equal(sample(after, 'switchboard_executions_in_flight'), 0)
 
+    // The websocket's opening and closing, and every create since the start, were events.
+    assert.equal(sample(after, 'switchboard_events_emitted_total', { class: 'channelevents' }), 2)
+    assert.ok((sample(after, 'switchboard_events_emitted_total', { class: 'modelevents' }) ?? 0) > 2)
     assert.equal(sample(after, 'switchboard_queue_accepted_total'), 2)
     assert.equal(sample(after, 'switchboard_queue_completed_total'), 2)
     assert.equal(sample(after, 'switchboard_queue_retries_total'), 0)

@@ -42,14 +42,22 @@ describe('execution recorder', () => {
     assert.equal(await store.table('executions').count('d', []), 0, 'nothing is written synchronously')
     await Promise.all(writes)
     assert.equal(await store.table('executions').count('d', []), 50)
-    await recorder.record('d', { ...execution(1, now), status: 'error' }, true)
+    await recorder.record('d', { ...execution(1, now), status: 'error' }, { soon: true })
     assert.equal((await store.table('executions').get('d', execution(1, now).id))?.status, 'error')
     assert.equal(await store.table('executions').count('d', []), 50)
-    // A "queued" record that arrives late (another node wrote the outcome first) changes nothing.
-    await recorder.record('d', { ...execution(1, now), status: 'queued' }, true)
+    // An if-absent record that arrives late (another node wrote the outcome first) changes nothing,
+    // in another batch or in the same one.
+    await recorder.record('d', { ...execution(1, now), status: 'queued' }, { soon: true, ifAbsent: true })
     assert.equal((await store.table('executions').get('d', execution(1, now).id))?.status, 'error')
-    await recorder.record('d', { ...execution(77, now), status: 'queued' }, true)
+    const outcome = recorder.record('d', { ...execution(78, now), status: 'ok' })
+    await recorder.record('d', { ...execution(78, now), status: 'queued' }, { soon: true, ifAbsent: true })
+    await outcome
+    assert.equal((await store.table('executions').get('d', execution(78, now).id))?.status, 'ok')
+    await recorder.record('d', { ...execution(77, now), status: 'queued' }, { soon: true, ifAbsent: true })
     assert.equal((await store.table('executions').get('d', execution(77, now).id))?.status, 'queued')
+    // Without ifAbsent a queued record replaces (a job handed back on shutdown).
+    await recorder.record('d', { ...execution(1, now), status: 'queued' }, { soon: true })
+    assert.equal((await store.table('executions').get('d', execution(1, now).id))?.status, 'queued')
   })
 
   it('keeps only the newest records, by count and by age', async (t) => {

@@ -18,7 +18,19 @@ export interface RecorderOptions {
 interface Pending {
   readonly domainId: string
   readonly execution: Execution
+  readonly ifAbsent: boolean
   readonly done: () => void
+}
+
+export interface RecordOptions {
+  /** A caller waits for this record: the batch goes out without the usual wait. Default false. */
+  readonly soon?: boolean
+  /**
+   * Only if the execution has no record yet (an accepted job's `queued`): in cluster mode the
+   * node that ran the job may have written its outcome before the accepting node's batch went
+   * out, and that outcome must stay. Default false: the record replaces the one stored.
+   */
+  readonly ifAbsent?: boolean
 }
 
 /**
@@ -42,14 +54,11 @@ export class ExecutionRecorder {
     this.#retention.unref()
   }
 
-  /**
-   * Queues `execution` (a new record or a newer state of one); resolves once it is stored.
-   * `soon`: a caller waits for this record, so the batch goes out without the usual wait.
-   */
-  record(domainId: string, execution: Execution, soon = false): Promise<void> {
+  /** Queues `execution` (a new record or a newer state of one); resolves once it is stored. */
+  record(domainId: string, execution: Execution, options: RecordOptions = {}): Promise<void> {
     return new Promise((done) => {
-      this.#buffer.push({ domainId, execution, done })
-      if (soon || this.#buffer.length >= this.#options.maxBatch) this.#flushSoon(0)
+      this.#buffer.push({ domainId, execution, ifAbsent: options.ifAbsent ?? false, done })
+      if (options.soon || this.#buffer.length >= this.#options.maxBatch) this.#flushSoon(0)
       else this.#flushSoon(this.#options.flushMs)
     })
   }
@@ -86,17 +95,19 @@ export class ExecutionRecorder {
 
   async #write(batch: readonly Pending[]): Promise<void> {
     try {
-      // A record may come twice in a batch (queued, then done): the later wins.
+      // A record may come twice in a batch (queued, then done): the later wins, but an
+      // if-absent record never replaces another state of the same execution.
       const latest = new Map<string, Pending>()
-      for (const pending of batch) latest.set(pending.execution.id, pending)
-      const rows = (queued: boolean) =>
+      for (const pending of batch) {
+        if (pending.ifAbsent && latest.has(pending.execution.id)) continue
+        latest.set(pending.execution.id, pending)
+      }
+      const rows = (ifAbsent: boolean) =>
         [...latest.values()]
-          .filter(({ execution }) => (execution.status === 'queued') === queued)
+          .filter((pending) => pending.ifAbsent === ifAbsent)
           .map(({ domainId, execution }) => ({ scope: domainId, doc: execution as unknown as Execution & { id: string } }))
       const executions = this.#store.table('executions')
       await executions.upsertMany(rows(false))
-      // A "queued" record never replaces one: in cluster mode the node that ran the job may have
-      // written its outcome before the accepting node's batch went out.
       await executions.upsertMany(rows(true), { keepExisting: true })
     } catch (error) {
       // Records are for inspection: a failed batch is reported, never retried into a backlog.

@@ -175,7 +175,7 @@ export class ScriptExecutor {
           attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
         }),
       },
-      request.recordSoon,
+      { soon: request.recordSoon ?? false },
     )
     this.#metrics.finished(request.domainId, request.trigger, status, durationMs / 1000)
     const level = status === 'error' || status === 'timeout' ? 'info' : 'debug'
@@ -198,26 +198,35 @@ export class ScriptExecutor {
   }
 
   /**
-   * Records an execution that did not run: accepted and waiting (`queued`), or one that can no
-   * longer run (`error`: its channel or script was deleted meanwhile).
+   * Records an execution that did not run: waiting (`queued`), or one that can no longer run
+   * (`error`: its channel or script was deleted meanwhile). `accepted`: the first record of a job
+   * just accepted, written only if the execution has none yet (another node may have run it
+   * already); a job handed back replaces its record.
    */
-  recordNotRun(request: NotRun, outcome: { status: 'queued' } | { status: 'error'; message: string }): Promise<void> {
+  recordNotRun(
+    request: NotRun,
+    outcome: { status: 'queued'; accepted: boolean } | { status: 'error'; message: string },
+  ): Promise<void> {
     if (outcome.status === 'error') this.#metrics.finished(request.domainId, request.trigger, 'error', undefined)
-    return this.#recorder.record(request.domainId, {
-      id: request.id,
-      channel_id: request.channelId,
-      script_code: request.scriptCode,
-      trigger: request.trigger,
-      status: outcome.status,
-      started_at: new Date().toISOString(),
-      duration_ms: 0,
-      input: bounded(request.recordInput ?? null),
-      output: null,
-      logs: [],
-      error: outcome.status === 'error' ? { message: outcome.message } : null,
-      replay_of: null,
-      request_id: request.requestId,
-    })
+    return this.#recorder.record(
+      request.domainId,
+      {
+        id: request.id,
+        channel_id: request.channelId,
+        script_code: request.scriptCode,
+        trigger: request.trigger,
+        status: outcome.status,
+        started_at: new Date().toISOString(),
+        duration_ms: 0,
+        input: bounded(request.recordInput ?? null),
+        output: null,
+        logs: [],
+        error: outcome.status === 'error' ? { message: outcome.message } : null,
+        replay_of: null,
+        request_id: request.requestId,
+      },
+      { ifAbsent: outcome.status === 'queued' && outcome.accepted },
+    )
   }
 }
 

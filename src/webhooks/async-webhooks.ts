@@ -61,7 +61,7 @@ export class AsyncWebhooks {
       requestId,
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
-    void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued' })
+    void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued', accepted: true })
     return id
   }
 
@@ -93,7 +93,10 @@ export class AsyncWebhooks {
     await result.recorded
     if (result.status === 'aborted' && stop.aborted) {
       // Stopped by a shutdown: the job stays stored as it was and its record says queued again.
-      await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), { status: 'queued' })
+      await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), {
+        status: 'queued',
+        accepted: false,
+      })
       return { handedBack: true }
     }
     // Counted from the runs themselves: a run refused for load (above) is not an attempt.
