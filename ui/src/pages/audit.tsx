@@ -1,9 +1,9 @@
 import { type Listed, list, PATHS } from '../api/client.ts'
 import type { AuditEntry } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
-import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
 import { Select } from '../components/field.tsx'
+import { Pager, urlFilters } from '../components/pager.tsx'
 import { Empty, Loaded } from '../components/states.tsx'
 
 const PAGE = 50
@@ -125,18 +125,8 @@ export function Audit({ query }: { query: URLSearchParams }) {
     })
   }, [collection, actor, entity, offset])
 
-  const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(query)
-    if (value) next.set(name, value)
-    else next.delete(name)
-    next.delete('offset')
-    navigate(`/audit${next.size > 0 ? `?${next}` : ''}`, { replace: true })
-  }
-  const page = (to: number) => {
-    const next = new URLSearchParams(query)
-    next.set('offset', String(to))
-    navigate(`/audit?${next}`, { replace: true })
-  }
+  const filters = urlFilters('/audit', query)
+  const setFilter = filters.set
   const known: Names = names.state === 'ready' ? names.data : new Map()
 
   return (
@@ -204,17 +194,7 @@ export function Audit({ query }: { query: URLSearchParams }) {
                   ))}
                 </tbody>
               </table>
-              <div class="pager">
-                <span>
-                  {offset + 1}–{offset + items.length} of {total}
-                </span>
-                <button type="button" disabled={offset === 0} onClick={() => page(Math.max(offset - PAGE, 0))}>
-                  Newer
-                </button>
-                <button type="button" disabled={offset + items.length >= total} onClick={() => page(offset + PAGE)}>
-                  Older
-                </button>
-              </div>
+              <Pager offset={offset} shown={items.length} total={total} size={PAGE} onPage={filters.page} />
             </div>
           )
         }

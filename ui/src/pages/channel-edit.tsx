@@ -6,6 +6,7 @@ import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
 import { Confirm } from '../components/confirm.tsx'
 import { CopyButton } from '../components/copy-button.tsx'
+import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
 
@@ -110,7 +111,6 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
   const [problem, setProblem] = useState<unknown>(null)
   const [saved, setSaved] = useState(false)
   const [busy, setBusy] = useState(false)
-  const [confirmDelete, setConfirmDelete] = useState(false)
   const scripts = useResource(() => list<Script>(PATHS.scripts, { mask: 'code', limit: 1000 }), [])
   const users = useResource(() => list<User>(PATHS.users, { mask: 'id,login', limit: 1000 }), [])
   const about = (field: string) => (problem instanceof ApiError ? problem.about(field) : undefined)
@@ -137,16 +137,6 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
       setProblem(error)
     } finally {
       setBusy(false)
-    }
-  }
-
-  const remove = async () => {
-    setConfirmDelete(false)
-    try {
-      await request('DELETE', `${PATHS.channels}/${channel?.id}`)
-      navigate('/channels')
-    } catch (error) {
-      setProblem(error)
     }
   }
 
@@ -371,22 +361,17 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             {busy ? 'Saving…' : channel ? 'Save changes' : 'Create channel'}
           </button>
           {channel && (
-            <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
-              Delete
-            </button>
+            <DeleteEntity
+              path={`${PATHS.channels}/${channel.id}`}
+              title={`Delete channel ${channel?.code}?`}
+              backTo="/channels"
+              onError={setProblem}
+            >
+              Its token stops working at once and its connections are closed.
+            </DeleteEntity>
           )}
         </div>
       </form>
-      <Confirm
-        open={confirmDelete}
-        title={`Delete channel ${channel?.code}?`}
-        confirm="Delete"
-        danger
-        onConfirm={remove}
-        onCancel={() => setConfirmDelete(false)}
-      >
-        Its token stops working at once and its connections are closed.
-      </Confirm>
     </>
   )
 }

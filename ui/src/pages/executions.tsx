@@ -3,9 +3,9 @@ import { channelNames } from '../api/channel-names.ts'
 import { type Listed, list, PATHS } from '../api/client.ts'
 import type { Execution } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
-import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
 import { Select } from '../components/field.tsx'
+import { Pager, urlFilters } from '../components/pager.tsx'
 import { Empty, Loaded } from '../components/states.tsx'
 import { Ago, StatusBadge } from '../components/status-badge.tsx'
 
@@ -45,18 +45,8 @@ export function Executions({ query }: { query: URLSearchParams }) {
     })
   }, [channel, status, trigger, script, window, offset])
 
-  const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(query)
-    if (value) next.set(name, value)
-    else next.delete(name)
-    next.delete('offset')
-    navigate(`/executions${next.size > 0 ? `?${next}` : ''}`, { replace: true })
-  }
-  const page = (to: number) => {
-    const next = new URLSearchParams(query)
-    next.set('offset', String(to))
-    navigate(`/executions?${next}`, { replace: true })
-  }
+  const filters = urlFilters('/executions', query)
+  const setFilter = filters.set
   const channelOptions = [
     { value: '', label: 'All channels' },
     ...(names.state === 'ready' ? [...names.data].map(([id, code]) => ({ value: id, label: code })) : []),
@@ -139,17 +129,7 @@ export function Executions({ query }: { query: URLSearchParams }) {
                   ))}
                 </tbody>
               </table>
-              <div class="pager">
-                <span>
-                  {offset + 1}–{offset + items.length} of {total}
-                </span>
-                <button type="button" disabled={offset === 0} onClick={() => page(Math.max(offset - PAGE, 0))}>
-                  Newer
-                </button>
-                <button type="button" disabled={offset + items.length >= total} onClick={() => page(offset + PAGE)}>
-                  Older
-                </button>
-              </div>
+              <Pager offset={offset} shown={items.length} total={total} size={PAGE} onPage={filters.page} />
             </div>
           )
         }

@@ -4,7 +4,7 @@ import { PERMISSION_METHODS, type Permission, type PermissionMethod, type Role }
 import { Link } from '../app/link.tsx'
 import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
-import { Confirm } from '../components/confirm.tsx'
+import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
 
@@ -73,7 +73,6 @@ function RoleForm({ role, onSaved }: { role: Role | null; onSaved: () => void })
   const [noMethods, setNoMethods] = useState<ReadonlySet<number>>(new Set())
   const [saved, setSaved] = useState(false)
   const [busy, setBusy] = useState(false)
-  const [confirmDelete, setConfirmDelete] = useState(false)
   const about = (field: string) => (problem instanceof ApiError ? problem.about(field) : undefined)
   const change = (next: Partial<Draft>) => {
     setSaved(false)
@@ -104,16 +103,6 @@ function RoleForm({ role, onSaved }: { role: Role | null; onSaved: () => void })
       setProblem(error)
     } finally {
       setBusy(false)
-    }
-  }
-
-  const remove = async () => {
-    setConfirmDelete(false)
-    try {
-      await request('DELETE', `${PATHS.roles}/${role?.id}`)
-      navigate('/roles')
-    } catch (error) {
-      setProblem(error)
     }
   }
 
@@ -181,22 +170,17 @@ function RoleForm({ role, onSaved }: { role: Role | null; onSaved: () => void })
             {busy ? 'Saving…' : role ? 'Save changes' : 'Create role'}
           </button>
           {role && (
-            <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
-              Delete
-            </button>
+            <DeleteEntity
+              path={`${PATHS.roles}/${role.id}`}
+              title={`Delete role ${role?.code}?`}
+              backTo="/roles"
+              onError={setProblem}
+            >
+              A role that users or channels hold cannot be deleted: take it from them first.
+            </DeleteEntity>
           )}
         </div>
       </form>
-      <Confirm
-        open={confirmDelete}
-        title={`Delete role ${role?.code}?`}
-        confirm="Delete"
-        danger
-        onConfirm={remove}
-        onCancel={() => setConfirmDelete(false)}
-      >
-        A role that users or channels hold cannot be deleted: take it from them first.
-      </Confirm>
     </>
   )
 }

@@ -4,7 +4,7 @@ import type { Channel, RunAnswer, Script } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
 import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
-import { Confirm } from '../components/confirm.tsx'
+import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Select, TextArea, TextField } from '../components/field.tsx'
 import { RunResult } from '../components/run-result.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
@@ -48,7 +48,6 @@ function ScriptForm({ script }: { script: Script | null }) {
   const [problem, setProblem] = useState<unknown>(null)
   const [saved, setSaved] = useState(false)
   const [busy, setBusy] = useState(false)
-  const [confirmDelete, setConfirmDelete] = useState(false)
   const [runProblem, setRunProblem] = useState<SourceProblem | null>(null)
   const dirty =
     !stored || stored.source !== source || stored.lang !== lang || stored.code !== code || stored.opts.loglevel !== loglevel
@@ -74,16 +73,6 @@ function ScriptForm({ script }: { script: Script | null }) {
       setProblem(error)
     } finally {
       setBusy(false)
-    }
-  }
-
-  const remove = async () => {
-    setConfirmDelete(false)
-    try {
-      await request('DELETE', `${PATHS.scripts}/${stored?.id}`)
-      navigate('/scripts')
-    } catch (error) {
-      setProblem(error)
     }
   }
 
@@ -167,23 +156,18 @@ function ScriptForm({ script }: { script: Script | null }) {
             {busy ? 'Saving…' : stored ? 'Save' : 'Create script'}
           </button>
           {stored && (
-            <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
-              Delete
-            </button>
+            <DeleteEntity
+              path={`${PATHS.scripts}/${stored.id}`}
+              title={`Delete script ${stored?.code}?`}
+              backTo="/scripts"
+              onError={setProblem}
+            >
+              Channels that still name it must be changed first.
+            </DeleteEntity>
           )}
         </div>
       </form>
       {stored && <RunPanel script={stored} dirty={dirty} onProblem={setRunProblem} />}
-      <Confirm
-        open={confirmDelete}
-        title={`Delete script ${stored?.code}?`}
-        confirm="Delete"
-        danger
-        onConfirm={remove}
-        onCancel={() => setConfirmDelete(false)}
-      >
-        Channels that still name it must be changed first.
-      </Confirm>
     </>
   )
 }
