@@ -50,3 +50,15 @@ export function Pager({
     </div>
   )
 }
+
+/** A filter that came from a link (an entity, a script), shown with a button that drops it. */
+export function FilterChip({ label, value, onClear }: { label: string; value: string; onClear: () => void }) {
+  return (
+    <p class="chip">
+      {label} <code>{value}</code>{' '}
+      <button type="button" class="link" onClick={onClear} aria-label={`Any ${label}`}>
+        ×
+      </button>
+    </p>
+  )
+}

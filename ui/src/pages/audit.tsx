@@ -3,7 +3,7 @@ import type { AuditEntry } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
 import { useResource } from '../app/use-resource.ts'
 import { Select } from '../components/field.tsx'
-import { Pager, urlFilters } from '../components/pager.tsx'
+import { FilterChip, Pager, urlFilters } from '../components/pager.tsx'
 import { Empty, Loaded } from '../components/states.tsx'
 
 const PAGE = 50
@@ -145,14 +145,7 @@ export function Audit({ query }: { query: URLSearchParams }) {
           options={COLLECTIONS}
         />
         <Select label="Who" value={actor} onChange={(value) => setFilter('actor', value)} options={ACTORS} />
-        {entity && (
-          <p class="chip">
-            entity <code>{entity}</code>{' '}
-            <button type="button" class="link" onClick={() => setFilter('entity', '')} aria-label="Any entity">
-              ×
-            </button>
-          </p>
-        )}
+        {entity && <FilterChip label="entity" value={entity} onClear={() => setFilter('entity', '')} />}
       </div>
       <Loaded resource={entries}>
         {({ items, total }) =>

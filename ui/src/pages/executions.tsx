@@ -5,7 +5,7 @@ import type { Execution } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
 import { useResource } from '../app/use-resource.ts'
 import { Select } from '../components/field.tsx'
-import { Pager, urlFilters } from '../components/pager.tsx'
+import { FilterChip, Pager, urlFilters } from '../components/pager.tsx'
 import { Empty, Loaded } from '../components/states.tsx'
 import { Ago, StatusBadge } from '../components/status-badge.tsx'
 
@@ -75,14 +75,7 @@ export function Executions({ query }: { query: URLSearchParams }) {
           options={TRIGGERS.map((value) => ({ value, label: value || 'Any trigger' }))}
         />
         <Select label="Time" value={window} onChange={(value) => setFilter('window', value)} options={WINDOWS} />
-        {script && (
-          <p class="chip">
-            script <strong>{script}</strong>{' '}
-            <button type="button" class="link" onClick={() => setFilter('script', '')} aria-label="Any script">
-              ×
-            </button>
-          </p>
-        )}
+        {script && <FilterChip label="script" value={script} onClear={() => setFilter('script', '')} />}
       </div>
       <Loaded resource={executions}>
         {({ items, total }) =>
