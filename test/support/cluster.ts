@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { newNatsPrefix, TEST_NATS_URL } from './nats.ts'
+import { deleteStreamsOf, newNatsPrefix, TEST_NATS_URL } from './nats.ts'
 import { dropSchema, newSchemaName, TEST_DATABASE_URL } from './postgres.ts'
 import { type Client, httpClient, ROOT_KEY } from './server.ts'
 
@@ -28,7 +28,8 @@ const NODE_SCRIPT = new URL('./cluster-node.ts', import.meta.url).pathname
 
 /**
  * Starts `count` real server processes that share one PostgreSQL schema and one NATS subject
- * prefix (so parallel tests never meet), all stopped after the test.
+ * prefix (so parallel tests never meet), all stopped after the test, and the schema and the
+ * prefix's streams removed.
  */
 export async function startCluster(
   t: TestContext,
@@ -38,17 +39,19 @@ export async function startCluster(
   const schema = newSchemaName()
   const prefix = newNatsPrefix()
   const started: ClusterNode[] = []
+  // Each node gets a data directory of its own under this one, as nodes on different machines
+  // would: nothing of a cluster may travel through a local directory.
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-cluster-'))
   t.after(async () => {
     await Promise.all(started.map((node) => node.kill()))
     rmSync(dataDir, { recursive: true, force: true })
     await dropSchema(schema)
+    await deleteStreamsOf(prefix, options.natsUrl ?? TEST_NATS_URL)
   })
   const env = {
     ...process.env,
     SWITCHBOARD_HOST: '127.0.0.1',
     SWITCHBOARD_PORT: '0',
-    SWITCHBOARD_DATA_DIR: dataDir,
     SWITCHBOARD_ADMIN_KEY: ROOT_KEY,
     SWITCHBOARD_DATABASE_URL: TEST_DATABASE_URL,
     SWITCHBOARD_NATS_URL: options.natsUrl ?? TEST_NATS_URL,
@@ -60,7 +63,7 @@ export async function startCluster(
     ...options.env,
   }
   const add = async (): Promise<ClusterNode> => {
-    const node = await startNode(env)
+    const node = await startNode({ ...env, SWITCHBOARD_DATA_DIR: mkdtempSync(join(dataDir, 'node-')) })
     started.push(node)
     return node
   }
