@@ -46,9 +46,10 @@ interface StoredInfo {
 
 /**
  * Bytes per chunk (ADR-20's default is 128 KiB). Downloads cost the same CPU per MiB with 256 KiB
- * and 1 MiB chunks on bench/files.ts here (6.5-7.5 ms/MiB, most of it the NATS client parsing
- * messages and the collector); 256 KiB keeps what a Range reads beyond its bytes, and what a
- * reader holds, small.
+ * and 1 MiB chunks on bench/files.ts here (5-7 ms/MiB in the node; a profile: a quarter each in
+ * the NATS client's parser, the garbage collector, since every chunk arrives in buffers of its
+ * own, and socket writes). 256 KiB keeps what a Range reads beyond its bytes, and what a reader
+ * holds, small.
  */
 const CHUNK_BYTES = 256 * 1024
 /** Chunk publishes of one put waiting for their acknowledgement at once. */
