@@ -1,32 +1,54 @@
 // Files API download throughput on loopback: a 50 MiB file through GET /files/<path> (token,
-// ipmask and option checks, path rules, the blob engine's open and trailer read, ETag and Range
+// ipmask and option checks, path rules, the blob engine's open and read, ETag and Range
 // headers) against a bare fastify route streaming the same bytes from a plain file, in
-// alternating rounds; the upload of the file through PUT is timed once, too.
-//   bin/bench files        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_FILE_MIB)
+// alternating rounds; the upload of the file through PUT is timed once, too. Embedded mode (the
+// file in the data directory), or with BENCH_CLUSTER=1 one node of cluster mode (the file in the
+// NATS object store; BENCH_DATABASE_URL, BENCH_NATS_URL), where the NATS server's CPU per MiB is
+// shown too.
+//   bin/bench files        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_FILE_MIB, BENCH_CLUSTER)
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, get, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ChildServer, startChildServer } from './support/child-server.ts'
+import { type ChildServer, processCpuMicros, startChildServer } from './support/child-server.ts'
 import { median } from './support/load.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 4)
 const mib = Number(process.env.BENCH_FILE_MIB ?? 50)
+const cluster = process.env.BENCH_CLUSTER === '1'
+
+/** The NATS server the cluster-mode node uses (by its port on the command line), for its CPU time. */
+function natsServerPid(): number | undefined {
+  const port = new URL(process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222').port || '4222'
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'nats-server') continue
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(port)) return Number(entry)
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return undefined
+}
 
 interface Round {
   readonly mibPerSecond: number
   readonly downloads: number
   /** Server CPU time per MiB sent, ms. */
   readonly cpuMsPerMib: number
+  /** The NATS server's CPU time per MiB sent, ms (cluster mode; it serves other clients too). */
+  readonly natsCpuMsPerMib: number
 }
 
 /** Downloads `url` over and over on `connections` keep-alive connections for `duration` s. */
 async function download(server: ChildServer, url: string, headers: Record<string, string>, duration: number): Promise<Round> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const cpuBefore = server.cpuMicros()
+  const natsBefore = natsPid === undefined ? 0 : processCpuMicros(natsPid)
   const started = performance.now()
   const end = started + duration * 1000
   let bytes = 0
@@ -52,7 +74,13 @@ async function download(server: ChildServer, url: string, headers: Record<string
   const elapsed = (performance.now() - started) / 1000
   agent.destroy()
   const sentMib = bytes / (1 << 20)
-  return { mibPerSecond: sentMib / elapsed, downloads, cpuMsPerMib: (server.cpuMicros() - cpuBefore) / 1000 / sentMib }
+  const natsCpu = natsPid === undefined ? 0 : processCpuMicros(natsPid) - natsBefore
+  return {
+    mibPerSecond: sentMib / elapsed,
+    downloads,
+    cpuMsPerMib: (server.cpuMicros() - cpuBefore) / 1000 / sentMib,
+    natsCpuMsPerMib: natsCpu / 1000 / sentMib,
+  }
 }
 
 async function sha256Of(url: string, headers: Record<string, string>): Promise<string> {
@@ -72,6 +100,7 @@ const content = randomBytes(mib << 20)
 writeFileSync(file, content)
 const expected = createHash('sha256').update(content).digest('hex')
 
+const natsPid = cluster ? natsServerPid() : undefined
 const bare = await startChildServer(new URL('./servers/bare-fastify.ts', import.meta.url), { BENCH_FILE: file })
 const switchboard = await startChildServer(new URL('./servers/switchboard.ts', import.meta.url))
 try {
@@ -110,13 +139,18 @@ try {
   }
   const b = median(baseline.map((r) => r.mibPerSecond))
   const s = median(subject.map((r) => r.mibPerSecond))
+  const cell = (results: Round[], pick: (round: Round) => number, digits: number) => median(results.map(pick)).toFixed(digits)
   const row = (name: string, results: Round[]) =>
-    `| ${name} | ${median(results.map((r) => r.mibPerSecond)).toFixed(0)} | ${median(results.map((r) => r.downloads))} | ${median(
-      results.map((r) => r.cpuMsPerMib),
-    ).toFixed(2)} |`
+    `| ${name} | ${cell(results, (r) => r.mibPerSecond, 0)} | ${median(results.map((r) => r.downloads))} | ${cell(
+      results,
+      (r) => r.cpuMsPerMib,
+      2,
+    )} |${natsPid === undefined ? '' : ` ${cell(results, (r) => r.natsCpuMsPerMib, 2)} |`}`
+  const mode = cluster ? 'cluster mode: PostgreSQL, NATS object store' : 'embedded mode'
+  const natsColumn = natsPid === undefined ? ['', ''] : [' NATS server CPU ms/MiB |', '---:|']
   process.stdout.write(
-    `Files download, ${mib} MiB file, ${connections} connections, median of ${rounds} rounds of ${seconds} s (Node ${process.version})\n\n` +
-      '| server | MiB/s | downloads per round | server CPU ms/MiB |\n|---|---:|---:|---:|\n' +
+    `Files download (${mode}), ${mib} MiB file, ${connections} connections, median of ${rounds} rounds of ${seconds} s (Node ${process.version})\n\n` +
+      `| server | MiB/s | downloads per round | server CPU ms/MiB |${natsColumn[0]}\n|---|---:|---:|---:|${natsColumn[1]}\n` +
       `${row('bare fastify static stream', baseline)}\n${row('Switchboard GET /files', subject)}\n\n` +
       `ratio (MiB/s): ${((100 * s) / b).toFixed(0)} %\n` +
       `upload of the file through PUT /files: ${(mib / uploadSeconds).toFixed(0)} MiB/s (${uploadSeconds.toFixed(2)} s, once)\n`,

@@ -2,7 +2,9 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { auditCollection } from './audit/audit-collection.ts'
 import { AuditLog } from './audit/audit-log.ts'
+import type { Blobs } from './blobs/blobs.ts'
 import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
+import { NatsObjectBlobs } from './blobs/nats-object-blobs.ts'
 import type { Bus } from './bus/bus.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { NatsBus } from './bus/nats-bus.ts'
@@ -134,11 +136,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         })
       : openSqliteStore(join(config.dataDir, 'switchboard.db'), { onQuery: metrics.store.query })
     opened.push(store)
-    const blobs = await FilesystemBlobs.open(join(config.dataDir, 'files'))
-    opened.push(blobs)
     const nodeId = newId()
     const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
-    // Cluster mode: NATS carries the bus and the queue; embedded: both stay in the process.
+    // Cluster mode: NATS carries the bus, the queue and the files; embedded: all stay in the process.
     const nats =
       config.natsUrl === undefined
         ? undefined
@@ -151,6 +151,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           })
     const bus: Bus = nats ?? new MemoryBus({ onError: onBusError, onDelivered: metrics.bus.delivered })
     opened.push(bus)
+    // Files: the NATS object store, shared by every node, or a directory of the data dir.
+    const blobs: Blobs = nats
+      ? await NatsObjectBlobs.open(nats.connection, { prefix: config.natsPrefix, onError })
+      : await FilesystemBlobs.open(join(config.dataDir, 'files'))
+    opened.push(blobs)
     const peers = new Peers(bus, nodeId)
     opened.push(peers)
     const recorder = new ExecutionRecorder(store, {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { type ClusterNode, startCluster } from './support/cluster.ts'
 import { CHANNELS, type Client, DOMAINS, json, jsonArray, SCRIPTS } from './support/server.ts'
@@ -138,5 +139,63 @@ return await ws.send(to, 'confirm', { order: 7 }, { sync, timeout: 10_000 })`,
     assert.equal(answers.filter((answer) => answer.status === 200).length, 3)
     assert.ok(answers.filter((answer) => answer.status !== 200).every((answer) => answer.status === 403))
     assert.equal(Number((await b.root.get(CHANNELS)).headers.get('x-total-count')), 3)
+  })
+
+  it('serves a file uploaded through one node from another, whole, by range and by temporary link, until it is deleted', async (t) => {
+    const { nodes } = await startCluster(t, 2)
+    const [a, b] = nodes as [ClusterNode, ClusterNode]
+    const channel = await hookChannel(a.root, 'drop', 'return await files.tempLink(startparam(4).path)', {
+      issync: true,
+      allow_files_api: true,
+    })
+    const auth = { authorization: `Bearer ${channel.token_local}` }
+    const file = (node: ClusterNode) => `${node.url}/files/reports/q4.bin`
+    const bytes = randomBytes(3 * 1024 * 1024 + 5)
+    const put = await fetch(file(a), { method: 'PUT', headers: { ...auth, 'content-type': 'application/x-q4' }, body: bytes })
+    assert.equal(put.status, 201)
+    const entry = (await put.json()) as Record<string, unknown>
+    assert.deepEqual(
+      { ...entry, mtime: undefined },
+      {
+        path: 'reports/q4.bin',
+        size: bytes.length,
+        content_type: 'application/x-q4',
+        mtime: undefined,
+      },
+    )
+
+    const whole = await fetch(file(b), { headers: auth })
+    assert.equal(whole.status, 200)
+    assert.equal(whole.headers.get('etag'), put.headers.get('etag'))
+    assert.equal(whole.headers.get('content-type'), 'application/x-q4')
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(bytes), 'B serves the bytes A stored')
+    const part = await fetch(file(b), { headers: { ...auth, range: 'bytes=1000000-2999999' } })
+    assert.equal(part.status, 206)
+    assert.equal(part.headers.get('content-range'), `bytes 1000000-2999999/${bytes.length}`)
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(1000000, 3000000)))
+    const listed = await fetch(`${b.url}/files/?prefix=reports/`, { headers: auth })
+    assert.deepEqual(await listed.json(), [entry])
+
+    // A temporary link made by a script on A serves on B.
+    const made = await fetch(`${a.url}/exec`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ path: 'reports/q4.bin' }),
+    })
+    const link = await made.text()
+    assert.match(link, /^\/temp\/[A-Za-z0-9_-]{43}$/)
+    const linked = await fetch(`${b.url}${link}`)
+    assert.equal(linked.status, 200)
+    assert.ok(Buffer.from(await linked.arrayBuffer()).equals(bytes), 'the link made on A serves on B')
+
+    const removed = await fetch(file(b), { method: 'DELETE', headers: auth })
+    assert.deepEqual([removed.status, await removed.json()], [200, entry])
+    const gone = await fetch(file(a), { headers: auth })
+    assert.deepEqual([gone.status, await gone.json()], [404, { error_code: 1404, error_message: "no file 'reports/q4.bin'" }])
+    const goneLink = await fetch(`${a.url}${link}`)
+    assert.deepEqual(
+      [goneLink.status, await goneLink.json()],
+      [404, { error_code: 1404, error_message: 'the linked file no longer exists' }],
+    )
   })
 })

@@ -1,18 +1,51 @@
-// Switchboard in embedded mode on a fresh data directory, with one channel to read, two that
-// run the webhook bench's transform (sync and async), and one whose token uses the files API.
+// Switchboard on a fresh data directory, with one channel to read, two that run the webhook
+// bench's transform (sync and async), and one whose token uses the files API. Embedded mode, or
+// with BENCH_CLUSTER=1 one node of cluster mode: PostgreSQL (BENCH_DATABASE_URL, a schema of its
+// own) and NATS (BENCH_NATS_URL, a prefix of its own), both removed again when it stops.
 // Prints READY {"url", "key", "channelId", "syncToken", "asyncToken", "wsToken", "filesToken"} when it listens.
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import pg from 'pg'
 import { createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { transformSource } from '../support/order.ts'
 
 const key = 'bench-root-key-0123456789abcdef'
 const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'))
-const config = { ...loadConfig({ SWITCHBOARD_LOG_LEVEL: 'warn' }), host: '127.0.0.1', port: 0, dataDir, adminKey: key }
-const app = await createApp(config)
+const cluster = process.env.BENCH_CLUSTER === '1'
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
+const run = randomBytes(6).toString('hex')
+const schema = `bench_${run}`
+const prefix = `bench${run}`
+const config = {
+  ...loadConfig({
+    SWITCHBOARD_LOG_LEVEL: 'warn',
+    ...(cluster && { SWITCHBOARD_DATABASE_URL: databaseUrl, SWITCHBOARD_NATS_URL: natsUrl, SWITCHBOARD_NATS_PREFIX: prefix }),
+  }),
+  host: '127.0.0.1',
+  port: 0,
+  dataDir,
+  adminKey: key,
+}
+const app = await createApp(config, cluster ? { postgresSchema: schema } : {})
 const url = await app.listen()
+
+/** Removes what a cluster-mode run left in PostgreSQL and NATS. */
+async function removeClusterState(): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  await client.query(`drop schema if exists "${schema}" cascade`).finally(() => client.end())
+  const connection = await connect({ servers: natsUrl })
+  const manager = await jetstreamManager(connection)
+  for (const stream of [`${prefix}_jobs`, `OBJ_${prefix}_files`]) await manager.streams.delete(stream).catch(() => {})
+  await connection.close()
+}
+
 async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(`${url}/rest/v1/service/${path}`, {
     method: 'POST',
@@ -45,8 +78,9 @@ const info = {
 }
 process.stdout.write(`READY ${JSON.stringify(info)}\n`)
 process.on('SIGTERM', () =>
-  app.close().then(() => {
+  app.close().then(async () => {
     rmSync(dataDir, { recursive: true, force: true })
+    if (cluster) await removeClusterState()
     process.exit(0)
   }),
 )

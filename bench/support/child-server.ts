@@ -15,7 +15,7 @@ export interface ChildServer {
 const CLOCK_TICKS_PER_SECOND = 100
 
 /** utime + stime of a process from /proc (Linux), in microseconds. */
-function processCpuMicros(pid: number): number {
+export function processCpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND

@@ -2,16 +2,21 @@ import type { Readable, Writable } from 'node:stream'
 
 /**
  * Object storage for the files API (SPEC §9): bytes plus a little metadata, under a key in a
- * space (one space per domain). `filesystem-blobs.ts` keeps them under the data directory; the
- * NATS object store arrives with cluster mode behind this same interface.
+ * space (one space per domain). `filesystem-blobs.ts` keeps them under the data directory
+ * (embedded mode), `nats-object-blobs.ts` in a JetStream object store (cluster mode).
  *
  * Keys are opaque to an engine: callers validate and normalise them (files/file-paths.ts), and
- * an engine never lets a key become a location of its own (no key is ever a file system path).
+ * an engine never lets a key become a location of its own (no key is ever a file system path or
+ * an object name).
  *
  * Promises every engine keeps (blobs.contract.ts):
  * - `put` is atomic: a reader sees the old bytes or the new ones, never a mix or a part. A put
- *   that fails (too large, aborted, a broken body) leaves the previous blob, or none, and no trace.
- * - A reader opened before a `put` or `remove` keeps reading the version it opened.
+ *   that fails (too large, aborted, a broken body) leaves the previous blob, or none, and no trace
+ *   (the NATS engine: none that a reader or a listing sees; chunks it cannot purge at once, as
+ *   when NATS is unreachable or its node dies, are collected later).
+ * - A reader opened before a `put` or `remove` keeps reading the version it opened (the NATS
+ *   engine: for `retainMs` after the replacement, an hour by default; a read that takes longer
+ *   fails, it never yields other bytes).
  * - `list` is ordered by key (code unit order) and sees every completed `put`.
  */
 export interface Blobs {
