@@ -250,9 +250,15 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     },
     async keepNewest(column, keep) {
       // The `keep`-th newest value is the threshold; older rows go (ties at the threshold stay).
-      const edge = await db.selectFrom(name).select(column).orderBy(column, 'desc').limit(1).offset(keep).executeTakeFirst()
+      const edge = await db
+        .selectFrom(name)
+        .select(column)
+        .orderBy(column, 'desc')
+        .limit(1)
+        .offset(Math.max(keep - 1, 0))
+        .executeTakeFirst()
       if (!edge) return 0
-      const result = await db.deleteFrom(name).where(column, '<=', edge[column]).executeTakeFirst()
+      const result = await db.deleteFrom(name).where(column, '<', edge[column]).executeTakeFirst()
       return Number(result.numDeletedRows)
     },
     async removeMany(ids) {

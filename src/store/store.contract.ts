@@ -101,6 +101,33 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.equal(await table.count(DOMAIN_B, []), 1)
     })
 
+    it('keeps the newest documents by a mirrored column, and every tie at the threshold', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('executions')
+      const at = ['10:00', '11:00', '12:00', '12:00', '13:00'].map((time) => `2026-12-01T${time}:00.000Z`)
+      for (const [n, startedAt] of at.entries()) {
+        const id = `00000000-0000-4000-8000-00000000000${n}`
+        await table.insert(DOMAIN_A, {
+          id,
+          channel_id: null,
+          script_code: 's',
+          trigger: 'http',
+          status: 'ok',
+          started_at: startedAt,
+          n,
+        })
+      }
+      const left = async () => (await table.scan()).map(({ doc }) => doc.n).sort()
+      assert.equal(await table.keepNewest('started_at', 10), 0, 'fewer than the bound: nothing goes')
+      // The 3 newest are 13:00 and the two tied at 12:00.
+      assert.equal(await table.keepNewest('started_at', 3), 2)
+      assert.deepEqual(await left(), [2, 3, 4])
+      // Keeping 2 would cut between the ties: both stay.
+      assert.equal(await table.keepNewest('started_at', 2), 0)
+      assert.equal(await table.keepNewest('started_at', 1), 2)
+      assert.deepEqual(await left(), [4])
+    })
+
     it('filters a mirrored column by a range, in lists and counts', async (t) => {
       const store = await fresh(t)
       const table = store.table('executions')
