@@ -71,3 +71,28 @@ it('hands the job of a node that died mid-run to another node after the ack wait
   assert.ok(performance.now() - began < ACK_WAIT_MS * 3, 'within about one ack wait')
   await survivor.close()
 })
+
+it('runs each job once when jobs outlast the ack wait: a node holds only the jobs it runs', async (t) => {
+  const nodes = backing()
+  t.after(() => nodes.dispose())
+  const queue = await nodes.open({ concurrency: 2, closeWaitMs: 100 })
+  t.after(() => queue.close())
+  const runs = new Map<string, number>()
+  let finished = 0
+  const all = new Promise<void>((resolve) => {
+    void queue.start(async (job) => {
+      runs.set(job.id, (runs.get(job.id) ?? 0) + 1)
+      // Longer than the ack wait: only the keep-alive keeps the server from handing it out again.
+      await new Promise((done) => setTimeout(done, ACK_WAIT_MS + 700))
+      if (++finished === 5) resolve()
+      return { done: true }
+    })
+  })
+  for (let n = 0; n < 5; n++) await queue.enqueue('d', `long-${n}`, { n })
+  await all
+  await new Promise((resolve) => setTimeout(resolve, ACK_WAIT_MS))
+  assert.deepEqual(
+    [...runs.entries()].sort(),
+    Array.from({ length: 5 }, (_, n) => [`long-${n}`, 1]),
+  )
+})

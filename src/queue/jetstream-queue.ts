@@ -1,6 +1,6 @@
 import {
   AckPolicy,
-  type ConsumerMessages,
+  type Consumer,
   type JetStreamClient,
   type JsMsg,
   jetstream,
@@ -9,6 +9,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream'
 import { type NatsConnection, nanos } from '@nats-io/nats-core'
+import { AppError } from '../errors.ts'
 import type { QueueMetrics, QueueStats } from '../metrics/queue-metrics.ts'
 import type { Job, JobOutcome, JobQueue } from './job-queue.ts'
 
@@ -44,6 +45,10 @@ interface JobMessage {
 const BUG_RETRY_MS = 5000
 /** How long `close` waits for stopped workers to hand their jobs back, ms. */
 const HAND_BACK_WAIT_MS = 2000
+/** A worker's pull waits this long for a job before it asks again, ms. */
+const PULL_EXPIRES_MS = 2000
+/** Room for the stream message's own headers and subject within the server's max_payload, bytes. */
+const JOB_ENVELOPE_BYTES = 4096
 
 /**
  * The cluster queue: a JetStream work-queue stream shared by every node, and one durable pull
@@ -61,10 +66,9 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
   readonly #stream: string
   /** Jobs running here, with the timer that tells the server they are alive and their stop. */
   readonly #running = new Map<JsMsg, { run: Promise<void>; alive: NodeJS.Timeout; stop: AbortController }>()
+  readonly #loops: Promise<void>[] = []
   /** Retries this node is holding back until their time (nak'd with a delay). */
   #retrying = 0
-  #messages: ConsumerMessages | undefined
-  #freeSlot: (() => void) | undefined
   #closed = false
 
   private constructor(connection: NatsConnection, options: JetStreamQueueOptions) {
@@ -111,21 +115,31 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
 
   async enqueue(scope: string, id: string, payload: T): Promise<void> {
     if (this.#closed) throw new Error('the queue is closed')
-    await this.#publish({ id, scope, payload, attempt: 1 }, id)
+    const job = JSON.stringify({ id, scope, payload, attempt: 1 } satisfies JobMessage)
+    // The server refuses a message over its max_payload: say so as the request's size, not a 500.
+    const limit = this.#connection.info?.max_payload ?? Number.POSITIVE_INFINITY
+    if (Buffer.byteLength(job) > limit - JOB_ENVELOPE_BYTES) {
+      throw new AppError('payload_too_large', `an async webhook is stored in NATS, whose messages hold at most ${limit} bytes`)
+    }
+    await this.#js.publish(`${this.#options.prefix}.jobs.${scope}`, job, { msgID: id })
     this.#options.metrics.accepted.value++
   }
 
+  /**
+   * One loop per worker, each pulling one message when it is free: a node holds only the jobs it
+   * runs (every one of them kept alive with the server), so none waits unseen past the ack wait
+   * and the nodes share the backlog by how fast they work.
+   */
   async start(work: Work<T>): Promise<void> {
     const consumer = await this.#js.consumers.get(this.#stream, 'workers')
-    this.#messages = await consumer.consume({ max_messages: this.#options.concurrency })
-    void this.#take(this.#messages, work).catch(this.#options.onError)
+    for (let i = 0; i < this.#options.concurrency; i++) {
+      this.#loops.push(this.#worker(consumer, work).catch(this.#options.onError))
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#messages?.close().catch(() => {})
-    this.#freeSlot?.()
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.allSettled([...this.#running.values()].map((entry) => entry.run)),
@@ -155,36 +169,48 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
     await this.#js.publish(`${this.#options.prefix}.jobs.${job.scope}`, JSON.stringify(job), { msgID })
   }
 
-  async #take(messages: ConsumerMessages, work: Work<T>): Promise<void> {
-    for await (const message of messages) {
-      if (this.#closed) {
-        message.nak()
+  /** Pulls a job, runs it, pulls the next; ends when the queue closes. */
+  async #worker(consumer: Consumer, work: Work<T>): Promise<void> {
+    while (!this.#closed) {
+      let message: JsMsg | null
+      try {
+        message = await consumer.next({ expires: PULL_EXPIRES_MS })
+      } catch (error) {
+        // The connection is down (a NATS restart): wait, and pull again once it is back.
+        if (this.#closed) return
+        this.#options.onError(error)
+        await new Promise((resolve) => setTimeout(resolve, PULL_EXPIRES_MS))
         continue
       }
-      const job = message.json<JobMessage>()
+      if (message === null) continue
+      if (this.#closed) {
+        message.nak()
+        return
+      }
+      let job: JobMessage
+      try {
+        job = message.json<JobMessage>()
+      } catch (error) {
+        // Not a job of ours (written by hand into the stream?): never run, never redelivered.
+        this.#options.onError(error)
+        message.term()
+        continue
+      }
       const wait = (job.notBefore ?? 0) - Date.now()
       if (wait > 0) {
-        // A retry waiting out its backoff: back to the server until then, without a slot.
+        // A retry waiting out its backoff: back to the server until then, without a worker.
         this.#retrying++
         setTimeout(() => this.#retrying--, wait).unref()
         message.nak(wait)
         continue
       }
-      while (this.#running.size >= this.#options.concurrency && !this.#closed) {
-        await new Promise<void>((resolve) => {
-          this.#freeSlot = resolve
-        })
-      }
       const alive = setInterval(() => message.working(), Math.max(100, Math.floor(this.#options.ackWaitMs / 3)))
       const stop = new AbortController()
-      const run = this.#run(message, job, work, stop.signal).finally(() => {
-        clearInterval(alive)
-        this.#running.delete(message)
-        const free = this.#freeSlot
-        this.#freeSlot = undefined
-        free?.()
-      })
+      const run = this.#run(message, job, work, stop.signal)
       this.#running.set(message, { run, alive, stop })
+      await run
+      clearInterval(alive)
+      this.#running.delete(message)
     }
   }
 
@@ -225,11 +251,8 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
     }
   }
 
+  /** Hands the job back to the server now (if the connection is gone, the ack wait does it). */
   #nak(message: JsMsg): void {
-    try {
-      message.nak()
-    } catch {
-      // The connection is gone already: the server hands the job out after the ack wait.
-    }
+    message.nak()
   }
 }

@@ -105,6 +105,36 @@ export function queueContract(label: string, backing: () => Promise<QueueBacking
       assert.deepEqual(done.sort(), [0, 1, 2, 3, 4, 5])
     })
 
+    it('closes in bounded time with every worker busy, starting nothing new, and keeps what waits', async (t) => {
+      const store = await fresh(t)
+      const first = await store.open({ concurrency: 1, closeWaitMs: 100 })
+      const started: string[] = []
+      const one = until(() => started.length === 1)
+      await first.start((job, stop) => {
+        started.push(job.id)
+        one.check()
+        return new Promise<JobOutcome>((resolve) => stop.addEventListener('abort', () => resolve({ handedBack: true })))
+      })
+      for (const n of [1, 2, 3]) await first.enqueue('d', `busy-${n}`, { n })
+      await one.done
+      const began = performance.now()
+      await first.close()
+      assert.ok(performance.now() - began < 3000, 'close does not wait for a job to end by itself')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      assert.equal(started.length, 1, 'nothing started during or after close')
+
+      const second = await store.open(DEFAULTS)
+      const all: string[] = []
+      const three = until(() => all.length === 3)
+      await second.start(async (job) => {
+        all.push(job.id)
+        three.check()
+        return { done: true }
+      })
+      await three.done
+      assert.deepEqual(all.sort(), ['busy-1', 'busy-2', 'busy-3'])
+    })
+
     it('runs a job again with its new payload after the retry wait', async (t) => {
       const store = await fresh(t)
       const queue = await store.open(DEFAULTS)

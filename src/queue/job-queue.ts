@@ -22,7 +22,7 @@ export type JobOutcome =
  * Durable work: a job is stored before `enqueue` resolves, handed to the worker at least once,
  * and dropped when the worker says it is done. Jobs stored by an earlier run of the process (a
  * crash, a restart, a shutdown that handed them back) are picked up by `start`. Embedded:
- * `StoreJobQueue` on the store; cluster mode will add one on JetStream.
+ * `StoreJobQueue` on the store; cluster mode: `JetStreamJobQueue`.
  */
 export interface JobQueue<T> {
   enqueue(scope: string, id: string, payload: T): Promise<void>
