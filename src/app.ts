@@ -240,6 +240,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onUnconfirmed: (nodes, notice) =>
         logger.warn({ nodes, collection: notice.collection, id: notice.id }, 'nodes did not confirm a change in time'),
     })
+    opened.push(changes)
     const domains = new DomainDirectory(store, changes, onError)
     domainNames = domains
     const channels = new ChannelDirectory(store, changes, onError)
@@ -284,6 +285,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
     await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
+    // The caches are current: from now on this node confirms changes, so the others may wait for it.
+    peers.announce()
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
     await installOpenApi(http, VERSION)

@@ -14,29 +14,44 @@ const HELLO = 'nodes.hello'
  * The other nodes of the cluster, as heard on the bus: each node says it is alive every second,
  * and a new node says hello so the others answer at once. A node not heard for a few beats is
  * gone (killed, partitioned). On the in-process bus there are no peers.
+ *
+ * A node listens from the start (its own writes wait for the others) but announces itself only
+ * with `announce()`, once it can confirm changes: before that the others would wait for it.
  */
 export class Peers {
   readonly #bus: Bus
   readonly #node: string
+  readonly #everyMs: number
   readonly #goneAfterMs: number
   readonly #seen = new Map<string, number>()
   readonly #subscriptions: BusSubscription[]
-  readonly #timer: NodeJS.Timeout
+  readonly #gone: ((node: string) => void)[] = []
+  #timer: NodeJS.Timeout | undefined
 
   constructor(bus: Bus, node: string, options: PeersOptions = {}) {
-    const everyMs = options.everyMs ?? 1000
+    this.#everyMs = options.everyMs ?? 1000
     this.#bus = bus
     this.#node = node
-    this.#goneAfterMs = options.goneAfterMs ?? everyMs * 3.5
+    this.#goneAfterMs = options.goneAfterMs ?? this.#everyMs * 3.5
     this.#subscriptions = [
       bus.subscribe(HEARTBEAT, (message) => this.#heard(message as { node: string; bye?: boolean })),
       bus.subscribe(HELLO, (message) => {
-        if (this.#heard(message as { node: string })) this.#beat()
+        if (this.#heard(message as { node: string }) && this.#timer !== undefined) this.#beat()
       }),
     ]
-    bus.publish(HELLO, { node })
-    this.#timer = setInterval(() => this.#beat(), everyMs)
+  }
+
+  /** Tells the others this node is here, and keeps telling them. Idempotent. */
+  announce(): void {
+    if (this.#timer !== undefined) return
+    this.#bus.publish(HELLO, { node: this.#node })
+    this.#timer = setInterval(() => this.#beat(), this.#everyMs)
     this.#timer.unref()
+  }
+
+  /** Calls `listener` with each node that says goodbye. */
+  onGone(listener: (node: string) => void): void {
+    this.#gone.push(listener)
   }
 
   /** The nodes heard lately, this one excluded. */
@@ -52,8 +67,10 @@ export class Peers {
 
   /** Says goodbye, so the others stop waiting for this node at once. */
   async close(): Promise<void> {
+    const announced = this.#timer !== undefined
     clearInterval(this.#timer)
     for (const subscription of this.#subscriptions) subscription.unsubscribe()
+    if (!announced) return
     try {
       this.#bus.publish(HEARTBEAT, { node: this.#node, bye: true })
     } catch {
@@ -64,8 +81,10 @@ export class Peers {
   /** True when `message` is from another node. */
   #heard(message: { node: string; bye?: boolean }): boolean {
     if (message.node === this.#node) return false
-    if (message.bye) this.#seen.delete(message.node)
-    else this.#seen.set(message.node, performance.now())
+    if (message.bye) {
+      this.#seen.delete(message.node)
+      for (const listener of this.#gone) listener(message.node)
+    } else this.#seen.set(message.node, performance.now())
     return true
   }
 

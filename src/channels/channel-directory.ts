@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
 import { sameSecret, secretHash } from '../ids.ts'
 import type { Store } from '../store/store.ts'
 import type { Channel } from './channel-schemas.ts'
@@ -19,11 +19,12 @@ export class ChannelDirectory {
   readonly #byTokenHash = new Map<string, ChannelEntry>()
   readonly #byCode = new Map<string, ChannelEntry>()
   readonly #store: Store
+  readonly #mirror: Mirror
   readonly #listeners: ((id: string) => void)[] = []
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
-    changes.mirror(
+    this.#mirror = changes.mirror(
       'integration_points',
       {
         put: (scope, doc) => {
@@ -40,10 +41,9 @@ export class ChannelDirectory {
     )
   }
 
+  /** Fills the directory from the store (changes that arrive meanwhile win). */
   async load(): Promise<void> {
-    for (const { scope, doc } of await this.#store.table('integration_points').scan()) {
-      this.#put(scope as string, doc as unknown as Channel)
-    }
+    await this.#mirror.seed(() => this.#store.table('integration_points').scan())
   }
 
   /** Calls `listener` after every change of a channel with its id (its entry is then current). */

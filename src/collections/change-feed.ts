@@ -1,6 +1,6 @@
-import type { Bus } from '../bus/bus.ts'
+import type { Bus, BusSubscription } from '../bus/bus.ts'
 import type { Peers } from '../bus/peers.ts'
-import type { Doc, JsonValue, Scope } from '../store/store.ts'
+import type { Doc, JsonValue, Scope, ScopedDoc } from '../store/store.ts'
 import type { Operation } from './collection.ts'
 
 /**
@@ -18,13 +18,26 @@ export interface Change {
 /** Told of a change; a listener that updates a copy from the store returns the update's promise. */
 export type ChangeListener = (change: Change) => void | Promise<void>
 
+/** A copy kept current by `ChangeFeed.mirror`, and how it is filled at start. */
+export interface Mirror {
+  /**
+   * Fills the copy from `scan` (the whole table), leaving out what changed while the scan ran:
+   * those changes applied already, and the scan may have read the entity before them.
+   */
+  seed(scan: () => Promise<readonly ScopedDoc[]>): Promise<void>
+}
+
 /** An in-memory copy of a collection, kept current by `ChangeFeed.mirror`. */
 export interface MirrorTarget {
   put(scope: Scope, entity: Doc): void
   remove(id: string): void
 }
 
-/** What goes on the bus: the change with secret fields removed. It is also the `modelevents` source. */
+/**
+ * A change committed on this node, with its entity's secret and hidden fields removed: what
+ * `onCommitted` listeners get (the `modelevents` source). The bus carries it without the entity
+ * (`RemoteNotice`): other nodes re-read the store, and no entity — however large — rides the bus.
+ */
 export interface ChangeNotice {
   readonly node: string
   readonly collection: string
@@ -35,6 +48,9 @@ export interface ChangeNotice {
   /** Numbers the writer's notices, for the confirmations of the other nodes. */
   readonly seq: number
 }
+
+/** A change notice as it travels to the other nodes. */
+export type RemoteNotice = Omit<ChangeNotice, 'entity'>
 
 export const CHANGES_SUBJECT = 'changes'
 const CONFIRM_SUBJECT = 'confirm.changes'
@@ -62,26 +78,54 @@ export class ChangeFeed {
   readonly #listeners = new Map<string, ChangeListener[]>()
   readonly #committedHere: ((notice: ChangeNotice) => void)[] = []
   readonly #unconfirmed = new Map<number, { nodes: Set<string>; done: () => void }>()
+  readonly #subscriptions: BusSubscription[]
   #seq = 0
+  #closed = false
 
   constructor(bus: Bus, node: string, options: ChangeFeedOptions = {}) {
     this.#bus = bus
     this.#node = node
     this.#options = options
-    bus.subscribe(`${CHANGES_SUBJECT}.>`, (message) => {
-      const notice = message as unknown as ChangeNotice
-      if (notice.node === this.#node) return
-      void this.#notify({ ...notice, entity: undefined }).then(() =>
-        bus.publish(`${CONFIRM_SUBJECT}.${notice.node}`, { node: this.#node, seq: notice.seq }),
-      )
+    this.#subscriptions = [
+      bus.subscribe(`${CHANGES_SUBJECT}.>`, (message) => {
+        const notice = message as unknown as RemoteNotice
+        if (notice.node === this.#node) return
+        void this.#notify({ ...notice, entity: undefined }).then(() => this.#confirm(notice))
+      }),
+      bus.subscribe(`${CONFIRM_SUBJECT}.${node}`, (message) => {
+        const { node: from, seq } = message as { node: string; seq: number }
+        this.#confirmed(from, seq)
+      }),
+    ]
+    // A node that says goodbye confirms nothing more: writes stop waiting for it at once.
+    options.peers?.onGone((gone) => {
+      for (const seq of [...this.#unconfirmed.keys()]) this.#confirmed(gone, seq)
     })
-    bus.subscribe(`${CONFIRM_SUBJECT}.${node}`, (message) => {
-      const { node: from, seq } = message as { node: string; seq: number }
-      const waiting = this.#unconfirmed.get(seq)
-      if (!waiting) return
-      waiting.nodes.delete(from)
-      if (waiting.nodes.size === 0) waiting.done()
-    })
+  }
+
+  /** Stops hearing other nodes' changes; writes waiting for confirmations go on at once. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const subscription of this.#subscriptions) subscription.unsubscribe()
+    for (const waiting of [...this.#unconfirmed.values()]) waiting.done()
+  }
+
+  /** Tells the writer this node's copies are current (unless the node is shutting down). */
+  #confirm(notice: RemoteNotice): void {
+    if (this.#closed) return
+    try {
+      this.#bus.publish(`${CONFIRM_SUBJECT}.${notice.node}`, { node: this.#node, seq: notice.seq })
+    } catch {
+      // The bus closed meanwhile: the writer stops waiting at its bound.
+    }
+  }
+
+  #confirmed(from: string, seq: number): void {
+    const waiting = this.#unconfirmed.get(seq)
+    if (!waiting) return
+    waiting.nodes.delete(from)
+    if (waiting.nodes.size === 0) waiting.done()
   }
 
   listen(collection: string, listener: ChangeListener): void {
@@ -99,12 +143,15 @@ export class ChangeFeed {
     target: MirrorTarget,
     load: (scope: Scope, id: string) => Promise<Doc | undefined>,
     onError: (error: unknown) => void,
-  ): void {
+  ): Mirror {
     const generations = new Map<string, number>()
     const settle = (id: string, generation: number) => {
       if (generations.get(id) === generation) generations.delete(id)
     }
+    /** While the first fill reads the table: the ids a change has touched meanwhile. */
+    let changedWhileSeeding: Set<string> | undefined
     this.listen(collection, (change) => {
+      changedWhileSeeding?.add(change.id)
       const generation = (generations.get(change.id) ?? 0) + 1
       generations.set(change.id, generation)
       if (change.operation === 'delete') {
@@ -122,6 +169,17 @@ export class ChangeFeed {
         }, onError)
       }
     })
+    return {
+      // A change that arrives while the scan is on its way is newer than what the scan read.
+      async seed(scan) {
+        changedWhileSeeding = new Set()
+        try {
+          for (const { scope, doc } of await scan()) if (!changedWhileSeeding.has(doc.id)) target.put(scope, doc)
+        } finally {
+          changedWhileSeeding = undefined
+        }
+      },
+    }
   }
 
   /** Calls `listener` with each change committed on this node, secrets removed: the `modelevents` source. */
@@ -150,7 +208,8 @@ export class ChangeFeed {
     }
     const peers = this.#options.peers?.live() ?? []
     const confirmed = peers.length === 0 ? Promise.resolve() : this.#confirmations(notice, peers)
-    this.#bus.publish(`${CHANGES_SUBJECT}.${change.collection}`, notice as unknown as JsonValue)
+    const { entity: _local, ...remote } = notice
+    this.#bus.publish(`${CHANGES_SUBJECT}.${change.collection}`, remote satisfies RemoteNotice as unknown as JsonValue)
     for (const listener of this.#committedHere) listener(notice)
     return confirmed
   }

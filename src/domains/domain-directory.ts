@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
 import type { License } from '../config.ts'
 import type { Store } from '../store/store.ts'
 import type { Domain } from './domain-schemas.ts'
@@ -15,10 +15,11 @@ export class DomainDirectory {
   readonly #byId = new Map<string, DomainRef>()
   readonly #byName = new Map<string, DomainRef>()
   readonly #store: Store
+  readonly #mirror: Mirror
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
-    changes.mirror(
+    this.#mirror = changes.mirror(
       'domains',
       { put: (_scope, doc) => this.#put(doc as unknown as Domain), remove: (id) => this.#remove(id) },
       (_scope, id) => store.table('domains').get(null, id),
@@ -26,8 +27,9 @@ export class DomainDirectory {
     )
   }
 
+  /** Fills the directory from the store (changes that arrive meanwhile win). */
   async load(): Promise<void> {
-    for (const { doc } of await this.#store.table('domains').scan()) this.#put(doc as unknown as Domain)
+    await this.#mirror.seed(() => this.#store.table('domains').scan())
   }
 
   byName(name: string): DomainRef | undefined {

@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
 import type { Doc, Store } from '../store/store.ts'
 
 export interface KeyHolder {
@@ -27,16 +27,18 @@ export class KeyRing {
   readonly #byId = new Map<string, KeyEntry>()
   readonly #users = new Map<string, UserRoles>()
   readonly #store: Store
+  readonly #keysMirror: Mirror
+  readonly #usersMirror: Mirror
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
-    changes.mirror(
+    this.#keysMirror = changes.mirror(
       'api_keys',
       { put: (scope, doc) => this.#putKey(scope as string, doc), remove: (id) => this.#removeKey(id) },
       (scope, id) => store.table('api_keys').get(scope, id),
       onError,
     )
-    changes.mirror(
+    this.#usersMirror = changes.mirror(
       'users',
       {
         put: (scope, doc) => this.#users.set(doc.id, { domainId: scope as string, roles: doc.roles as string[] }),
@@ -47,11 +49,10 @@ export class KeyRing {
     )
   }
 
+  /** Fills the ring from the store (changes that arrive meanwhile win). */
   async load(): Promise<void> {
-    for (const { scope, doc } of await this.#store.table('users').scan()) {
-      this.#users.set(doc.id, { domainId: scope as string, roles: doc.roles as string[] })
-    }
-    for (const { scope, doc } of await this.#store.table('api_keys').scan()) this.#putKey(scope as string, doc)
+    await this.#usersMirror.seed(() => this.#store.table('users').scan())
+    await this.#keysMirror.seed(() => this.#store.table('api_keys').scan())
   }
 
   /** The holder of the API key whose SHA-256 is `keyHash`, or undefined. */

@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
 import type { Doc, Store } from '../store/store.ts'
 import type { Role } from './iam-schemas.ts'
 import { type CompiledPermission, compilePermission } from './permissions.ts'
@@ -13,10 +13,11 @@ export class RoleDirectory {
   readonly #byKey = new Map<string, RoleEntry>()
   readonly #byId = new Map<string, RoleEntry>()
   readonly #store: Store
+  readonly #mirror: Mirror
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
-    changes.mirror(
+    this.#mirror = changes.mirror(
       'roles',
       { put: (scope, doc) => this.#put(scope as string, doc), remove: (id) => this.#remove(id) },
       (scope, id) => store.table('roles').get(scope, id),
@@ -24,8 +25,9 @@ export class RoleDirectory {
     )
   }
 
+  /** Fills the directory from the store (changes that arrive meanwhile win). */
   async load(): Promise<void> {
-    for (const { scope, doc } of await this.#store.table('roles').scan()) this.#put(scope as string, doc)
+    await this.#mirror.seed(() => this.#store.table('roles').scan())
   }
 
   /** The permissions of role `code` in the domain; empty for a role that does not exist. */

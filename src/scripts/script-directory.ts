@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../collections/change-feed.ts'
+import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
 import type { Store } from '../store/store.ts'
 import type { Svcscript } from './svcscript-schemas.ts'
 
@@ -10,10 +10,11 @@ export class ScriptDirectory {
   readonly #byId = new Map<string, { domainId: string; script: Svcscript }>()
   readonly #byCode = new Map<string, Svcscript>()
   readonly #store: Store
+  readonly #mirror: Mirror
 
   constructor(store: Store, changes: ChangeFeed, onError: (error: unknown) => void) {
     this.#store = store
-    changes.mirror(
+    this.#mirror = changes.mirror(
       'svcscripts',
       { put: (scope, doc) => this.#put(scope as string, doc as unknown as Svcscript), remove: (id) => this.#remove(id) },
       (scope, id) => store.table('svcscripts').get(scope, id),
@@ -21,9 +22,9 @@ export class ScriptDirectory {
     )
   }
 
+  /** Fills the directory from the store (changes that arrive meanwhile win). */
   async load(): Promise<void> {
-    for (const { scope, doc } of await this.#store.table('svcscripts').scan())
-      this.#put(scope as string, doc as unknown as Svcscript)
+    await this.#mirror.seed(() => this.#store.table('svcscripts').scan())
   }
 
   byCode(domainId: string, code: string): Svcscript | undefined {
