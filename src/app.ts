@@ -254,7 +254,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.executions,
       logger,
     })
-    push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId })
+    push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId, onError })
+    opened.push(push)
     sendDeps = { channels, scripts: scriptDirectory, executor }
     changes.onCommitted((notice) => events.modelChanged(notice))
     const licensing = new Licensing(domains, config.license)

@@ -288,6 +288,32 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.equal(client.frames.length, 0, 'the secret one was dropped')
   })
 
+  it('ends a reshaping script that pushes to its own channel after a bounded chain', async (t) => {
+    const { root, url } = await startServer(t)
+    // Each push through the channel runs this script, which pushes through the channel again.
+    await root.post(SCRIPTS, {
+      code: 'echo-loop',
+      source: 'await ws.send({ channel: "looping" }, "again", {})\nreturn startparam(2).data',
+    })
+    const channel = await wsChannel(root, 'looping', 'return 1')
+    await root.patch(`${CHANNELS}/${channel.id}`, { send_svcscriptcode_ws: 'echo-loop' })
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+    const starter = json(await root.post(SCRIPTS, { code: 'starter', source: 'await ws.send({ channel: "looping" }, "go", {})' }))
+    assert.equal((await root.post(`${SCRIPTS}/${String(starter.id)}/run`, { startparams: [] })).status, 200)
+    // The chain stops at its bound: eight runs of the reshaping script, then none.
+    const runs = async () =>
+      jsonArray(
+        await root.get(`/rest/v1/service/executions?filter=${encodeURIComponent('{"script_code":"echo-loop"}')}&limit=100`),
+      ).length
+    for (let i = 0; i < 100 && (await runs()) < 8; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(await runs(), 8)
+    client.send(['connection_info', { qid: 'alive' }])
+    assert.equal((await client.answer('connection_info_result', 'alive'))[1].result, 'ok', 'the server keeps serving')
+  })
+
   it('closes connections when the token is rotated or the channel deleted, and oversized frames with 1009', async (t) => {
     const { root, url } = await startServer(t, { config: { wsMaxFrameBytes: 4096 } })
     const base = url.replace('http', 'ws')

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts'
 import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import { type ExecutionResult, MAX_CHAIN_DEPTH, type ScriptExecutor } from '../scripts/script-executor.ts'
 import type { ChannelDirectory } from './channel-directory.ts'
 import { channelForScripts, recvTimeoutMs } from './channel-runtime.ts'
 
@@ -10,9 +10,6 @@ export interface ChannelsModuleDeps {
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
 }
-
-/** A send script may call `channels.send` itself; a chain longer than this is refused (a loop). */
-export const MAX_SEND_DEPTH = 8
 
 /**
  * `channels.send(code, message)` (SPEC §7): runs channel `code`'s `send_svcscriptcode` with
@@ -40,9 +37,9 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
           const script = scripts.byCode(scope.domainId, scriptCode)
           if (!script)
             throw new ScriptApiError(`channels.send: the send script '${scriptCode}' of channel '${code}' does not exist`)
-          if (scope.depth >= MAX_SEND_DEPTH) {
+          if (scope.depth >= MAX_CHAIN_DEPTH) {
             throw new ScriptApiError(
-              `channels.send: more than ${MAX_SEND_DEPTH} sends in one chain (do send scripts call each other?)`,
+              `channels.send: more than ${MAX_CHAIN_DEPTH} sends in one chain (do send scripts call each other?)`,
             )
           }
           let result: ExecutionResult

@@ -19,7 +19,7 @@ interface Pending {
   readonly domainId: string
   readonly execution: Execution
   readonly ifAbsent: boolean
-  readonly done: () => void
+  readonly done: (stored: boolean) => void
 }
 
 export interface RecordOptions {
@@ -54,8 +54,11 @@ export class ExecutionRecorder {
     this.#retention.unref()
   }
 
-  /** Queues `execution` (a new record or a newer state of one); resolves once it is stored. */
-  record(domainId: string, execution: Execution, options: RecordOptions = {}): Promise<void> {
+  /**
+   * Queues `execution` (a new record or a newer state of one); resolves once its batch is
+   * written: true, or false when the write failed (reported to `onError`, never retried).
+   */
+  record(domainId: string, execution: Execution, options: RecordOptions = {}): Promise<boolean> {
     return new Promise((done) => {
       this.#buffer.push({ domainId, execution, ifAbsent: options.ifAbsent ?? false, done })
       if (options.soon || this.#buffer.length >= this.#options.maxBatch) this.#flushSoon(0)
@@ -106,14 +109,17 @@ export class ExecutionRecorder {
         [...latest.values()]
           .filter((pending) => pending.ifAbsent === ifAbsent)
           .map(({ domainId, execution }) => ({ scope: domainId, doc: execution as unknown as Execution & { id: string } }))
-      const executions = this.#store.table('executions')
-      await executions.upsertMany(rows(false))
-      await executions.upsertMany(rows(true), { keepExisting: true })
+      await this.#store.transaction(async (tx) => {
+        const executions = tx.table('executions')
+        await executions.upsertMany(rows(false))
+        await executions.upsertMany(rows(true), { keepExisting: true })
+      })
+      for (const pending of batch) pending.done(true)
     } catch (error) {
-      // Records are for inspection: a failed batch is reported, never retried into a backlog.
+      // Records are for inspection: a failed batch is reported, never retried into a backlog. A
+      // caller that must not go on without its record (an async job's ack) learns of it.
       this.#options.onError(error)
-    } finally {
-      for (const pending of batch) pending.done()
+      for (const pending of batch) pending.done(false)
     }
   }
 }

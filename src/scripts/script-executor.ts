@@ -54,7 +54,8 @@ export interface ExecutionResult {
   readonly error: ExecutionError | null
   readonly durationMs: number
   /** Resolves once the record is stored. */
-  readonly recorded: Promise<void>
+  /** Resolves once the record's batch is written: true, or false if the write failed. */
+  readonly recorded: Promise<boolean>
   readonly startedAt: string
 }
 
@@ -67,6 +68,13 @@ export interface ScriptExecutorOptions {
   /** Each execution ends with a line: `execution finished` at debug, `execution failed` (error, timeout) at info. */
   readonly logger: Logger
 }
+
+/**
+ * The longest chain of executions started by executions (`channels.send`, a push through a
+ * channel's `send_svcscriptcode_ws`): beyond it the next start is refused, so scripts that call
+ * each other in a loop end instead of running forever.
+ */
+export const MAX_CHAIN_DEPTH = 8
 
 /**
  * Runs a script for a trigger and records the execution (SPEC §5.5): every trigger goes through
@@ -206,7 +214,7 @@ export class ScriptExecutor {
   recordNotRun(
     request: NotRun,
     outcome: { status: 'queued'; accepted: boolean } | { status: 'error'; message: string },
-  ): Promise<void> {
+  ): Promise<boolean> {
     if (outcome.status === 'error') this.#metrics.finished(request.domainId, request.trigger, 'error', undefined)
     return this.#recorder.record(
       request.domainId,

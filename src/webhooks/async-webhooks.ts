@@ -90,7 +90,8 @@ export class AsyncWebhooks {
       if (error instanceof AppError && error.status === 429) return { retryInMs: 1000, payload: job.payload }
       throw error
     }
-    await result.recorded
+    // Acknowledged only once recorded (DESIGN §4): without its record the job runs again later.
+    if (!(await result.recorded)) throw new Error(`the execution record of job ${job.id} could not be written`)
     if (result.status === 'aborted' && stop.aborted) {
       // Stopped by a shutdown: the job stays stored as it was and its record says queued again.
       await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), {

@@ -29,6 +29,7 @@ export function wsModule(push: () => WsPush): HostModule {
               sync,
               timeoutMs: timeout,
               requestId: scope.requestId,
+              depth: scope.depth,
             })
           } catch (error) {
             throw error instanceof AppError ? new ScriptApiError(error.message) : error

@@ -1,10 +1,10 @@
-import type { Bus } from '../bus/bus.ts'
+import type { Bus, BusSubscription } from '../bus/bus.ts'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
 import { channelForScripts } from '../channels/channel-runtime.ts'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import type { ScriptExecutor } from '../scripts/script-executor.ts'
+import { MAX_CHAIN_DEPTH, type ScriptExecutor } from '../scripts/script-executor.ts'
 import type { JsonValue } from '../store/store.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
 import type { WsConnection } from './ws-connection.ts'
@@ -17,6 +17,7 @@ export interface WsPushDeps {
   readonly executor: () => ScriptExecutor
   /** This node's id: replies to sync pushes come back on its own subject. */
   readonly nodeId: string
+  readonly onError: (error: unknown) => void
 }
 
 /** A push as it travels on the bus to the node(s) holding its connections. */
@@ -32,6 +33,8 @@ interface PushMessage {
   readonly timeoutMs: number
   /** The request behind the execution that pushed: a reshaping script's run carries it on. */
   readonly requestId: string | null
+  /** How many executions led to the push (`MAX_CHAIN_DEPTH`): a reshaping script runs one deeper. */
+  readonly depth: number
 }
 
 type Reply = { readonly qid: string; readonly payload: JsonValue } | { readonly qid: string; readonly error: string }
@@ -40,6 +43,8 @@ export interface PushOptions {
   readonly sync: boolean
   readonly timeoutMs: number
   readonly requestId: string | null
+  /** The pushing execution's depth (0 for a trigger's). */
+  readonly depth: number
 }
 
 const TRANSFORM_TIMEOUT_MS = 10_000
@@ -54,13 +59,25 @@ const TRANSFORM_TIMEOUT_MS = 10_000
 export class WsPush {
   readonly #deps: WsPushDeps
   readonly #waiting = new Map<string, { resolve: (payload: JsonValue) => void; reject: (error: Error) => void }>()
+  readonly #subscriptions: BusSubscription[]
 
   constructor(deps: WsPushDeps) {
     this.#deps = deps
-    deps.bus.subscribe('ws.push', (message) => {
-      void this.#deliver(message as unknown as PushMessage)
-    })
-    deps.bus.subscribe(`ws.reply.${deps.nodeId}`, (message) => this.#replied(message as unknown as Reply))
+    this.#subscriptions = [
+      deps.bus.subscribe('ws.push', (message) => {
+        this.#deliver(message as unknown as PushMessage).catch(deps.onError)
+      }),
+      deps.bus.subscribe(`ws.reply.${deps.nodeId}`, (message) => this.#replied(message as unknown as Reply)),
+    ]
+  }
+
+  /** Stops taking pushes; pushes waiting for an answer fail at once. Idempotent. */
+  async close(): Promise<void> {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe()
+    for (const [qid, waiting] of [...this.#waiting]) {
+      this.#waiting.delete(qid)
+      waiting.reject(new AppError('unavailable', 'ws.send: the server is shutting down'))
+    }
   }
 
   /** Sends `[name, data]`; with `sync`, resolves with the client's answer. */
@@ -94,6 +111,7 @@ export class WsPush {
       replyTo: qid === null ? null : this.#deps.nodeId,
       timeoutMs: options.timeoutMs,
       requestId: options.requestId,
+      depth: options.depth,
     }
     if (qid === null) {
       this.#deps.bus.publish('ws.push', message as unknown as JsonValue)
@@ -146,7 +164,7 @@ export class WsPush {
 
   async #deliverTo(connection: WsConnection, message: PushMessage): Promise<void> {
     let { name, data } = message
-    const reshaped = await this.#transform(connection, name, data, message.requestId)
+    const reshaped = await this.#transform(connection, name, data, message)
     if (reshaped === 'drop') {
       this.#answer(message, { error: 'the channel dropped the message' })
       return
@@ -157,6 +175,8 @@ export class WsPush {
       return
     }
     const qid = message.qid
+    // The reshaping script may have outlived the connection: fail now, not at the timeout.
+    if (!connection.open) throw new Error('the connection closed before the push reached it')
     const payload = { ...(data as Record<string, JsonValue>), qid }
     connection.awaitReply(qid, `${name}_result`, message.timeoutMs, (outcome) => this.#answer(message, outcome))
     connection.send(name, payload)
@@ -167,13 +187,17 @@ export class WsPush {
     connection: WsConnection,
     name: string,
     data: JsonValue,
-    requestId: string | null,
+    message: PushMessage,
   ): Promise<{ name: string; data: JsonValue } | 'drop'> {
     const channel = connection.channel
     const code = channel.send_svcscriptcode_ws
     if (code === '') return { name, data }
     const script = this.#deps.scripts.byCode(connection.domainId, code)
     if (!script) throw new Error(`the channel's send_svcscriptcode_ws '${code}' does not exist`)
+    // A reshaping script that pushes again (to its own channel, say) must end, not loop.
+    if (message.depth >= MAX_CHAIN_DEPTH) {
+      throw new Error(`more than ${MAX_CHAIN_DEPTH} executions in one chain: send_svcscriptcode_ws '${code}' was not run`)
+    }
     const result = await this.#deps.executor().execute({
       domainId: connection.domainId,
       script,
@@ -181,7 +205,8 @@ export class WsPush {
       channel,
       startparams: [channelForScripts(channel), { name, data }, connection.id],
       timeoutMs: TRANSFORM_TIMEOUT_MS,
-      requestId,
+      requestId: message.requestId,
+      depth: message.depth + 1,
     })
     if (result.status !== 'ok') throw new Error(`the channel's send_svcscriptcode_ws failed (execution ${result.id})`)
     const vars = result.output
@@ -194,6 +219,11 @@ export class WsPush {
 
   #answer(message: PushMessage, outcome: { payload: JsonValue } | { error: string }): void {
     if (message.qid === null || message.replyTo === null) return
-    this.#deps.bus.publish(`ws.reply.${message.replyTo}`, { qid: message.qid, ...outcome } as unknown as JsonValue)
+    try {
+      this.#deps.bus.publish(`ws.reply.${message.replyTo}`, { qid: message.qid, ...outcome } as unknown as JsonValue)
+    } catch (error) {
+      // The bus closed while a reshaping script ran: the waiting script ends at its timeout.
+      this.#deps.onError(error)
+    }
   }
 }
