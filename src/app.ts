@@ -377,6 +377,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       trustProxy: parseIpRanges(config.trustProxy),
       lifecycle: {
         opened: (connection) => events.emitChannel(connection.domainId, 'connection_opened', connectionEvent(connection)),
+        // A closing connection takes no more events: an eventing channel's go to the others.
+        closing: (connection) => delivery.forget(connection),
         closed: (connection) => {
           delivery.forget(connection)
           events.emitChannel(connection.domainId, 'connection_closed', connectionEvent(connection))

@@ -16,6 +16,7 @@ class FrameLog implements EventSink {
   readonly channel: { readonly type: string }
   readonly frames: unknown[] = []
   bufferedBytes = 0
+  open = true
 
   constructor(channelId: string, type: string) {
     this.channelId = channelId
@@ -81,6 +82,22 @@ describe('event delivery across nodes', () => {
     const text = await metrics.render()
     assert.match(text, /switchboard_events_emitted_total\{class="projectevents"\} 300/)
     assert.match(text, /switchboard_events_delivered_total\{class="projectevents"\} 300/)
+  })
+
+  it('passes over a closing connection of an eventing channel: its events go to one that is open', async (t) => {
+    const { events, subscribe } = twoNodes(t)
+    const closing = new FrameLog('ch-c', 'eventing')
+    const open = new FrameLog('ch-c', 'eventing')
+    subscribe(0, closing, { id: 'a', events: ['projectevents'] })
+    subscribe(0, open, { id: 'a', events: ['projectevents'] })
+    closing.open = false
+    for (let n = 0; n < 10; n++) events.emitProject('d1', 'tick', { n })
+    await delivered()
+    assert.deepEqual(closing.frames, [])
+    assert.deepEqual(
+      open.numbers(),
+      Array.from({ length: 10 }, (_, n) => n),
+    )
   })
 
   it('hands each event to every connection of an ordinary channel, on every node, once', async (t) => {

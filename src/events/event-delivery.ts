@@ -13,6 +13,8 @@ export interface EventSink {
   readonly channel: { readonly type: string }
   /** Bytes sent but not yet taken by the network. */
   readonly bufferedBytes: number
+  /** False once the connection is closing: it takes no more events. */
+  readonly open: boolean
   sendFrame(frame: string): void
 }
 
@@ -243,6 +245,7 @@ export class EventDelivery<S extends EventSink> {
 
   #matching(subscriber: Subscriber<S>, event: BusEvent, now: number): (string | number)[] {
     const ids: (string | number)[] = []
+    if (!subscriber.connection.open) return ids
     let readable: boolean | undefined
     for (const subscription of subscriber.subscriptions.values()) {
       if (subscription.expiresAt <= now) continue

@@ -29,6 +29,8 @@ export interface ConnectionOptions {
   readonly limits: ConnectionLimits
   /** Frames received and sent, counted. */
   readonly frames: { readonly in: Series; readonly out: Series }
+  /** The server started closing it (rotation, shutdown, slow reader): its closing handshake may take a while. */
+  readonly onClosing: (connection: WsConnection) => void
 }
 
 export interface ConnectionLimits {
@@ -56,6 +58,7 @@ export class WsConnection {
   readonly #socket: WebSocket
   readonly #handlers: ReadonlyMap<string, FrameHandler>
   readonly #limits: ConnectionLimits
+  readonly #onClosing: (connection: WsConnection) => void
   readonly #framesIn: Series
   readonly #framesOut: Series
   #inFlight = 0
@@ -76,6 +79,7 @@ export class WsConnection {
     this.#limits = options.limits
     this.#framesIn = options.frames.in
     this.#framesOut = options.frames.out
+    this.#onClosing = options.onClosing
   }
 
   /** The channel as it is now (kept current by the server). */
@@ -148,6 +152,7 @@ export class WsConnection {
   close(code: number, reason: string): void {
     if (this.#socket.readyState === this.#socket.CLOSED || this.#socket.readyState === this.#socket.CLOSING) return
     this.#socket.close(code, reason)
+    this.#onClosing(this)
   }
 
   /** Handles one frame from the client. */

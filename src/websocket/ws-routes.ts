@@ -32,6 +32,8 @@ export interface WsRoutesOptions {
 
 export interface ConnectionLifecycle {
   opened(connection: WsConnection): void
+  /** The server started closing it; `closed` follows when the closing handshake ends. */
+  closing(connection: WsConnection): void
   closed(connection: WsConnection): void
 }
 
@@ -93,6 +95,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
       handlers: options.handlers,
       limits,
       frames,
+      onClosing: (closing) => options.lifecycle.closing(closing),
     })
     registry.add(connection)
     options.lifecycle.opened(connection)
