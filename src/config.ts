@@ -154,7 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
       1,
       100_000,
     ),
-    eventMaxBytes: integer('SWITCHBOARD_EVENT_MAX_BYTES', text('SWITCHBOARD_EVENT_MAX_BYTES'), 64 << 10, 256, 16 << 20),
+    eventMaxBytes: integer('SWITCHBOARD_EVENT_MAX_BYTES', text('SWITCHBOARD_EVENT_MAX_BYTES'), 64 << 10, 256, 512 << 10),
     eventsMaxBacklogBytes: integer(
       'SWITCHBOARD_EVENTS_MAX_BACKLOG',
       text('SWITCHBOARD_EVENTS_MAX_BACKLOG'),

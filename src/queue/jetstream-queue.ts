@@ -114,7 +114,7 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
   }
 
   async enqueue(scope: string, id: string, payload: T): Promise<void> {
-    if (this.#closed) throw new Error('the queue is closed')
+    // After close too: a webhook accepted while the node drains is stored for the other nodes.
     const job = JSON.stringify({ id, scope, payload, attempt: 1 } satisfies JobMessage)
     // The server refuses a message over its max_payload: say so as the request's size, not a 500.
     const limit = this.#connection.info?.max_payload ?? Number.POSITIVE_INFINITY

@@ -34,7 +34,9 @@ export interface JobQueue<T> {
   /**
    * Graceful stop: hands out no more jobs and waits (up to the queue's bound) for the running
    * ones; then aborts those still running and waits briefly for their workers to hand them back.
-   * Every job not done stays stored for the next start. Idempotent.
+   * Every job not done stays stored for the next start. `enqueue` still stores while the server
+   * drains (the HTTP server closes at the same time), for the next start or another node.
+   * Idempotent.
    */
   close(): Promise<void>
 }

@@ -61,7 +61,7 @@ export class StoreJobQueue<T> implements JobQueue<T> {
   }
 
   enqueue(scope: string, id: string, payload: T): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('the queue is closed'))
+    // After close too: a webhook accepted while the server drains is stored for the next start.
     return new Promise((done, failed) => {
       if (this.#batch.length === 0) setImmediate(() => this.#commit())
       this.#batch.push({ scope, job: { id, payload, attempt: 1 }, done, failed })
