@@ -394,7 +394,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     })
     replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
-    connectionRoutes(http, { census: new ConnectionCensus({ bus, peers, registry, node: nodeId }) })
+    const census = new ConnectionCensus({ bus, peers, registry, node: nodeId })
+    opened.push(census)
+    connectionRoutes(http, { census })
     consoleRoutes(http)
     await http.ready()
     let httpClosed: Promise<number> | undefined

@@ -75,11 +75,12 @@ export class NatsBus implements Bus {
     const subscription = this.#connection.subscribe(`${this.#prefix}.${subject}`, {
       ...(options.group !== undefined && { queue: options.group }),
       callback: (error, message) => {
-        const local = message.subject.slice(cut)
+        // On an error (a permission violation, say) the client hands over no real message.
         if (error) {
-          this.#onError(error, local)
+          this.#onError(error, subject)
           return
         }
+        const local = message.subject.slice(cut)
         try {
           handler(message.json<JsonValue>(), local)
         } catch (thrown) {

@@ -1,4 +1,4 @@
-import type { Bus } from '../bus/bus.ts'
+import type { Bus, BusSubscription } from '../bus/bus.ts'
 import type { Peers } from '../bus/peers.ts'
 import { newId } from '../ids.ts'
 import type { JsonValue } from '../store/store.ts'
@@ -38,26 +38,34 @@ export class ConnectionCensus {
   readonly #registry: ConnectionRegistry
   readonly #node: string
   readonly #waiting = new Map<string, { pending: Set<string>; found: ConnectionView[]; done: () => void }>()
+  readonly #subscriptions: BusSubscription[]
 
   constructor(deps: { bus: Bus; peers: Peers; registry: ConnectionRegistry; node: string }) {
     this.#bus = deps.bus
     this.#peers = deps.peers
     this.#registry = deps.registry
     this.#node = deps.node
-    deps.bus.subscribe(ASK, (message) => {
-      const question = message as unknown as Question
-      if (question.from === this.#node) return
-      const answer = { qid: question.qid, node: this.#node, found: this.#local(question.domainId, question.channelId) }
-      this.#bus.publish(`${ANSWERS}.${question.from}`, answer as unknown as JsonValue)
-    })
-    deps.bus.subscribe(`${ANSWERS}.${deps.node}`, (message) => {
-      const answer = message as unknown as { qid: string; node: string; found: ConnectionView[] }
-      const waiting = this.#waiting.get(answer.qid)
-      if (!waiting) return
-      waiting.found.push(...answer.found)
-      waiting.pending.delete(answer.node)
-      if (waiting.pending.size === 0) waiting.done()
-    })
+    this.#subscriptions = [
+      deps.bus.subscribe(ASK, (message) => {
+        const question = message as unknown as Question
+        if (question.from === this.#node) return
+        const answer = { qid: question.qid, node: this.#node, found: this.#local(question.domainId, question.channelId) }
+        this.#bus.publish(`${ANSWERS}.${question.from}`, answer as unknown as JsonValue)
+      }),
+      deps.bus.subscribe(`${ANSWERS}.${deps.node}`, (message) => {
+        const answer = message as unknown as { qid: string; node: string; found: ConnectionView[] }
+        const waiting = this.#waiting.get(answer.qid)
+        if (!waiting) return
+        waiting.found.push(...answer.found)
+        waiting.pending.delete(answer.node)
+        if (waiting.pending.size === 0) waiting.done()
+      }),
+    ]
+  }
+
+  /** Stops answering the other nodes. Idempotent. */
+  async close(): Promise<void> {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe()
   }
 
   /** Every node's connections of the domain (of one channel, if given), oldest first. */
@@ -66,16 +74,19 @@ export class ConnectionCensus {
     const peers = this.#peers.live()
     if (peers.length > 0) {
       const qid = newId()
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, WAIT_MS)
-        function finish() {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.#waiting.set(qid, { pending: new Set(peers), found, done: finish })
-        this.#bus.publish(ASK, { qid, from: this.#node, domainId, channelId } satisfies Question as unknown as JsonValue)
-      })
-      this.#waiting.delete(qid)
+      try {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(finish, WAIT_MS)
+          function finish() {
+            clearTimeout(timer)
+            resolve()
+          }
+          this.#waiting.set(qid, { pending: new Set(peers), found, done: finish })
+          this.#bus.publish(ASK, { qid, from: this.#node, domainId, channelId } satisfies Question as unknown as JsonValue)
+        })
+      } finally {
+        this.#waiting.delete(qid)
+      }
     }
     return found.sort((a, b) => a.opened_at.localeCompare(b.opened_at) || a.id.localeCompare(b.id))
   }
