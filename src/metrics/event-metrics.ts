@@ -1,9 +1,6 @@
 import type { Registry } from 'prom-client'
+import { EVENT_CLASSES, type EventClass } from '../events/event-names.ts'
 import { counter, type Series } from './metric-families.ts'
-
-/** SPEC §8 event classes. */
-export type EventClass = 'modelevents' | 'projectevents' | 'channelevents'
-export const EVENT_CLASSES: readonly EventClass[] = ['modelevents', 'projectevents', 'channelevents']
 
 /**
  * Why an event did not reach a subscriber. `no_connection`: no live connection holds a matching
