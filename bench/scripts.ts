@@ -67,6 +67,7 @@ async function check(runner: ScriptRunner): Promise<void> {
 
 const hosts = ScriptHosts.start({
   hosts: Math.min(4, availableParallelism()),
+  label: 'bench',
   hostMemoryCapMb: 2048,
   settings: {
     memoryMb: 128,
@@ -82,6 +83,7 @@ const hosts = ScriptHosts.start({
     maxLogLineChars: 4096,
     maxLogLines: 500,
     maxLogChars: 65536,
+    wasm: false,
   },
   remoteModules: [],
 })
@@ -95,6 +97,7 @@ const engine = new ScriptRuntime({
   maxQueuedPerScript: 10_000,
   modules: [sleepModule],
   limits: { maxOutputChars: 1 << 20, maxLogLineChars: 4096, maxLogLines: 500, maxLogChars: 64 * 1024 },
+  wasm: false,
 })
 try {
   const script = { id: 's', lang: 'js' as const, source: SOURCE }

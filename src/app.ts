@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { auditCollection } from './audit/audit-collection.ts'
@@ -6,6 +7,7 @@ import type { Blobs } from './blobs/blobs.ts'
 import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
 import { NatsObjectBlobs } from './blobs/nats-object-blobs.ts'
 import type { Bus } from './bus/bus.ts'
+import { IpcBus } from './bus/ipc-bus.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { NatsBus } from './bus/nats-bus.ts'
 import { Peers } from './bus/peers.ts'
@@ -57,9 +59,12 @@ import { InProcessApi } from './project-api/in-process-api.ts'
 import { JetStreamJobQueue } from './queue/jetstream-queue.ts'
 import type { JobQueue } from './queue/job-queue.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
-import { ScriptHosts } from './scripts/host/script-hosts.ts'
+import { localModules } from './scripts/api/local-modules.ts'
+import { DomainHosts } from './scripts/host/domain-hosts.ts'
+import { ScriptRuntime } from './scripts/runtime/script-runtime.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
+import { ScriptPlacement } from './scripts/script-placement.ts'
 import { scriptRoutes } from './scripts/script-routes.ts'
 import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
@@ -81,6 +86,9 @@ import type { WsConnection } from './websocket/ws-connection.ts'
 import { wsModule } from './websocket/ws-module.ts'
 import { WsPush } from './websocket/ws-push.ts'
 import { wsRoutes } from './websocket/ws-routes.ts'
+import { Containment } from './workers/containment.ts'
+import { DataDirLock } from './workers/data-dir-lock.ts'
+import type { WorkerLink } from './workers/worker-link.ts'
 
 export interface App {
   readonly http: FastifyInstance
@@ -89,22 +97,36 @@ export interface App {
   /** True when this start created the built-in domains (an empty store). */
   readonly firstStart: boolean
   readonly rootKey: RootKey
-  /** Starts listening on the configured host and port; resolves with the base URL. */
+  /** Starts listening on the configured host and port (shared with the node's other workers); resolves with the base URL. */
   listen(): Promise<string>
+  /** This worker's id on the bus (Peers, the queue's leases, `site` in connection_info). */
+  readonly nodeId: string
   /**
    * Graceful shutdown, idempotent: stops accepting (the listening socket closes, websockets get
    * 1001, requests on open connections 503), gives in-flight requests and running async jobs up
    * to `shutdownTimeoutMs` to finish, then cuts the requests left and hands the jobs left back
    * to the queue; then closes the rest in reverse order of creation: script hosts (isolates
-   * disposed), execution records (flushed), bus, store.
+   * disposed), execution records (flushed), bus, store. `code` is what websocket clients are
+   * told: 1001 going away, or 1012 (a worker drains to be replaced: reconnect to the node).
    */
-  close(): Promise<void>
+  close(code?: 1001 | 1012): Promise<void>
 }
 
 export interface AppOptions {
   readonly logger?: Logger
   /** PostgreSQL schema to use (tests isolate themselves with one per run). */
   readonly postgresSchema?: string
+  /**
+   * This process holds an isolate V8 may not have stopped (SPEC §13): the supervisor's worker
+   * link drains and replaces it. Default: the error is logged.
+   */
+  readonly replaceMe?: (reason: string) => void
+  /**
+   * This app is a worker of a node (SPEC §13): its bus is the supervisor's relay, it listens on
+   * the node's shared port (reusePort), and only worker 0 runs housekeeping. Default: a process of
+   * its own (tests, embedders), on an in-process bus, holding the data directory itself.
+   */
+  readonly worker?: WorkerLink
 }
 
 /** Log lines kept per execution. */
@@ -128,13 +150,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   opened.push({ close: async () => metrics.close() })
   try {
+    const sqliteFile = join(config.dataDir, 'switchboard.db')
+    // A node owns its embedded data directory; a worker's supervisor holds it for the node.
+    if (config.databaseUrl === undefined && options.worker === undefined) {
+      const lock = DataDirLock.acquire(sqliteFile)
+      opened.push({ close: async () => lock.release() })
+    }
     const store: Store = config.databaseUrl
       ? await openPostgresStore({
           url: config.databaseUrl,
           onQuery: metrics.store.query,
           ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
         })
-      : openSqliteStore(join(config.dataDir, 'switchboard.db'), { onQuery: metrics.store.query })
+      : openSqliteStore(sqliteFile, { onQuery: metrics.store.query })
     opened.push(store)
     const nodeId = newId()
     const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
@@ -149,8 +177,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             onError: onBusError,
             onStatus: (status) => logger.warn({ status: status.type, server: status.server }, 'NATS connection status'),
           })
-    const bus: Bus = nats ?? new MemoryBus({ onError: onBusError, onDelivered: metrics.bus.delivered })
+    const bus: Bus =
+      nats ??
+      (options.worker
+        ? ipcBus(options.worker, onBusError)
+        : new MemoryBus({ onError: onBusError, onDelivered: metrics.bus.delivered }))
     opened.push(bus)
+    // Retention and purges run in one worker of a node: worker 0, or a process of its own.
+    const housekeeping = (options.worker?.index ?? 0) === 0
     // Files: the NATS object store, shared by every node, or a directory of the data dir.
     const blobs: Blobs = nats
       ? await NatsObjectBlobs.open(nats.connection, { prefix: config.natsPrefix, onError })
@@ -163,7 +197,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxBatch: 500,
       keepCount: config.executionsKeep,
       keepMs: config.executionsKeepHours * 3_600_000,
-      retentionEveryMs: 60_000,
+      retentionEveryMs: housekeeping ? 60_000 : undefined,
       onError: (error) => logger.error({ err: error }, 'execution records failed'),
     })
     opened.push(recorder)
@@ -174,12 +208,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.events,
     })
     opened.push(events)
-    const links = new TempLinks(store, { lifetimeMs: config.tempLinkMs, purgeEveryMs: 60_000, onError })
+    const links = new TempLinks(store, {
+      lifetimeMs: config.tempLinkMs,
+      purgeEveryMs: housekeeping ? 60_000 : undefined,
+      onError,
+    })
     opened.push(links)
     const audit = new AuditLog(store, {
       keepCount: config.auditKeep,
       keepMs: config.auditKeepDays * 86_400_000,
-      retentionEveryMs: 60_000,
+      retentionEveryMs: housekeeping ? 60_000 : undefined,
       onError,
     })
     opened.push(audit)
@@ -196,39 +234,73 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     let push: WsPush | undefined
     let sendDeps: ChannelsModuleDeps | undefined
     let projectApi: InProcessApi | undefined
-    const runner = ScriptHosts.start({
-      hosts: config.scriptHosts,
-      hostMemoryCapMb: config.scriptHostMemoryMb,
-      settings: {
-        memoryMb: config.scriptMemoryMb,
-        cpuLimitMs: config.scriptCpuMs,
-        maxIsolates: config.scriptMaxIsolates,
-        maxInFlightPerIsolate: 64,
-        maxQueuedPerScript: 1000,
-        egressAllow: config.egressAllow,
-        httpTimeoutMs: 10_000,
-        httpMaxResponseBytes: 5 << 20,
-        httpMaxRequestBytes: 5 << 20,
-        maxOutputChars: 1 << 20,
-        maxLogLineChars: 4096,
-        maxLogLines: MAX_LOG_LINES,
-        maxLogChars: 64 * 1024,
+    // Scripts run in isolates of this worker, or in script hosts of their domain (SPEC §13).
+    const scriptSettings = {
+      memoryMb: config.scriptMemoryMb,
+      cpuLimitMs: config.scriptCpuMs,
+      maxIsolates: config.scriptMaxIsolates,
+      maxInFlightPerIsolate: 64,
+      maxQueuedPerScript: 1000,
+      egressAllow: config.egressAllow,
+      httpTimeoutMs: 10_000,
+      httpMaxResponseBytes: 5 << 20,
+      httpMaxRequestBytes: 5 << 20,
+      maxOutputChars: 1 << 20,
+      maxLogLineChars: 4096,
+      maxLogLines: MAX_LOG_LINES,
+      maxLogChars: 64 * 1024,
+      wasm: config.scriptWasm,
+    }
+    const workerModules = [
+      wsModule(() => push as WsPush),
+      eventsModule(events),
+      channelsModule(() => sendDeps as ChannelsModuleDeps),
+      filesModule(files),
+      apiModule(() => projectApi as InProcessApi),
+    ]
+    let containment: Containment | undefined
+    const local = new ScriptRuntime({
+      memoryMb: scriptSettings.memoryMb,
+      cpuLimitMs: scriptSettings.cpuLimitMs,
+      maxIsolates: scriptSettings.maxIsolates,
+      maxHeapBytes: scriptSettings.maxIsolates * scriptSettings.memoryMb * 1024 * 1024,
+      isolatesPerScript: 1,
+      maxInFlightPerIsolate: scriptSettings.maxInFlightPerIsolate,
+      maxQueuedPerScript: scriptSettings.maxQueuedPerScript,
+      modules: [...localModules(scriptSettings, (call) => logger.debug({ ...call }, 'outbound request')), ...workerModules],
+      limits: {
+        maxOutputChars: scriptSettings.maxOutputChars,
+        maxLogLineChars: scriptSettings.maxLogLineChars,
+        maxLogLines: scriptSettings.maxLogLines,
+        maxLogChars: scriptSettings.maxLogChars,
       },
-      remoteModules: [
-        wsModule(() => push as WsPush),
-        eventsModule(events),
-        channelsModule(() => sendDeps as ChannelsModuleDeps),
-        filesModule(files),
-        apiModule(() => projectApi as InProcessApi),
-      ],
+      wasm: config.scriptWasm,
+      onTainted: (script, reason) => containment?.taint(script, reason),
+    })
+    const hosts = new DomainHosts({
+      label: 'domain',
+      hostMemoryCapMb: config.scriptHostMemoryMb,
+      idleMs: 5 * 60_000,
+      settings: scriptSettings,
+      remoteModules: workerModules,
       onHostEvent: (event) => {
         if (event.what !== 'stopped') return
         metrics.scripts.restarted(event.cause)
-        logger.warn({ host: event.host, cause: event.cause, reason: event.reason }, 'script host stopped; starting another')
+        logger.warn(
+          { host: event.host, domain_id: event.domainId, cause: event.cause, reason: event.reason },
+          'script host stopped; starting another',
+        )
       },
       // The logger's own level: a test or an embedder may give a logger of their own.
       logLevel: logger.level as LogLevel,
       onNote: ({ host, level, msg, fields }) => logger[level]({ host, ...fields }, msg),
+      onError,
+    })
+    // Where a domain's scripts run: its own choice, else the installation's.
+    const runner = new ScriptPlacement({
+      local,
+      hosts,
+      isolationOf: (domainId) => domains.byId(domainId)?.scriptIsolation ?? config.scriptIsolation,
     })
     opened.push(runner)
     metrics.scripts.watch(() => runner.stats())
@@ -264,6 +336,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const collection = (def: CollectionDef) => createCollectionService(def, { store, changes, audit })
     const domainService = collection(domainsCollection((domainId) => files.count(domainId)))
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))
+    containment = new Containment({
+      scripts: scriptDirectory,
+      scriptService,
+      logger,
+      counted: () => metrics.scripts.tainted(),
+      replaceMe:
+        options.replaceMe ??
+        ((reason) => logger.error({ reason }, 'no supervisor replaces this process: restart it to free the memory')),
+    })
     const executionService = collection(executionsCollection)
     const services = [
       domainService,
@@ -322,6 +403,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       executor,
       perChannelLimit: config.webhookConcurrency,
     })
+    // A worker that is gone (the supervisor says goodbye for it) leaves its jobs to the others at once.
+    const storeQueue = (embedded: StoreJobQueue<WebhookJob>) => {
+      peers.onGone((node) => {
+        embedded.workerGone(node).catch(onError)
+      })
+      return embedded
+    }
     const queue: JobQueue<WebhookJob> = nats
       ? await JetStreamJobQueue.open<WebhookJob>(nats.connection, {
           prefix: config.natsPrefix,
@@ -331,12 +419,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           metrics: metrics.queue,
           onError,
         })
-      : new StoreJobQueue<WebhookJob>(store, {
-          concurrency: config.asyncWorkers,
-          closeWaitMs: config.shutdownTimeoutMs,
-          metrics: metrics.queue,
-          onError,
-        })
+      : storeQueue(
+          new StoreJobQueue<WebhookJob>(store, {
+            concurrency: config.asyncWorkers,
+            closeWaitMs: config.shutdownTimeoutMs,
+            epoch: options.worker?.epoch ?? randomBytes(8).toString('hex'),
+            worker: nodeId,
+            metrics: metrics.queue,
+            onError,
+          }),
+        )
     opened.push(queue)
     const asyncWebhooks = new AsyncWebhooks({
       webhooks,
@@ -375,6 +467,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }),
       ),
       trustProxy: parseIpRanges(config.trustProxy),
+      closing: () =>
+        closeCode === 1012
+          ? { code: 1012, reason: 'this worker is being replaced; reconnect' }
+          : { code: 1001, reason: 'the server is shutting down' },
       lifecycle: {
         opened: (connection) => events.emitChannel(connection.domainId, 'connection_opened', connectionEvent(connection)),
         // A closing connection takes no more events: an eventing channel's go to the others.
@@ -408,6 +504,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await asyncWebhooks.start()
 
     let closed: Promise<void> | undefined
+    let closeCode: 1001 | 1012 = 1001
     const shutdown = async () => {
       const started = performance.now()
       // Stop accepting, with one deadline for the requests and the async jobs in flight.
@@ -422,14 +519,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics,
       firstStart,
       rootKey,
+      nodeId,
       async listen() {
-        await http.listen({ host: config.host, port: config.port })
+        await http.listen({ host: config.host, port: config.port, ...(options.worker && { reusePort: true }) })
         const address = http.server.address()
         const port = typeof address === 'object' && address ? address.port : config.port
         const host = config.host.includes(':') ? `[${config.host}]` : config.host
         return `http://${host}:${port}`
       },
-      close() {
+      close(code: 1001 | 1012 = 1001) {
+        if (closed === undefined) closeCode = code
         closed ??= shutdown()
         return closed
       },
@@ -443,4 +542,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 /** The data of a `channelevents` event (SPEC §8). */
 function connectionEvent(connection: WsConnection): { channel_id: string; channel_code: string; connectionid: string } {
   return { channel_id: connection.channelId, channel_code: connection.channel.code, connectionid: connection.id }
+}
+
+/** The embedded bus of a worker: the supervisor's relay, over the worker's IPC channel. */
+function ipcBus(link: WorkerLink, onError: (error: unknown, subject: string) => void): IpcBus {
+  const bus = new IpcBus({ send: (message) => link.send(message), onError })
+  link.onBus((message) => bus.receive(message))
+  return bus
 }

@@ -5,8 +5,8 @@ import { executions } from './cli/executions.ts'
 import { scripts } from './cli/scripts.ts'
 import { migrate, serve } from './cli/serve.ts'
 import { ConfigError } from './config.ts'
-import { DatabaseInUseError } from './store/sqlite-store.ts'
 import { VERSION } from './version.ts'
+import { DatabaseInUseError } from './workers/data-dir-lock.ts'
 
 const HELP = `switchboard ${VERSION}: integration channel server
 

@@ -2,6 +2,9 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { ipRangeProblem } from './net/ip-ranges.ts'
 
+/** Where a domain's scripts run (SPEC §13). */
+export type ScriptIsolation = 'worker' | 'process'
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
 /** Channel limits per type; a type that is not listed is unlimited. */
@@ -31,12 +34,18 @@ export interface Config {
   readonly scriptMemoryMb: number
   /** An isolate busy without a pause for this long is stopped, ms. */
   readonly scriptCpuMs: number
-  /** Most script isolates alive at once, in each script host. */
+  /** Most script isolates alive at once, in each worker and each script host. */
   readonly scriptMaxIsolates: number
-  /** Script host processes (each runs isolates on its own core). */
-  readonly scriptHosts: number
   /** A script host whose resident memory passes this is replaced, MB. */
   readonly scriptHostMemoryMb: number
+  /** Worker processes of a node (SPEC §13); each serves every route and runs scripts in-process. */
+  readonly workers: number
+  /** A worker whose resident memory passes this drains and is replaced, MB (the backstop of containment). */
+  readonly workerMemoryMb: number
+  /** Where scripts run by default: isolates inside the worker, or script-host processes per domain (SPEC §13). */
+  readonly scriptIsolation: ScriptIsolation
+  /** WebAssembly in script isolates (off: its memory lives outside the isolate's heap limit). */
+  readonly scriptWasm: boolean
   /** Execution records kept (the newest), over all domains. */
   readonly executionsKeep: number
   /** Execution records older than this are deleted, hours. */
@@ -116,13 +125,6 @@ export function loadConfig(env: Env = process.env): Config {
     scriptMemoryMb: integer('SWITCHBOARD_SCRIPT_MEMORY_MB', text('SWITCHBOARD_SCRIPT_MEMORY_MB'), 128, 8, 4096),
     scriptCpuMs: integer('SWITCHBOARD_SCRIPT_CPU_MS', text('SWITCHBOARD_SCRIPT_CPU_MS'), 5000, 100, 600_000),
     scriptMaxIsolates: integer('SWITCHBOARD_SCRIPT_MAX_ISOLATES', text('SWITCHBOARD_SCRIPT_MAX_ISOLATES'), 64, 2, 10_000),
-    scriptHosts: integer(
-      'SWITCHBOARD_SCRIPT_HOSTS',
-      text('SWITCHBOARD_SCRIPT_HOSTS'),
-      Math.min(4, availableParallelism()),
-      1,
-      64,
-    ),
     scriptHostMemoryMb: integer(
       'SWITCHBOARD_SCRIPT_HOST_MEMORY_MB',
       text('SWITCHBOARD_SCRIPT_HOST_MEMORY_MB'),
@@ -130,6 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
       256,
       1_000_000,
     ),
+    workers: integer('SWITCHBOARD_WORKERS', text('SWITCHBOARD_WORKERS'), availableParallelism(), 1, 256),
+    workerMemoryMb: integer('SWITCHBOARD_WORKER_MEMORY_MB', text('SWITCHBOARD_WORKER_MEMORY_MB'), 2048, 256, 1_000_000),
+    scriptIsolation: oneOf('SWITCHBOARD_SCRIPT_ISOLATION', text('SWITCHBOARD_SCRIPT_ISOLATION'), ['worker', 'process'], 'worker'),
+    scriptWasm: flag('SWITCHBOARD_SCRIPT_WASM', text('SWITCHBOARD_SCRIPT_WASM')),
     executionsKeep: integer('SWITCHBOARD_EXECUTIONS_KEEP', text('SWITCHBOARD_EXECUTIONS_KEEP'), 100_000, 1, 100_000_000),
     executionsKeepHours: integer('SWITCHBOARD_EXECUTIONS_KEEP_HOURS', text('SWITCHBOARD_EXECUTIONS_KEEP_HOURS'), 168, 1, 100_000),
     logLevel: logLevel(text('SWITCHBOARD_LOG_LEVEL')),
@@ -175,6 +181,25 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /** How the command line reaches a running server (`switchboard channels …`, `scripts …`, `exec`, `executions tail`). */
+/** What the supervisor tells a worker process it forks (workers/supervisor.ts); not user settings. */
+export interface WorkerIdentity {
+  /** Its slot, 0 … SWITCHBOARD_WORKERS − 1; a replacement takes the slot of the one it replaces. */
+  readonly index: number
+  /** The run of the node (hex): queue leases of another epoch are free (store-queue.ts). */
+  readonly epoch: string
+}
+
+/** The worker's identity, when this process is a worker of a node; undefined otherwise. */
+export function loadWorkerIdentity(env: Env = process.env): WorkerIdentity | undefined {
+  const index = env.SWITCHBOARD_WORKER_INDEX
+  const epoch = env.SWITCHBOARD_NODE_EPOCH
+  if (index === undefined || epoch === undefined) return undefined
+  if (!/^\d{1,3}$/.test(index) || !/^[0-9a-f]{1,32}$/.test(epoch)) {
+    throw new ConfigError('SWITCHBOARD_WORKER_INDEX and SWITCHBOARD_NODE_EPOCH are set by the supervisor only')
+  }
+  return { index: Number(index), epoch }
+}
+
 export interface ClientConfig {
   /** The server's base URL. */
   readonly url: string
@@ -287,4 +312,17 @@ function logLevel(value: string | undefined): LogLevel {
     throw new ConfigError(`SWITCHBOARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
   }
   return value as LogLevel
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+/** `1`/`true` or `0`/`false`; unset is false. */
+function flag(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '0' || value === 'false') return false
+  if (value === '1' || value === 'true') return true
+  throw new ConfigError(`${name} must be 1 or 0`)
 }

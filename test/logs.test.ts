@@ -12,7 +12,7 @@ const EXECUTIONS = '/rest/v1/service/executions'
 async function loggedServer(t: Parameters<typeof startServer>[0]) {
   const lines: string[] = []
   const logger = createLogger('debug', { write: (line: string) => void lines.push(line) })
-  const server = await startServer(t, { logger, config: { scriptHosts: 1, egressAllow: ['127.0.0.0/8'] } })
+  const server = await startServer(t, { logger, config: { egressAllow: ['127.0.0.0/8'] } })
   const parsed = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   return { ...server, lines, parsed }
 }
@@ -63,7 +63,6 @@ describe('logs', () => {
         level: 20,
         time: undefined,
         pid: undefined,
-        host: 0,
         reqId: 'trace-abc-123',
         execution_id: record.id,
         method: 'GET',

@@ -11,7 +11,8 @@ export interface AuditLogOptions {
   /** Entries older than this are deleted, ms. */
   readonly keepMs: number
   /** How often retention runs, ms. */
-  readonly retentionEveryMs: number
+  /** undefined: another worker of the node does it (the housekeeper). */
+  readonly retentionEveryMs: number | undefined
   readonly onError: (error: unknown) => void
 }
 
@@ -33,15 +34,18 @@ export interface AuditedChange {
 export class AuditLog {
   readonly #store: Store
   readonly #options: AuditLogOptions
-  readonly #retention: NodeJS.Timeout
+  readonly #retention: NodeJS.Timeout | undefined
 
   constructor(store: Store, options: AuditLogOptions) {
     this.#store = store
     this.#options = options
-    this.#retention = setInterval(() => {
-      this.prune().catch(options.onError)
-    }, options.retentionEveryMs)
-    this.#retention.unref()
+    const every = options.retentionEveryMs
+    this.#retention =
+      every === undefined
+        ? undefined
+        : setInterval(() => {
+            this.prune().catch(options.onError)
+          }, every).unref()
   }
 
   /** Records `change` inside `tx`; `scope` null is a master collection's change. */

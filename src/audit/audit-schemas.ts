@@ -8,7 +8,7 @@ export const AuditEntry = Type.Object(
     ts: Timestamp,
     actor: Type.Object(
       {
-        kind: Type.Union([Type.Literal('root'), Type.Literal('user'), Type.Literal('channel')]),
+        kind: Type.Union([Type.Literal('root'), Type.Literal('user'), Type.Literal('channel'), Type.Literal('system')]),
         id: Type.String({ description: '"root", the user id, or the channel id' }),
         key_id: Type.Optional(Type.String({ description: 'the API key a user acted with' })),
       },

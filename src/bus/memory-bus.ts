@@ -1,5 +1,6 @@
 import type { JsonValue } from '../store/store.ts'
 import type { Bus, BusHandler, BusSubscription, SubscribeOptions } from './bus.ts'
+import { subjectMatches } from './subjects.ts'
 
 interface Entry {
   readonly pattern: readonly string[]
@@ -37,7 +38,7 @@ export class MemoryBus implements Bus {
     const targets: Entry[] = []
     const groups = new Map<string, Entry[]>()
     for (const entry of this.#entries) {
-      if (!matches(entry.pattern, tokens)) continue
+      if (!subjectMatches(entry.pattern, tokens)) continue
       if (entry.group === undefined) targets.push(entry)
       else {
         const members = groups.get(entry.group)
@@ -85,14 +86,4 @@ export class MemoryBus implements Bus {
     for (const entry of this.#entries) entry.active = false
     this.#entries.length = 0
   }
-}
-
-function matches(pattern: readonly string[], tokens: readonly string[]): boolean {
-  for (let i = 0; i < pattern.length; i++) {
-    const part = pattern[i]
-    if (part === '>') return tokens.length > i
-    if (i >= tokens.length) return false
-    if (part !== '*' && part !== tokens[i]) return false
-  }
-  return pattern.length === tokens.length
 }

@@ -3,11 +3,12 @@ import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts
 
 /**
  * Who made a change: the root key (`id` "root"), a user (`id` the user's, `key_id` the API key
- * used), or a channel (`id` the channel's: its token through the websocket `rest` capability or
- * the files API, or its scripts).
+ * used), a channel (`id` the channel's: its token through the websocket `rest` capability or
+ * the files API, or its scripts), or the server itself (`id` what acted: `containment` for a
+ * script quarantine, SPEC §13).
  */
 export interface Actor {
-  readonly kind: 'root' | 'user' | 'channel'
+  readonly kind: 'root' | 'user' | 'channel' | 'system'
   readonly id: string
   readonly key_id?: string
 }

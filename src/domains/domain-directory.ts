@@ -1,5 +1,5 @@
 import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
-import type { License } from '../config.ts'
+import type { License, ScriptIsolation } from '../config.ts'
 import type { Store } from '../store/store.ts'
 import type { Domain } from './domain-schemas.ts'
 
@@ -8,6 +8,8 @@ export interface DomainRef {
   readonly name: string
   /** The domain's own licence, or null to use the installation default. */
   readonly license: License | null
+  /** Where its scripts run, when the domain sets it (`opts.script_isolation`). */
+  readonly scriptIsolation: ScriptIsolation | undefined
 }
 
 /** Every domain by name and id, in memory: requests name their domain on every call. */
@@ -42,7 +44,12 @@ export class DomainDirectory {
 
   #put(domain: Domain): void {
     this.#remove(domain.id)
-    const ref: DomainRef = { id: domain.id, name: domain.name, license: domain.license }
+    const ref: DomainRef = {
+      id: domain.id,
+      name: domain.name,
+      license: domain.license,
+      scriptIsolation: domain.opts.script_isolation,
+    }
     this.#byId.set(ref.id, ref)
     this.#byName.set(ref.name, ref)
   }

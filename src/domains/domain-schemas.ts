@@ -15,7 +15,16 @@ const License = Type.Object(
 )
 
 const DomainOpts = Type.Object(
-  { title: Type.String({ maxLength: 256 }), comment: Type.String({ maxLength: 4096 }) },
+  {
+    title: Type.String({ maxLength: 256 }),
+    comment: Type.String({ maxLength: 4096 }),
+    script_isolation: Type.Optional(
+      Type.Union([Type.Literal('worker'), Type.Literal('process')], {
+        description:
+          "where the domain's scripts run (SPEC §13): isolates in the worker, or script-host processes of the domain's own; absent: SWITCHBOARD_SCRIPT_ISOLATION",
+      }),
+    ),
+  },
   { additionalProperties: false },
 )
 

@@ -15,7 +15,11 @@ function complete(draft: Record<string, unknown>): Doc {
     id: draft.id as string,
     name: draft.name as string,
     license: (draft.license ?? null) as Domain['license'],
-    opts: { title: opts.title ?? '', comment: opts.comment ?? '' },
+    opts: {
+      title: opts.title ?? '',
+      comment: opts.comment ?? '',
+      ...(opts.script_isolation !== undefined && { script_isolation: opts.script_isolation }),
+    },
     ext: draft.ext,
   }
 }

@@ -11,7 +11,8 @@ export interface RecorderOptions {
   /** Records older than this are deleted, ms. */
   readonly keepMs: number
   /** How often retention runs, ms. */
-  readonly retentionEveryMs: number
+  /** undefined: another worker of the node does it (the housekeeper). */
+  readonly retentionEveryMs: number | undefined
   readonly onError: (error: unknown) => void
 }
 
@@ -43,15 +44,18 @@ export class ExecutionRecorder {
   #buffer: Pending[] = []
   #timer: NodeJS.Timeout | undefined
   #writing: Promise<void> = Promise.resolve()
-  readonly #retention: NodeJS.Timeout
+  readonly #retention: NodeJS.Timeout | undefined
 
   constructor(store: Store, options: RecorderOptions) {
     this.#store = store
     this.#options = options
-    this.#retention = setInterval(() => {
-      this.prune().catch(options.onError)
-    }, options.retentionEveryMs)
-    this.#retention.unref()
+    const every = options.retentionEveryMs
+    this.#retention =
+      every === undefined
+        ? undefined
+        : setInterval(() => {
+            this.prune().catch(options.onError)
+          }, every).unref()
   }
 
   /**

@@ -6,7 +6,8 @@ export interface TempLinksOptions {
   /** How long a link serves its file, ms (SPEC §9: 5 minutes). */
   readonly lifetimeMs: number
   /** How often expired links are deleted, ms. */
-  readonly purgeEveryMs: number
+  /** undefined: another worker of the node does it (the housekeeper). */
+  readonly purgeEveryMs: number | undefined
   readonly onError: (error: unknown) => void
 }
 
@@ -29,15 +30,18 @@ export const TEMP_LINK_PREFIX = '/temp/'
 export class TempLinks {
   readonly #store: Store
   readonly #options: TempLinksOptions
-  readonly #purge: NodeJS.Timeout
+  readonly #purge: NodeJS.Timeout | undefined
 
   constructor(store: Store, options: TempLinksOptions) {
     this.#store = store
     this.#options = options
-    this.#purge = setInterval(() => {
-      this.purge().catch(options.onError)
-    }, options.purgeEveryMs)
-    this.#purge.unref()
+    const every = options.purgeEveryMs
+    this.#purge =
+      every === undefined
+        ? undefined
+        : setInterval(() => {
+            this.purge().catch(options.onError)
+          }, every).unref()
   }
 
   /** A new link to `path`; answers its path, `/temp/<secret>`. */

@@ -2,13 +2,13 @@ import type { Registry } from 'prom-client'
 import { counter, type Family, gauge, type Series } from './metric-families.ts'
 
 /** Why a script host process was replaced. */
-export type HostStopCause = 'memory' | 'unresponsive' | 'exited'
+export type HostStopCause = 'memory' | 'unresponsive' | 'exited' | 'tainted'
 
 /** What the script hosts report (gathered over their IPC channel at each scrape). */
 export interface ScriptHostsStats {
-  /** One entry per host process alive now. */
+  /** One entry per host process alive now, and one (`worker`) for the isolates of the worker itself. */
   readonly hosts: readonly {
-    readonly host: number
+    readonly host: string
     /** Resident memory of the process, bytes (undefined: unknown). */
     readonly memoryBytes: number | undefined
     readonly isolates: number
@@ -22,6 +22,7 @@ export interface ScriptHostsStats {
 
 export class ScriptMetrics {
   readonly #restarts: Family<Series>
+  readonly #tainted: Family<Series>
   #source: (() => Promise<ScriptHostsStats>) | undefined
 
   constructor(registry: Registry) {
@@ -45,22 +46,22 @@ export class ScriptMetrics {
           family.clear()
           for (const host of now?.hosts ?? []) {
             const value = pick(host)
-            if (value !== undefined) family.series(String(host.host)).value = value
+            if (value !== undefined) family.series(host.host).value = value
           }
         },
       })
     }
     const hosts = gauge(registry, {
       name: 'switchboard_script_hosts',
-      help: 'Script host processes alive',
+      help: 'Script host processes alive (domains in process isolation, quarantined scripts)',
       collect: async () => {
-        hosts.series().value = (await stats())?.hosts.length ?? 0
+        hosts.series().value = (await stats())?.hosts.filter((host) => host.host !== 'worker').length ?? 0
       },
     })
     perHost('switchboard_script_host_memory_bytes', 'Resident memory of each script host process', (host) => host.memoryBytes)
     perHost(
       'switchboard_isolates',
-      'Warm script isolates in each script host process (besides one spare each)',
+      'Warm script isolates of the worker (host "worker") and of each script host process (besides one spare each)',
       (host) => host.isolates,
     )
     perHost('switchboard_isolate_heap_bytes', 'Heap used by the isolates of each script host process', (host) => host.heapBytes)
@@ -84,6 +85,15 @@ export class ScriptMetrics {
       help: 'Script host processes replaced, by cause (memory: over its cap, unresponsive: no heartbeat, exited)',
       labelNames: ['cause'],
     })
+    this.#tainted = counter(registry, {
+      name: 'switchboard_isolates_tainted_total',
+      help: 'Isolates that reached their memory limit in a worker (V8 may not have stopped them): each drains and replaces its worker, and quarantines its script version',
+    })
+  }
+
+  /** An isolate of this worker reached its memory limit: the worker is replaced. */
+  tainted(): void {
+    this.#tainted.series().value++
   }
 
   restarted(cause: HostStopCause): void {

@@ -27,6 +27,11 @@ export class ScriptDirectory {
     await this.#mirror.seed(() => this.#store.table('svcscripts').scan())
   }
 
+  /** A script and its domain by the script's id. */
+  byId(id: string): { readonly domainId: string; readonly script: Svcscript } | undefined {
+    return this.#byId.get(id)
+  }
+
   byCode(domainId: string, code: string): Svcscript | undefined {
     return this.#byCode.get(`${domainId}\u0000${code}`)
   }

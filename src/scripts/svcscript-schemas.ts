@@ -12,6 +12,21 @@ const ScriptOpts = Type.Object(
   { additionalProperties: false },
 )
 
+/**
+ * Set by the server when a version of the script held an isolate V8 could not stop (SPEC §13):
+ * that version then runs only in script-host processes. A saved change of `source` or `lang`, or
+ * `POST …/svcscripts/<id>/release`, ends it.
+ */
+export const Quarantine = Type.Object(
+  {
+    since: Type.String({ format: 'date-time' }),
+    reason: Type.String(),
+    version: Type.String({ description: 'the script version (a hash of its id, lang and source) that caused it' }),
+  },
+  { additionalProperties: false },
+)
+export type Quarantine = Static<typeof Quarantine>
+
 export const Svcscript = Type.Object(
   {
     id: Uuid,
@@ -20,6 +35,7 @@ export const Svcscript = Type.Object(
     lang: Lang,
     source: Type.String({ maxLength: MAX_SOURCE_LENGTH, description: 'the body of an async function' }),
     opts: ScriptOpts,
+    quarantined: Type.Optional(Quarantine),
     ext: Ext,
   },
   { additionalProperties: false, title: 'Service script' },

@@ -54,7 +54,12 @@ export function svcscriptsCollection(check: SourceCheck): CollectionDef {
       return complete(draft, check)
     },
     async update(merged, before, _patch, context) {
-      const doc = complete(merged, check)
+      const doc: Doc = complete(merged, check)
+      // A quarantine holds the version that caused it; a new version starts free (SPEC §13).
+      const quarantined = merged.quarantined
+      if (quarantined !== undefined && doc.source === before.source && doc.lang === before.lang) {
+        ;(doc as Record<string, unknown>).quarantined = quarantined
+      }
       if (doc.code !== before.code) {
         const users = await channelsUsing(before.code as string, context)
         if (users.length > 0) {

@@ -1,5 +1,6 @@
 import { CompiledQuery, type Expression, type Kysely, type LogEvent, sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
+import { jobTable } from './job-table.ts'
 import { migrations } from './migrations.ts'
 import {
   type Doc,
@@ -74,6 +75,7 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, options
       return table
     },
     settings: settings(db),
+    jobs: jobTable(db, traits, (fn) => (inTransaction ? fn(db) : db.transaction().execute(fn))),
     async transaction(fn) {
       if (inTransaction) return fn(store)
       return db.transaction().execute((trx) => fn(storeOn(trx, traits, true, options)))

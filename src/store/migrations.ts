@@ -154,5 +154,21 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('audit_by_entity').on('audit').columns(['domain_id', 'entity_id']).execute()
       },
     },
+    '0007_job_leases': {
+      async up(db: Kysely<unknown>) {
+        // The workers of a node share the embedded queue (SPEC §13): a job is held by the worker
+        // whose lease on it lives (store.ts JobTable). Jobs stored before this have no owner.
+        await db.schema
+          .alterTable('jobs')
+          .addColumn('owner', 'text', (c) => c.notNull().defaultTo(''))
+          .execute()
+        await db.schema
+          .alterTable('jobs')
+          .addColumn('lease_until', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema.createIndex('jobs_by_lease').on('jobs').columns(['lease_until']).execute()
+        await db.schema.createIndex('jobs_by_owner').on('jobs').columns(['owner']).execute()
+      },
+    },
   }
 }

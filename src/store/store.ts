@@ -102,6 +102,36 @@ export interface DocumentTable {
   keepNewest(column: string, keep: number): Promise<number>
 }
 
+/** An accepted job as the queue stores it (queue/store-queue.ts). */
+export interface JobRow {
+  readonly id: string
+  /** The domain it belongs to. */
+  readonly scope: string
+  readonly doc: Doc
+}
+
+/**
+ * The embedded queue's jobs, with leases: a job belongs to one owner (a worker) while the lease
+ * the owner keeps renewing lives; a job whose lease ended, or whose owner is of an earlier run of
+ * the node (another `epoch`), may be claimed by any worker. Times are ms since the epoch.
+ */
+export interface JobTable {
+  /** Stores new jobs, held by `owner` until `leaseUntil`. */
+  insert(jobs: readonly JobRow[], owner: string, leaseUntil: number): Promise<void>
+  /**
+   * Takes up to `limit` jobs that nobody holds — lease ended before `now`, or owner not of
+   * `epoch` — for `owner` until `leaseUntil`, atomically across processes and nodes.
+   */
+  claim(options: { owner: string; epoch: string; now: number; leaseUntil: number; limit: number }): Promise<JobRow[]>
+  /** Extends every lease `owner` holds; answers how many. */
+  renew(owner: string, leaseUntil: number): Promise<number>
+  /** Ends every lease `owner` holds (it handed its jobs back, or died): others may claim them now. */
+  release(owner: string): Promise<number>
+  /** Replaces a job's document (its next attempt). */
+  update(job: JobRow): Promise<void>
+  remove(ids: readonly string[]): Promise<number>
+}
+
 /** Small named values of the installation (the root key hash, …). */
 export interface Settings {
   get(key: string): Promise<string | undefined>
@@ -120,6 +150,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   table(name: TableName): DocumentTable
   readonly settings: Settings
+  readonly jobs: JobTable
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   /** Inside a transaction: serialise on `key` with every node that shares this database until commit. */

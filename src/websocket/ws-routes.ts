@@ -28,6 +28,8 @@ export interface WsRoutesOptions {
     /** Heartbeat: a ping this often; a peer that has not answered the last one is dropped. */
     readonly pingMs: number
   }
+  /** How open connections are closed when the server closes. */
+  readonly closing: () => { readonly code: 1001 | 1012; readonly reason: string }
 }
 
 export interface ConnectionLifecycle {
@@ -58,9 +60,11 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
   const opened = new WeakMap<FastifyRequest, Opened>()
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
-    // Graceful shutdown: every client is told the server is going away.
+    // Graceful shutdown: every client is told the server is going away (1001), or, when a worker
+    // drains to be replaced, to come back (1012: another worker of the node takes it).
     preClose: (done) => {
-      for (const connection of registry.all()) connection.close(1001, 'the server is shutting down')
+      const { code, reason } = options.closing()
+      for (const connection of registry.all()) connection.close(code, reason)
       done()
     },
   })

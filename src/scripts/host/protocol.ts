@@ -19,6 +19,7 @@ export interface HostSettings {
   readonly maxLogLineChars: number
   readonly maxLogLines: number
   readonly maxLogChars: number
+  readonly wasm: boolean
   /** Modules whose functions run in the main process: the host only forwards their calls. */
   readonly remoteModules: readonly RemoteModuleManifest[]
   /** The server's log level: the host sends `note`s at this level or above only. */
@@ -65,6 +66,8 @@ export type ToHost =
 /** Script host → main process. */
 export type FromHost =
   | { readonly t: 'ready' }
+  /** An isolate was stopped at its memory limit: V8 may not have stopped it; replace this host. */
+  | { readonly t: 'tainted'; readonly reason: string }
   | { readonly t: 'log'; readonly run: number; readonly level: ScriptLogLevel; readonly text: string }
   | { readonly t: 'call'; readonly run: number; readonly call: number; readonly name: string; readonly args: readonly unknown[] }
   | {

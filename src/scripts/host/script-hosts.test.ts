@@ -6,6 +6,7 @@ import { ScriptHosts } from './script-hosts.ts'
 it('fails a run whose input cannot cross to a script host, and keeps serving', async (t) => {
   const hosts = ScriptHosts.start({
     hosts: 1,
+    label: 'test',
     hostMemoryCapMb: 1024,
     remoteModules: [],
     settings: {
@@ -22,6 +23,7 @@ it('fails a run whose input cannot cross to a script host, and keeps serving', a
       maxLogLineChars: 1000,
       maxLogLines: 100,
       maxLogChars: 10_000,
+      wasm: false,
     },
   })
   t.after(() => hosts.close())

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import type { LogLevel } from '../../config.ts'
 import type { HostStopCause, ScriptHostsStats } from '../../metrics/script-metrics.ts'
+import { residentMb } from '../../workers/resident-memory.ts'
 import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
 import { scriptParameters } from '../runtime/guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from '../runtime/host-api.ts'
@@ -21,6 +21,8 @@ import type { FromHost, HostSettings, ToHost } from './protocol.ts'
 export interface ScriptHostsOptions {
   /** How many host processes (one per core serves a busy script on every core). */
   readonly hosts: number
+  /** Names these hosts in metrics and events (the domain they serve). */
+  readonly label: string
   readonly settings: Omit<HostSettings, 'remoteModules' | 'logLevel'>
   /** Modules whose functions run here, in the main process (ws.send, events.emit, …). */
   readonly remoteModules: readonly HostModule[]
@@ -119,6 +121,8 @@ export class ScriptHosts implements ScriptRunner {
   readonly #checker: SourceChecker
   readonly #keys = new WeakMap<RunnableScript, string>()
   readonly #supervisor: NodeJS.Timeout
+  /** Tainted hosts finishing their runs (#retire). */
+  readonly #retiring = new Set<Host>()
   #nextRun = 1
   #closed = false
   /** Isolates created and disposed by hosts that are gone, so the totals never go back. */
@@ -217,7 +221,7 @@ export class ScriptHosts implements ScriptRunner {
       for (const [reason, count] of Object.entries(stats?.disposals ?? {})) disposals[reason] = (disposals[reason] ?? 0) + count
       const rssMb = host.child.pid === undefined ? undefined : residentMb(host.child.pid)
       return {
-        host: host.index,
+        host: `${this.#options.label}/${host.index}`,
         memoryBytes: rssMb === undefined ? undefined : rssMb * 1024 * 1024,
         isolates: stats?.isolates ?? 0,
         heapBytes: stats?.heapBytes ?? 0,
@@ -231,6 +235,8 @@ export class ScriptHosts implements ScriptRunner {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#supervisor)
+    for (const host of this.#retiring) this.#kill(host, 'tainted', 'the server is shutting down')
+    this.#retiring.clear()
     await Promise.all(
       this.#hosts.map(
         (host) =>
@@ -323,6 +329,8 @@ export class ScriptHosts implements ScriptRunner {
       for (const wake of host.statsWaiters.splice(0)) wake()
     } else if (message.t === 'note') {
       this.#options.onNote?.({ ...message, host: host.index })
+    } else if (message.t === 'tainted') {
+      this.#retire(host, message.reason)
     }
   }
 
@@ -377,17 +385,38 @@ export class ScriptHosts implements ScriptRunner {
       }
       if (!this.#closed) this.#goneDisposals.host_stopped = (this.#goneDisposals.host_stopped ?? 0) + host.stats.isolates
     }
-    if (this.#closed) return
+    // A retired host (#retire) has its successor already.
+    if (this.#closed || this.#hosts[host.index] !== host) return
     this.#options.onHostEvent?.({ host: host.index, what: 'stopped', cause, reason: why })
-    const replacement = this.#spawn(host.index)
-    this.#hosts[host.index] = replacement
+    this.#hosts[host.index] = this.#spawn(host.index)
+  }
+
+  /**
+   * A host that holds an isolate V8 may not have stopped (SPEC §13): a fresh host takes its place
+   * for new runs at once; it finishes the runs it has (bounded by their timeouts, then the
+   * heartbeat) and is killed.
+   */
+  #retire(host: Host, reason: string): void {
+    if (!host.alive || this.#closed || this.#hosts[host.index] !== host) return
+    this.#options.onHostEvent?.({ host: host.index, what: 'stopped', cause: 'tainted', reason })
+    this.#hosts[host.index] = this.#spawn(host.index)
+    this.#retiring.add(host)
+    const finished = () => {
+      if (host.runs.size > 0 && host.alive && !this.#closed) return
+      clearInterval(watch)
+      this.#retiring.delete(host)
+      this.#kill(host, 'tainted', reason)
+    }
+    const watch = setInterval(finished, 100)
+    watch.unref()
+    finished()
   }
 
   /** Memory cap and heartbeat of every host. */
   #supervise(): void {
     // A host may be blocked for up to the CPU limit by a script it runs synchronously (sandbox.ts).
     const timeout = this.#options.heartbeatTimeoutMs ?? this.#options.settings.cpuLimitMs + 5000
-    for (const host of this.#hosts) {
+    for (const host of [...this.#hosts, ...this.#retiring]) {
       if (!host.alive || host.child.pid === undefined) continue
       const rssMb = residentMb(host.child.pid)
       if (rssMb !== undefined && rssMb > this.#options.hostMemoryCapMb) {
@@ -401,16 +430,5 @@ export class ScriptHosts implements ScriptRunner {
   #kill(host: Host, cause: HostStopCause, why: string): void {
     host.child.kill('SIGKILL')
     this.#lost(host, cause, why)
-  }
-}
-
-/** Resident memory of a process from /proc (Linux), MB; undefined when it cannot be read. */
-function residentMb(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
-    return kb === undefined ? undefined : Math.round(Number(kb) / 1024)
-  } catch {
-    return undefined
   }
 }

@@ -29,9 +29,12 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
  * later times out still shows what it did): a call per line would arrive after a synchronous
  * run had already ended.
  */
-export function guestPrelude(modules: readonly HostModule[], limits: PreludeLimits): string {
+export function guestPrelude(modules: readonly HostModule[], limits: PreludeLimits, options: { wasm: boolean }): string {
   const factories = modules.map((module) => `[${JSON.stringify(module.name)}, ${module.guest}]`).join(',\n')
+  // WebAssembly memory lives outside the isolate's heap limit (a 600 MB Memory passed a 128 MB
+  // limit in a review): unless enabled, the global goes before any script can take a reference.
   return `'use strict'
+${options.wasm ? '' : 'delete globalThis.WebAssembly'}
 const dispatch = $0, dispatchSync = $1, emitLog = $2, finished = $3
 const { parse, stringify } = JSON
 const { apply } = Reflect

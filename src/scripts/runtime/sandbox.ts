@@ -10,9 +10,15 @@ export type SandboxResult =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'aborted' }
   | { readonly kind: 'stopped'; readonly reason: string }
+  /**
+   * Nothing of the run left the isolate, and the sandbox is stopped: run it again in another.
+   * A synchronous run cut at SYNC_SLICE_MS before its outcome (its host calls are refused), or a
+   * run that was waiting to start when that happened.
+   */
+  | { readonly kind: 'retry' }
 
 /** Why a sandbox's isolate was disposed (a metric label: keep the set small). */
-export type StopCause = 'evicted' | 'memory' | 'cpu' | 'timeout' | 'load_failed' | 'shutdown'
+export type StopCause = 'evicted' | 'memory' | 'cpu' | 'timeout' | 'sync_slice' | 'load_failed' | 'shutdown'
 
 export interface SandboxOptions {
   readonly memoryMb: number
@@ -46,6 +52,11 @@ const QUICK_RUNS_BEFORE_SYNC = 3
 const QUICK_RUN_MS = 5
 /** A synchronous run slower than this sends the sandbox back to asynchronous calls for good. */
 const SLOW_RUN_MS = 20
+/**
+ * The longest a synchronous call may hold the thread (and every request of the worker behind
+ * it): a proven-quick script that starts to spin is cut here and run again asynchronously.
+ */
+export const SYNC_SLICE_MS = 20
 /** How much later than isolated-vm's timeout the host's timer ends a run. */
 const TIMEOUT_GRACE_MS = 100
 /** How long the log of a run that timed out is waited for. */
@@ -85,6 +96,8 @@ export class Sandbox {
   /** Runs the runtime has chosen this sandbox for that have not started yet. */
   #reserved = 0
   #stopReason: string | undefined
+  #stopCause: StopCause | undefined
+  #stopListener: ((cause: StopCause, reason: string) => void) | undefined
   /** Settles when the sandbox stops: a run waiting on an isolate that died must not wait forever. */
   readonly #stopped: Promise<Ending>
   #announceStop: (ending: Ending) => void = () => {}
@@ -126,13 +139,19 @@ export class Sandbox {
       const setup = (await context.evalClosure(
         options.prelude,
         [
-          async (execId: unknown, name: unknown, args: unknown) => {
-            const [scope, fn, list] = resolveCall(scopes, options.functions, execId, name, args, false)
-            try {
-              return await fn.run(scope, list)
-            } catch (error) {
-              throw guestError(error)
-            }
+          (execId: unknown, name: unknown, args: unknown) => {
+            const call = (async () => {
+              const [scope, fn, list] = resolveCall(scopes, options.functions, execId, name, args, false)
+              try {
+                return await fn.run(scope, list)
+              } catch (error) {
+                throw guestError(error)
+              }
+            })()
+            // The failure is the script's to handle: isolated-vm hands it to the guest, but takes
+            // the promise only after Node has looked for unhandled rejections.
+            call.catch(() => {})
+            return call
           },
           (execId: unknown, name: unknown, args: unknown) => {
             const [scope, fn, list] = resolveCall(scopes, options.functions, execId, name, args, true)
@@ -204,11 +223,17 @@ export class Sandbox {
    * sandbox is in its asynchronous part: the isolate is then idle, so the calls do not wait for
    * its lock.
    */
-  async run(scope: ExecutionScope, inputJson: string, timeoutMs: number, abort?: AbortSignal): Promise<SandboxResult> {
+  async run(
+    scope: ExecutionScope,
+    inputJson: string,
+    timeoutMs: number,
+    abort: AbortSignal | undefined,
+    mayRunSync: boolean,
+  ): Promise<SandboxResult> {
     const entry = this.#entry
     if (!entry) throw new Error('Sandbox.run before load')
     if (this.#reserved > 0) this.#reserved--
-    if (this.stopped) return { kind: 'stopped', reason: this.#reason() }
+    if (this.stopped) return this.#notStarted()
     const execId = this.#nextId++
     this.#scopes.set(execId, scope)
     const began = performance.now()
@@ -222,19 +247,30 @@ export class Sandbox {
       // A proven-quick script waits for the asynchronous runs still in flight (its first ones,
       // or those that started before it was proven) instead of joining them: under steady load
       // there would always be one, and it would never run synchronously.
-      while (this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC && this.#asyncRuns > 0 && !this.stopped) {
+      while (mayRunSync && this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC && this.#asyncRuns > 0 && !this.stopped) {
         await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
       }
-      if (this.stopped) return { kind: 'stopped', reason: this.#reason() }
+      if (this.stopped) return this.#notStarted()
       let outcome: Outcome | SandboxResult | undefined
-      const sync = this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC
+      const sync = mayRunSync && this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC
       let waited = false
       if (sync) {
+        const sliced = timeoutMs > SYNC_SLICE_MS
         try {
-          outcome = entry.applySync(undefined, start, startOptions) as Outcome | undefined
+          outcome = entry.applySync(undefined, start, {
+            ...startOptions,
+            timeout: Math.min(startOptions.timeout, SYNC_SLICE_MS),
+          }) as Outcome | undefined
           outcome ??= entry.applySync(undefined, [1, execId, true], { result: { copy: true } }) as Outcome | undefined
         } catch (error) {
           outcome = this.#failed(error)
+          if (outcome.kind === 'timeout' && sliced) {
+            // Cut at the slice, not at its timeout. Its scope goes before this thread returns to
+            // the event loop (finally, below), so host calls it made are refused when they arrive:
+            // nothing of the run left the isolate, and it can run again from the start.
+            this.stop('sync_slice', 'the script ran synchronously past the slice')
+            return { kind: 'retry' }
+          }
           // A call cut by its timeout leaves the isolate idle: fetch the run's log.
           if (outcome.kind === 'timeout') this.#dropSync(scope, execId)
         }
@@ -272,6 +308,11 @@ export class Sandbox {
       this.#scopes.delete(execId)
       this.#measureHeap()
     }
+  }
+
+  /** A run that found the sandbox stopped before it started. */
+  #notStarted(): SandboxResult {
+    return this.#stopCause === 'sync_slice' ? { kind: 'retry' } : { kind: 'stopped', reason: this.#reason() }
   }
 
   /** No synchronous calls for this script any more; runs waiting to make one go ahead. */
@@ -394,11 +435,19 @@ export class Sandbox {
     return message === SYNC_TIMEOUT ? { kind: 'timeout' } : { kind: 'error', message, stack }
   }
 
+  /** `listener` is told once, when the sandbox stops (at once if it has). */
+  onStopped(listener: (cause: StopCause, reason: string) => void): void {
+    if (this.#stopCause !== undefined) listener(this.#stopCause, this.#stopReason as string)
+    else this.#stopListener = listener
+  }
+
   /** Stops the isolate: every run in it ends as `stopped` with `reason`. */
   stop(cause: StopCause, reason: string): void {
     if (this.#stopReason !== undefined) return
     this.#stopReason = reason
+    this.#stopCause = cause
     this.#options.onStop?.(cause)
+    this.#stopListener?.(cause, reason)
     clearInterval(this.#watch)
     this.#watch = undefined
     if (!this.#isolate.isDisposed) this.#isolate.dispose()
@@ -473,7 +522,13 @@ export class Sandbox {
     this.#isolate.getHeapStatistics().then(
       (stats) => {
         this.#heapBytes = stats.used_heap_size + stats.externally_allocated_size
+        // Memory outside the heap (array buffers, WebAssembly memory when enabled) is not bound
+        // by V8's heap limit: past the isolate's limit, it is stopped as if it ran out of heap.
+        if (this.#heapBytes > this.#options.memoryMb * 1024 * 1024) {
+          this.stop('memory', `the script ran out of memory (limit ${this.#options.memoryMb} MB)`)
+        }
       },
+      // The isolate was disposed meanwhile (a stop, or its memory limit): nothing to measure.
       () => {},
     )
   }

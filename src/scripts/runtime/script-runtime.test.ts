@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { sleepModule } from '../api/sleep-module.ts'
 import type { ExecutionScope } from './host-api.ts'
+import { SYNC_SLICE_MS } from './sandbox.ts'
 import { type RuntimeOptions, ScriptRuntime } from './script-runtime.ts'
 
 function runtime(t: TestContext, options: Partial<RuntimeOptions> = {}): ScriptRuntime {
@@ -15,6 +16,7 @@ function runtime(t: TestContext, options: Partial<RuntimeOptions> = {}): ScriptR
     maxQueuedPerScript: 100,
     modules: [sleepModule],
     limits: { maxOutputChars: 1 << 20, maxLogLineChars: 1000, maxLogLines: 500, maxLogChars: 64 * 1024 },
+    wasm: false,
     ...options,
   })
   t.after(() => created.close())
@@ -133,11 +135,11 @@ describe('script runtime', () => {
     }
   })
 
-  it('runs a script on the calling thread only once it proved quick, and stops at the first slow run', async (t) => {
+  it('runs a script on the calling thread only once it proved quick, and cuts such a run at the slice', async (t) => {
     const rt = runtime(t, { isolatesPerScript: 1 })
     const busy = 'const end = Date.now() + startparam(1)\nwhile (Date.now() < end) {}\nreturn 1'
-    // How late a 5 ms timer fires while a run of `busyMs` is in progress: late means the run
-    // blocked this thread.
+    // How late a 5 ms timer fires while a run of `busyMs` is in progress (late: the run blocked
+    // this thread), and the run's result.
     const lateness = async (busyMs: number, script = { id: 's', lang: 'js' as const, source: busy }) => {
       const started = performance.now()
       let fired = 0
@@ -147,12 +149,20 @@ describe('script runtime', () => {
           resolve()
         }, 5),
       )
-      await Promise.all([rt.run(script, scope(), input(busyMs), 2000), timer])
+      const [result] = await Promise.all([rt.run(script, scope(), input(busyMs), 2000), timer])
+      assert.deepEqual(result, { kind: 'ok', output: { result: 1 } })
       return fired - started - 5
     }
-    assert.ok((await lateness(100, { id: 's', lang: 'js', source: `${busy}\n// another` })) < 50, 'a new script does not block')
+    const busyMs = 10 * SYNC_SLICE_MS
+    assert.ok(
+      (await lateness(busyMs, { id: 's', lang: 'js', source: `${busy}\n// another` })) < busyMs / 2,
+      'a new script does not block',
+    )
     for (let i = 0; i < 5; i++) await rt.run({ id: 's', lang: 'js', source: busy }, scope(), input(0), 2000)
-    assert.ok((await lateness(100)) > 80, 'a run of a script proven quick is synchronous')
-    assert.ok((await lateness(100)) < 50, 'after a slow run it is not any more')
+    // Proven quick, it runs synchronously: a long run holds the thread for the slice only, then
+    // finishes asynchronously (run again from its start in a fresh isolate).
+    const cut = await lateness(busyMs)
+    assert.ok(cut >= SYNC_SLICE_MS * 0.75 && cut < busyMs / 2, `blocked ${Math.round(cut)} ms`)
+    assert.ok((await lateness(busyMs)) < busyMs / 2, 'after a cut run it is not synchronous any more')
   })
 })

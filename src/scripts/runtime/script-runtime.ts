@@ -22,6 +22,14 @@ export interface RuntimeOptions {
   readonly maxQueuedPerScript: number
   readonly modules: readonly HostModule[]
   readonly limits: PreludeLimits
+  /** WebAssembly in the isolates (SPEC §13: off unless enabled). */
+  readonly wasm: boolean
+  /**
+   * An isolate of `script` was stopped at its memory limit. V8 may not have stopped it (a review
+   * saw such an isolate keep allocating after isolated-vm disposed it): the process that ran it
+   * is tainted (DESIGN §1.1). Default: nothing.
+   */
+  readonly onTainted?: (script: RunnableScript, reason: string) => void
 }
 
 /** The script to run: what the collection stores. The object is the cache key of its compiled form. */
@@ -30,6 +38,8 @@ export interface RunnableScript {
   readonly id: string
   readonly lang: ScriptLang
   readonly source: string
+  /** Set when this version held an isolate V8 could not stop: it runs in script hosts only (SPEC §13). */
+  readonly quarantined?: unknown
 }
 
 /** What names a script version's isolates: its id and its code. */
@@ -65,7 +75,10 @@ export interface IsolateStats {
 
 interface Pool {
   readonly key: string
+  readonly script: RunnableScript
   readonly code: string
+  /** A synchronous run of it was cut (sandbox.ts SYNC_SLICE_MS): its runs stay asynchronous. */
+  noSync: boolean
   readonly sandboxes: Sandbox[]
   growing: Promise<void> | undefined
   /** Why the script cannot load (it stops compiling only if the runtime changed under it). */
@@ -95,6 +108,7 @@ export class ScriptRuntime implements ScriptRunner {
     memory: 0,
     cpu: 0,
     timeout: 0,
+    sync_slice: 0,
     load_failed: 0,
     shutdown: 0,
   }
@@ -104,7 +118,7 @@ export class ScriptRuntime implements ScriptRunner {
 
   constructor(options: RuntimeOptions) {
     this.#options = options
-    this.#prelude = guestPrelude(options.modules, options.limits)
+    this.#prelude = guestPrelude(options.modules, options.limits, { wasm: options.wasm })
     this.#parameters = scriptParameters(options.modules.map((module) => module.name))
     const functions = new Map<string, HostFunction>()
     for (const module of options.modules) {
@@ -129,14 +143,23 @@ export class ScriptRuntime implements ScriptRunner {
   ): Promise<RunResult> {
     if (this.#closed) return { kind: 'stopped', reason: 'the server is shutting down' }
     const pool = this.#pool(script)
-    const sandbox = await this.#sandboxFor(pool)
-    if (typeof sandbox === 'string') {
-      return sandbox === 'busy' ? { kind: 'busy' } : { kind: 'error', message: sandbox, stack: undefined }
-    }
-    try {
-      return await sandbox.run(scope, JSON.stringify(input), timeoutMs, abort)
-    } finally {
-      pool.waiters.shift()?.()
+    const began = performance.now()
+    const json = JSON.stringify(input)
+    for (;;) {
+      const sandbox = await this.#sandboxFor(pool)
+      if (typeof sandbox === 'string') {
+        return sandbox === 'busy' ? { kind: 'busy' } : { kind: 'error', message: sandbox, stack: undefined }
+      }
+      let result: SandboxResult
+      try {
+        const remainingMs = Math.max(1, Math.ceil(timeoutMs - (performance.now() - began)))
+        result = await sandbox.run(scope, json, remainingMs, abort, !pool.noSync)
+      } finally {
+        pool.waiters.shift()?.()
+      }
+      if (result.kind !== 'retry') return result
+      // Cut at the synchronous slice: again, asynchronously, in a fresh isolate.
+      pool.noSync = true
     }
   }
 
@@ -183,7 +206,7 @@ export class ScriptRuntime implements ScriptRunner {
     if (pool) {
       this.#pools.delete(key)
     } else {
-      pool = { key, code: '', sandboxes: [], growing: undefined, broken: undefined, waiters: [] }
+      pool = { key, script, code: '', noSync: false, sandboxes: [], growing: undefined, broken: undefined, waiters: [] }
       try {
         ;(pool as { code: string }).code = wrapSource(script.lang, script.source, this.#parameters)
       } catch (error) {
@@ -223,6 +246,9 @@ export class ScriptRuntime implements ScriptRunner {
     if (pool.growing) return
     pool.growing = (async () => {
       const sandbox = await this.#takeSpare()
+      sandbox.onStopped((cause, reason) => {
+        if (cause === 'memory') this.#options.onTainted?.(pool.script, reason)
+      })
       try {
         sandbox.load(pool.code)
       } catch (error) {
