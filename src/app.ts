@@ -143,6 +143,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   let domainNames: DomainDirectory | undefined
   const metrics = createMetrics({ version: VERSION, domainName: (id) => domainNames?.byId(id)?.name })
 
+  // How websocket clients are told when the app closes (close(code)).
+  let closeCode: 1001 | 1012 = 1001
   // Everything opened is closed in reverse order: by close(), or at once if the start fails.
   const opened: { close(): Promise<void> }[] = []
   const closeAll = async () => {
@@ -497,14 +499,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await http.ready()
     let httpClosed: Promise<number> | undefined
     const closeHttp = () => {
-      httpClosed ??= closeHttpServer(http, config.shutdownTimeoutMs)
+      httpClosed ??= closeHttpServer(http, config.shutdownTimeoutMs, closeCode === 1012)
       return httpClosed
     }
     opened.push({ close: async () => void (await closeHttp()) })
     await asyncWebhooks.start()
 
     let closed: Promise<void> | undefined
-    let closeCode: 1001 | 1012 = 1001
     const shutdown = async () => {
       const started = performance.now()
       // Stop accepting, with one deadline for the requests and the async jobs in flight.

@@ -84,17 +84,22 @@ function writeClientError(error: Error & { code?: string }, socket: Duplex): voi
 }
 
 /**
- * Stops accepting and waits for the requests in flight: the listening socket closes, websockets
- * are told 1001 (ws-routes.ts), requests arriving on open connections are answered 503, and a
- * keep-alive connection is closed as soon as it is idle (its request answered). Requests still
- * running after `graceMs` are cut (their connections closed). Resolves with the number of
- * connections cut.
+ * Stops accepting and waits for the requests in flight: the listening socket closes and
+ * websockets are told 1001 or 1012 (ws-routes.ts). On a shutdown (`replacing` false), requests
+ * arriving on open connections are answered 503 and a keep-alive connection is closed as soon as
+ * it is idle. A worker being replaced (`replacing`: the node's other workers serve on) answers
+ * them as usual with `Connection: close`, so each client moves to a live worker after its answer
+ * instead of losing a request, and idle connections are left to a short keep-alive timeout.
+ * Requests still running after `graceMs` are cut (their connections closed). Resolves with the
+ * number of connections cut.
  */
-export async function closeHttpServer(app: FastifyInstance, graceMs: number): Promise<number> {
+export async function closeHttpServer(app: FastifyInstance, graceMs: number, replacing = false): Promise<number> {
+  closingModes.set(app, replacing ? 'replacing' : 'shutdown')
+  if (replacing) app.server.keepAliveTimeout = REPLACING_KEEP_ALIVE_MS
   const closing = app.close()
   // Node closes the connections idle when close() begins, not those that become idle later: a
   // client's keep-alive connection would hold the server open until its keep-alive timeout.
-  const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_CLOSE_EVERY_MS)
+  const idle = replacing ? undefined : setInterval(() => app.server.closeIdleConnections(), IDLE_CLOSE_EVERY_MS)
   let timer: NodeJS.Timeout | undefined
   try {
     const inTime = await Promise.race([
@@ -114,6 +119,11 @@ export async function closeHttpServer(app: FastifyInstance, graceMs: number): Pr
   }
 }
 
+/** How each server is closing (closeHttpServer), read by its onRequest hook. */
+const closingModes = new WeakMap<FastifyInstance, 'shutdown' | 'replacing'>()
+/** While a worker is replaced, a keep-alive connection idle this long is closed, ms. */
+const REPLACING_KEEP_ALIVE_MS = 1000
+
 /** While draining, how often connections that became idle are closed, ms. */
 const IDLE_CLOSE_EVERY_MS = 50
 
@@ -125,7 +135,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new RequestLog(),
     bodyLimit: options.bodyLimit,
-    return503OnClosing: true,
+    // Requests on open connections while closing: see closeHttpServer.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
     requestIdHeader: false,
     genReqId: requestId,
@@ -143,6 +154,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   installRequestMetrics(app, options.metrics)
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id)
+    const closing = closingModes.get(app)
+    if (closing === 'replacing') reply.header('connection', 'close')
+    else if (closing === 'shutdown') {
+      reply.header('connection', 'close')
+      void sendError(new AppError('unavailable', 'the server is shutting down'), request, reply)
+      return
+    }
     done()
   })
   // Entities are shaped by the collection layer (hidden fields removed, mask, flat); response

@@ -7,7 +7,7 @@ import { Execution } from '../executions/execution-schemas.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { Code, errorResponses, IdParams } from '../http/shared-schemas.ts'
 import type { ScriptExecutor } from './script-executor.ts'
-import type { Svcscript } from './svcscript-schemas.ts'
+import { Svcscript } from './svcscript-schemas.ts'
 
 export const MAX_STARTPARAMS = 20
 export const DEFAULT_TIMEOUT_MS = 10_000
@@ -88,6 +88,23 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         error: result.error,
         duration_ms: result.durationMs,
       }
+    },
+  )
+  app.post(
+    '/rest/v1/service/svcscripts/:id/release',
+    {
+      config: { access: 'domain' },
+      schema: {
+        tags: ['svcscripts'],
+        summary:
+          'End the quarantine of a script (SPEC §13): its version runs in the workers again instead of only in script hosts',
+        params: IdParams,
+        response: { 200: Svcscript, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string }
+      return scripts.update(authOf(request), id, { quarantined: null })
     },
   )
 }

@@ -39,16 +39,19 @@ export class Containment {
     return this.#tainted
   }
 
-  taint(script: RunnableScript, reason: string): void {
+  /** Resolves once the script's quarantine is written (or could not be: logged). */
+  taint(script: RunnableScript, reason: string): Promise<void> {
     const { logger } = this.#options
     this.#options.counted()
-    void this.#quarantine(script, reason).catch((error: unknown) =>
+    const quarantined = this.#quarantine(script, reason).catch((error: unknown) =>
       logger.error({ err: error, script_id: script.id }, 'the script could not be quarantined'),
     )
-    if (this.#tainted !== undefined) return
-    this.#tainted = reason
-    logger.error({ script_id: script.id, reason }, 'an isolate reached its memory limit; this worker will be replaced')
-    this.#options.replaceMe(reason)
+    if (this.#tainted === undefined) {
+      this.#tainted = reason
+      logger.error({ script_id: script.id, reason }, 'an isolate reached its memory limit; this worker will be replaced')
+      this.#options.replaceMe(reason)
+    }
+    return quarantined
   }
 
   async #quarantine(script: RunnableScript, reason: string): Promise<void> {

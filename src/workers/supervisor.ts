@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { IpcBusRelay } from '../bus/ipc-bus-relay.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
@@ -39,6 +40,7 @@ interface WorkerProcess {
 }
 
 const ENTRY = new URL('./worker-main.ts', import.meta.url)
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req'
 const WATCH_EVERY_MS = 500
 /** A worker that dies this soon after it started counts towards a crash loop. */
 const EARLY_EXIT_MS = 5000
@@ -74,6 +76,7 @@ export class Supervisor {
 
   /** Starts worker 0 (it migrates the store and learns the port), then the others. */
   async start(): Promise<NodeStarted> {
+    this.#migrateRequests()
     const first = this.#spawn(0)
     const ready = await Promise.race([
       first.ready,
@@ -170,7 +173,7 @@ export class Supervisor {
         onReady(message)
       } else if (message.t === 'tainted') {
         logger.error({ worker: slot, pid: child.pid, reason: message.reason }, 'worker tainted; replacing it')
-        if (worker.state !== 'draining') void this.#replace(worker, message.reason)
+        if (worker.state !== 'draining') void this.#replace(worker, message.reason, true)
       } else {
         this.#relay.receive(id, message)
       }
@@ -213,12 +216,17 @@ export class Supervisor {
     }, delay).unref()
   }
 
-  /** The successor first; once it serves, the old one drains (1012) and leaves. */
-  async #replace(old: WorkerProcess, reason: string): Promise<void> {
+  /**
+   * The old worker drains (1012) and leaves, and a successor takes its slot. Normally the
+   * successor serves first; an `urgent` one (tainted, over its memory cap) drains at once when
+   * another worker serves meanwhile.
+   */
+  async #replace(old: WorkerProcess, reason: string, urgent = false): Promise<void> {
     if (old.state === 'draining') return
+    const othersServe = [...this.#workers.values()].some((worker) => worker !== old && worker.state === 'ready')
     old.state = 'draining'
     const successor = this.#spawn(old.slot)
-    await Promise.race([successor.ready, successor.exited])
+    if (!urgent || !othersServe) await Promise.race([successor.ready, successor.exited])
     this.#drain(old, 1012, reason)
     await old.exited
   }
@@ -240,6 +248,26 @@ export class Supervisor {
     void worker.exited.then(() => clearTimeout(kill))
   }
 
+  /**
+   * The workers share the port through SO_REUSEPORT, one listening socket each. When a worker
+   * drains, connections still queued on its socket would be reset by the kernel, unless it moves
+   * them to the other sockets of the group (Linux ≥ 5.14, net.ipv4.tcp_migrate_req). Turned on
+   * when it is off and this process may (root in its network namespace); docs/operations.md.
+   */
+  #migrateRequests(): void {
+    const { logger } = this.#options
+    try {
+      if (readFileSync(MIGRATE_REQ, 'utf8').trim() !== '0') return
+      writeFileSync(MIGRATE_REQ, '1')
+      logger.info('net.ipv4.tcp_migrate_req turned on: a draining worker hands its queued connections to the others')
+    } catch (error) {
+      logger.warn(
+        { err: error },
+        'net.ipv4.tcp_migrate_req is off and cannot be turned on here: connections queued at a draining worker may be reset (docs/operations.md)',
+      )
+    }
+  }
+
   /** The backstop of containment: a worker past its memory cap is replaced, far past it killed. */
   #checkMemory(): void {
     const capMb = this.#options.config.workerMemoryMb
@@ -252,7 +280,7 @@ export class Supervisor {
       } else if (worker.state === 'ready') {
         const reason = `it used ${rssMb} MB of memory (the cap is ${capMb} MB)`
         this.#options.logger.error({ worker: worker.slot, rss_mb: rssMb }, 'worker over its memory cap; replacing it')
-        void this.#replace(worker, reason)
+        void this.#replace(worker, reason, true)
       }
     }
   }

@@ -118,7 +118,10 @@ export function runScriptHost(): void {
         maxLogChars: settings.maxLogChars,
       },
       wasm: settings.wasm,
-      onTainted: (_script, reason) => send({ t: 'tainted', reason }),
+      onTainted: (_script, reason) => {
+        send({ t: 'tainted', reason })
+        return undefined
+      },
     })
     send({ t: 'ready' })
   }

@@ -27,9 +27,10 @@ export interface RuntimeOptions {
   /**
    * An isolate of `script` was stopped at its memory limit. V8 may not have stopped it (a review
    * saw such an isolate keep allocating after isolated-vm disposed it): the process that ran it
-   * is tainted (DESIGN §1.1). Default: nothing.
+   * is tainted (DESIGN §1.1). The runs that ended with it wait for the promise it returns (the
+   * quarantine written), so the next run of the script, anywhere, already sees it. Default: nothing.
    */
-  readonly onTainted?: (script: RunnableScript, reason: string) => void
+  readonly onTainted?: (script: RunnableScript, reason: string) => Promise<void> | undefined
 }
 
 /** The script to run: what the collection stores. The object is the cache key of its compiled form. */
@@ -79,6 +80,8 @@ interface Pool {
   readonly code: string
   /** A synchronous run of it was cut (sandbox.ts SYNC_SLICE_MS): its runs stay asynchronous. */
   noSync: boolean
+  /** What its taint set going (Containment), when an isolate of it reached its memory limit. */
+  tainting: Promise<void> | undefined
   readonly sandboxes: Sandbox[]
   growing: Promise<void> | undefined
   /** Why the script cannot load (it stops compiling only if the runtime changed under it). */
@@ -157,6 +160,7 @@ export class ScriptRuntime implements ScriptRunner {
       } finally {
         pool.waiters.shift()?.()
       }
+      if (result.kind === 'stopped' && pool.tainting) await pool.tainting
       if (result.kind !== 'retry') return result
       // Cut at the synchronous slice: again, asynchronously, in a fresh isolate.
       pool.noSync = true
@@ -206,7 +210,17 @@ export class ScriptRuntime implements ScriptRunner {
     if (pool) {
       this.#pools.delete(key)
     } else {
-      pool = { key, script, code: '', noSync: false, sandboxes: [], growing: undefined, broken: undefined, waiters: [] }
+      pool = {
+        key,
+        script,
+        code: '',
+        noSync: false,
+        tainting: undefined,
+        sandboxes: [],
+        growing: undefined,
+        broken: undefined,
+        waiters: [],
+      }
       try {
         ;(pool as { code: string }).code = wrapSource(script.lang, script.source, this.#parameters)
       } catch (error) {
@@ -247,7 +261,7 @@ export class ScriptRuntime implements ScriptRunner {
     pool.growing = (async () => {
       const sandbox = await this.#takeSpare()
       sandbox.onStopped((cause, reason) => {
-        if (cause === 'memory') this.#options.onTainted?.(pool.script, reason)
+        if (cause === 'memory') pool.tainting = this.#options.onTainted?.(pool.script, reason)
       })
       try {
         sandbox.load(pool.code)

@@ -1,0 +1,296 @@
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import { describe, it } from 'node:test'
+import { startNode, type TestNode } from './support/node.ts'
+import { runScript, saveScript } from './support/scripts.ts'
+import { CHANNELS, type Client, httpClient, json, ROOT_KEY } from './support/server.ts'
+import { TestSocket } from './support/ws-client.ts'
+
+// Under Node 24's V8 this allocation pattern is not always stopped at the heap limit: the isolate
+// may keep running after isolated-vm disposes it. WebAssembly memory lives outside the heap.
+const RUNAWAY = 'const a = []\nwhile (true) a.push(new Array(1000).fill(1))'
+const WASM = 'const m = new WebAssembly.Memory({ initial: 9600 })\nreturn m.buffer.byteLength'
+
+/** A client of `domain` (the root key acting there). */
+function inDomain(node: TestNode, domain: string): Client {
+  return httpClient(node.url, ROOT_KEY, { 'switchboard-domain': domain })
+}
+
+async function createDomain(node: TestNode, name: string, opts: Record<string, unknown> = {}): Promise<Client> {
+  const reply = await node.root.post('/rest/v1/master/domains', { name, opts })
+  assert.equal(reply.status, 200, reply.text)
+  return inDomain(node, name)
+}
+
+/** A sync channel of `client`'s domain whose script returns `source`'s result; answers its token. */
+async function syncChannel(client: Client, code: string, source: string, opts: Record<string, unknown> = {}): Promise<string> {
+  await saveScript(client, code, source)
+  const reply = await client.post(CHANNELS, { code, type: 'public', recv_svcscriptcode: code, opts: { issync: true, ...opts } })
+  assert.equal(reply.status, 200, reply.text)
+  return json(reply).token_local as string
+}
+
+/** One POST on a connection of its own (as many webhook senders do): status, body and time taken. */
+function postOnce(base: string, path: string, body: unknown): Promise<{ status: number; body: string; ms: number }> {
+  const url = new URL(base)
+  const payload = JSON.stringify(body)
+  const started = performance.now()
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (response) => {
+        let text = ''
+        response.on('data', (chunk) => {
+          text += chunk
+        })
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text, ms: performance.now() - started }))
+        response.on('error', reject)
+      },
+    )
+    outgoing.on('error', reject)
+    outgoing.end(payload)
+  })
+}
+
+/**
+ * A steady stream of webhooks to a channel until `stop()`: each answer's time, and every request
+ * that did not get the script's answer.
+ */
+function stream(base: string, token: string, everyMs: number) {
+  const times: number[] = []
+  const failures: string[] = []
+  let running = true
+  let n = 0
+  const loop = (async () => {
+    while (running) {
+      const sent = n++
+      try {
+        const answer = await postOnce(base, `/exec/${token}`, { n: sent })
+        if (answer.status !== 200 || answer.body !== JSON.stringify({ n: sent })) failures.push(`${answer.status} ${answer.body}`)
+        times.push(answer.ms)
+      } catch (error) {
+        failures.push(String(error))
+      }
+      await new Promise((resolve) => setTimeout(resolve, everyMs))
+    }
+  })()
+  return {
+    times,
+    failures,
+    async stop() {
+      running = false
+      await loop
+    },
+  }
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] as number
+}
+
+/** Every worker pid seen while `watching` runs: how many workers were replaced. */
+function watchWorkers(node: TestNode) {
+  const seen = new Set(node.workers().keys())
+  const initial = seen.size
+  const timer = setInterval(() => {
+    for (const pid of node.workers().keys()) seen.add(pid)
+  }, 50)
+  return {
+    replaced: () => seen.size - initial,
+    stop: () => clearInterval(timer),
+  }
+}
+
+describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
+  it('costs one worker replacement at most in worker isolation, quarantines the script, and a neighbour loses nothing', async (t) => {
+    const node = await startNode(t, { workers: 2, env: { SWITCHBOARD_SCRIPT_MEMORY_MB: '64' } })
+    const neighbour = await createDomain(node, 'neighbour')
+    const echo = await syncChannel(neighbour, 'echo', 'return startparam(4)')
+    const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
+    const wasm = await saveScript(node.root, 'wasm', WASM)
+    const workers = watchWorkers(node)
+    const steady = stream(node.url, echo, 20)
+    t.after(() => Promise.all([steady.stop(), workers.stop()]))
+
+    for (let i = 0; i < 20; i++) {
+      const answer = await runScript(node.root, runaway, { timeout: 3000 })
+      assert.equal(answer.httpStatus, 200)
+      assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
+    }
+    for (let i = 0; i < 20; i++) {
+      const answer = await runScript(node.root, wasm, { timeout: 3000 })
+      assert.equal(answer.status, 'error')
+      assert.match(answer.error?.message ?? '', /WebAssembly is not defined/)
+    }
+    await steady.stop()
+    workers.stop()
+
+    assert.ok(workers.replaced() <= 1, `${workers.replaced()} workers were replaced`)
+    assert.deepEqual(steady.failures, [])
+    const p99 = percentile(steady.times, 99)
+    t.diagnostic(`neighbour: ${steady.times.length} webhooks, p99 ${p99.toFixed(1)} ms; workers replaced: ${workers.replaced()}`)
+    assert.ok(p99 <= 100, `neighbour p99 ${p99.toFixed(1)} ms`)
+
+    // The version that tainted a worker is quarantined, on the script, with the reason.
+    const script = json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`))
+    const quarantined = script.quarantined as Record<string, unknown>
+    assert.match(String(quarantined.reason), /ran out of memory/)
+    assert.ok(!Number.isNaN(Date.parse(String(quarantined.since))))
+    assert.equal(json(await node.root.get('/healthz')).status, 'ok')
+  })
+
+  it('fails no run of another domain in process isolation', async (t) => {
+    const node = await startNode(t, {
+      workers: 2,
+      env: { SWITCHBOARD_SCRIPT_ISOLATION: 'process', SWITCHBOARD_SCRIPT_MEMORY_MB: '64' },
+    })
+    const other = await createDomain(node, 'other')
+    const inWorker = await createDomain(node, 'fast', { script_isolation: 'worker' })
+    const echoOther = await syncChannel(other, 'echo', 'return startparam(4)')
+    const echoWorker = await syncChannel(inWorker, 'echo', 'return startparam(4)')
+    const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
+    const streams = [stream(node.url, echoOther, 10), stream(node.url, echoWorker, 10)]
+    t.after(() => Promise.all(streams.map((s) => s.stop())))
+    for (let i = 0; i < 20; i++) {
+      const answer = await runScript(node.root, runaway, { timeout: 3000 })
+      assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
+    }
+    for (const s of streams) await s.stop()
+    assert.deepEqual(
+      streams.map((s) => s.failures),
+      [[], []],
+    )
+    assert.ok(streams.every((s) => s.times.length > 20))
+    // Process isolation keeps the worker clean: nothing was quarantined.
+    assert.equal(json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`)).quarantined, undefined)
+  })
+
+  it('keeps another channel’s webhooks on the same worker quick while a script spins', async (t) => {
+    const node = await startNode(t, { workers: 1 })
+    const spin = await syncChannel(node.root, 'spin', 'while (true) {}', { recv_timeout: 3 })
+    const echo = await syncChannel(node.root, 'echo', 'return startparam(4)')
+    let spinning = true
+    const spinner = (async () => {
+      while (spinning) await postOnce(node.url, `/exec/${spin}`, {})
+    })()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const steady = stream(node.url, echo, 10)
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await steady.stop()
+    spinning = false
+    await spinner
+    assert.deepEqual(steady.failures, [])
+    const p99 = percentile(steady.times, 99)
+    t.diagnostic(`${steady.times.length} webhooks beside the spinning script: p99 ${p99.toFixed(1)} ms`)
+    assert.ok(p99 <= 50, `p99 ${p99.toFixed(1)} ms`)
+  })
+
+  it('keeps the quarantine across restarts, runs the script in a script host meanwhile, and releases it', async (t) => {
+    const node = await startNode(t, { workers: 1, env: { SWITCHBOARD_SCRIPT_MEMORY_MB: '64' } })
+    const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
+    await runScript(node.root, runaway, { timeout: 3000 })
+    const before = json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`)).quarantined
+    assert.ok(before, 'quarantined')
+    assert.equal(await node.stop(), 0)
+
+    const again = await startNode(t, { workers: 1, dataDir: node.dataDir, env: { SWITCHBOARD_SCRIPT_MEMORY_MB: '64' } })
+    assert.deepEqual(json(await again.root.get(`/rest/v1/service/svcscripts/${runaway}`)).quarantined, before)
+    // A quarantined version runs in a script host of its domain: its runaway costs only that host.
+    const workers = [...again.workers().keys()]
+    const answer = await runScript(again.root, runaway, { timeout: 3000 })
+    assert.ok(['error', 'timeout'].includes(answer.status))
+    assert.deepEqual([...again.workers().keys()], workers, 'the worker stayed')
+
+    const released = await again.root.post(`/rest/v1/service/svcscripts/${runaway}/release`)
+    assert.equal(released.status, 200)
+    assert.equal(json(released).quarantined, undefined)
+    assert.equal(json(await again.root.get(`/rest/v1/service/svcscripts/${runaway}`)).quarantined, undefined)
+    // A new version of a script starts free.
+    const fixed = await again.root.patch(`/rest/v1/service/svcscripts/${runaway}`, { source: 'return 1' })
+    assert.equal(json(fixed).quarantined, undefined)
+    assert.equal((await runScript(again.root, runaway)).variables.result, 1)
+  })
+})
+
+describe('the process model (SPEC §13)', () => {
+  it('loses no accepted job when a worker is killed (kill -9) under async load', async (t) => {
+    const node = await startNode(t, { workers: 2 })
+    await saveScript(node.root, 'count', 'return startparam(4).n')
+    const channel = json(await node.root.post(CHANNELS, { code: 'later', type: 'public', recv_svcscriptcode: 'count' }))
+    const token = channel.token_local as string
+    const accepted: string[] = []
+    let killed = false
+    const send = async (from: number) => {
+      for (let n = from; n < 400; n += 8) {
+        try {
+          const answer = await postOnce(node.url, `/exec/${token}`, { n })
+          if (answer.status === 200) accepted.push(JSON.parse(answer.body).execution_id)
+        } catch {
+          // Refused while its worker died (never accepted): the sender would retry it.
+        }
+        if (!killed && accepted.length >= 100) {
+          killed = true
+          process.kill([...node.workers().keys()][0] as number, 'SIGKILL')
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, (_, i) => send(i)))
+    assert.ok(killed && accepted.length > 300, `${accepted.length} accepted`)
+    // Every accepted job runs: those the dead worker held go to the other one.
+    await node.until(
+      async () => {
+        const reply = await node.root.get(`/rest/v1/service/executions?filter=${encodeURIComponent('{"status":"ok"}')}&limit=1`)
+        return Number(reply.headers.get('x-total-count')) >= accepted.length
+      },
+      60_000,
+      'every accepted job to run',
+    )
+    for (const id of accepted) {
+      const execution = json(await node.root.get(`/rest/v1/service/executions/${id}`))
+      assert.equal(execution.status, 'ok', id)
+    }
+  })
+
+  it('closes the websockets of a replaced worker with 1012; the clients reconnect to the node', async (t) => {
+    const node = await startNode(t, { workers: 2 })
+    const channel = json(await node.root.post(CHANNELS, { code: 'ws', type: 'public' }))
+    const url = `${node.url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`
+    const sockets = Array.from({ length: 6 }, () => new TestSocket(url))
+    await Promise.all(sockets.map((socket) => socket.opened()))
+    const workers = [...node.workers().keys()]
+    // SIGHUP: every worker is replaced, one after the other.
+    node.supervisor.kill('SIGHUP')
+    const closes = await Promise.all(sockets.map((socket) => socket.closed))
+    assert.deepEqual(
+      closes.map((close) => close.code),
+      sockets.map(() => 1012),
+    )
+    await node.until(() => [...node.workers().keys()].every((pid) => !workers.includes(pid)), 30_000, 'new workers')
+    const again = Array.from({ length: 6 }, () => new TestSocket(url))
+    t.after(() => again.forEach((socket) => socket.socket.close()))
+    await Promise.all(again.map((socket) => socket.opened()))
+    for (const [i, socket] of again.entries()) {
+      socket.send(['connection_info', { qid: i }])
+      const [, info] = await socket.answer('connection_info_result', i)
+      assert.equal(info.result, 'ok')
+    }
+  })
+
+  it('restarts a worker that dies within 2 s', async (t) => {
+    const node = await startNode(t, { workers: 2 })
+    const [victim] = [...node.workers().keys()] as [number]
+    const killedAt = performance.now()
+    process.kill(victim, 'SIGKILL')
+    await node.until(() => node.workers().size === 2 && !node.workers().has(victim), 2000, 'a new worker')
+    t.diagnostic(`a new worker process ${Math.round(performance.now() - killedAt)} ms after the kill`)
+    await node.until(async () => (await node.root.get('/healthz')).status === 200, 10_000, 'the node to answer')
+  })
+})
