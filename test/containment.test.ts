@@ -275,7 +275,9 @@ describe('the process model (SPEC §13)', () => {
     )
     await node.until(() => [...node.workers().keys()].every((pid) => !workers.includes(pid)), 30_000, 'new workers')
     const again = Array.from({ length: 6 }, () => new TestSocket(url))
-    t.after(() => again.forEach((socket) => socket.socket.close()))
+    t.after(() => {
+      for (const socket of again) socket.socket.close()
+    })
     await Promise.all(again.map((socket) => socket.opened()))
     for (const [i, socket] of again.entries()) {
       socket.send(['connection_info', { qid: i }])

@@ -1,5 +1,5 @@
-// Switchboard on a fresh data directory, with one channel to read, two that run the webhook
-// bench's transform (sync and async), and one whose token uses the files API. Embedded mode, or
+// One Switchboard worker in this process (no supervisor) on a fresh data directory, with the
+// benches' channels (support/bench-entities.ts): what revisions.ts compares across revisions, and
 // with BENCH_CLUSTER=1 one node of cluster mode: PostgreSQL (BENCH_DATABASE_URL, a schema of its
 // own) and NATS (BENCH_NATS_URL, a prefix of its own), both removed again when it stops.
 // Prints READY {"url", "key", "channelId", "syncToken", "asyncToken", "wsToken", "filesToken"} when it listens.
@@ -12,9 +12,9 @@ import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
 import { createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import { transformSource } from '../support/order.ts'
+import { BENCH_KEY, createBenchEntities } from '../support/bench-entities.ts'
 
-const key = 'bench-root-key-0123456789abcdef'
+const key = BENCH_KEY
 const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'))
 const cluster = process.env.BENCH_CLUSTER === '1'
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -46,36 +46,7 @@ async function removeClusterState(): Promise<void> {
   await connection.close()
 }
 
-async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}/rest/v1/service/${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  if (response.status !== 200) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`)
-  return (await response.json()) as Record<string, unknown>
-}
-const channel = await post('integration_points', { code: 'bench', type: 'public' })
-await post('svcscripts', {
-  code: 'transform',
-  source: transformSource('startparam(4)'),
-})
-const hook = (code: string, issync: boolean) =>
-  post('integration_points', { code, type: 'public', recv_svcscriptcode: 'transform', opts: { issync } })
-const sync = await hook('sync-hook', true)
-await post('svcscripts', { code: 'echo', source: 'return startparam(2)' })
-const wsChannel = await post('integration_points', { code: 'ws-echo', type: 'public', recv_svcscriptcode_ws: 'echo' })
-const queued = await hook('async-hook', false)
-const filesChannel = await post('integration_points', { code: 'files', type: 'public', opts: { allow_files_api: true } })
-const info = {
-  url,
-  key,
-  channelId: channel.id,
-  syncToken: sync.token_local,
-  asyncToken: queued.token_local,
-  wsToken: wsChannel.token_local,
-  filesToken: filesChannel.token_local,
-}
+const info = { url, key, ...(await createBenchEntities(url)) }
 process.stdout.write(`READY ${JSON.stringify(info)}\n`)
 process.on('SIGTERM', () =>
   app.close().then(async () => {

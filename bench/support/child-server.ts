@@ -1,15 +1,58 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 export interface ChildServer {
   /** What the server printed on its `READY {json}` line: at least its `url`. */
   readonly info: { url: string } & Record<string, string>
-  /** CPU time (user + system) the server process has used so far, in microseconds. */
+  /** CPU time (user + system) the server has used so far, all its processes counted, in microseconds. */
   cpuMicros(): number
-  /** Resident memory of the server process, bytes. */
+  /** Resident memory of the server, all its processes counted, bytes. */
   rssBytes(): number
+  /** Its processes one by one (the first is the one started): CPU µs and resident bytes. */
+  processes(): ProcessUse[]
   stop(): Promise<void>
+}
+
+export interface ProcessUse {
+  readonly pid: number
+  /** Its program and script, e.g. `node …/worker-main.ts`. */
+  readonly command: string
+  readonly cpuMicros: number
+  readonly rssBytes: number
+}
+
+/** `root` and every process below it (a node's supervisor, its workers and their script hosts). */
+export function processTree(root: number): ProcessUse[] {
+  const parents = new Map<number, number>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  const tree = [root]
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, parent] of parents) if (parent === tree[i]) tree.push(pid)
+  }
+  const uses: ProcessUse[] = []
+  for (const pid of tree) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => !part.startsWith('--')).join(' ')
+      uses.push({ pid, command: command.trim(), cpuMicros: processCpuMicros(pid), rssBytes: processRssBytes(pid) })
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return uses
+}
+
+function processRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
 }
 
 const CLOCK_TICKS_PER_SECOND = 100
@@ -49,11 +92,9 @@ export async function startChildServer(
   })
   return {
     info,
-    cpuMicros: () => processCpuMicros(child.pid as number),
-    rssBytes: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
-      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
-    },
+    cpuMicros: () => processTree(child.pid as number).reduce((sum, use) => sum + use.cpuMicros, 0),
+    rssBytes: () => processTree(child.pid as number).reduce((sum, use) => sum + use.rssBytes, 0),
+    processes: () => processTree(child.pid as number),
     async stop() {
       if (child.exitCode !== null) return
       child.kill('SIGTERM')
