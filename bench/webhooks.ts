@@ -42,7 +42,11 @@ try {
   clearInterval(sampler)
   // CPU per process over both measurements: what the supervisor spends on behalf of the workers.
   const perProcess = switchboard.processes().map((use) => {
-    const role = use.command.includes('worker-main') ? 'worker' : use.command.includes('script-host') ? 'script host' : 'supervisor'
+    const role = use.command.includes('worker-main')
+      ? 'worker'
+      : use.command.includes('script-host')
+        ? 'script host'
+        : 'supervisor'
     return `${role} ${use.pid}: ${((use.cpuMicros - (cpuBefore.get(use.pid) ?? 0)) / requests).toFixed(1)} µs/req`
   })
   process.stdout.write(

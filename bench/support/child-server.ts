@@ -41,7 +41,10 @@ export function processTree(root: number): ProcessUse[] {
   const uses: ProcessUse[] = []
   for (const pid of tree) {
     try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => !part.startsWith('--')).join(' ')
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((part) => !part.startsWith('--'))
+        .join(' ')
       uses.push({ pid, command: command.trim(), cpuMicros: processCpuMicros(pid), rssBytes: processRssBytes(pid) })
     } catch {
       // Gone while we looked.
