@@ -59,3 +59,18 @@ ensure_console() {
   (cd "$SWITCHBOARD_ROOT" && node_modules/.bin/vite build --config ui/vite.config.ts) >&2
   echo "$want" >"$stamp"
 }
+
+# The server runs as plain JavaScript built from src/ into .build/ (bin/build-server.ts): a process
+# that loads TypeScript also loads Node's type stripper, and a node runs several processes. Rebuilt
+# when the sources change.
+ensure_build() {
+  local stamp="$SWITCHBOARD_ROOT/.build/.switchboard-built"
+  local want
+  want="$(cd "$SWITCHBOARD_ROOT" && find src bin/build-server.ts package.json -type f -name '*.ts' -o -name package.json | LC_ALL=C sort |
+    xargs sha256sum | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  (cd "$SWITCHBOARD_ROOT" && node --disable-warning=ExperimentalWarning bin/build-server.ts) >&2
+  echo "$want" >"$stamp"
+}

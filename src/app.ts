@@ -52,6 +52,7 @@ import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics/metrics.ts'
+import { MetricsGather } from './metrics/metrics-gather.ts'
 import { metricsRoutes } from './metrics/metrics-routes.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
 import { apiModule } from './project-api/api-module.ts'
@@ -380,7 +381,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await store.ping()
       await bus.flush()
     })
-    metricsRoutes(http, metrics, config.metricsToken)
+    // A worker's scrape answers for its whole node: it gathers the other workers' values.
+    const gather =
+      options.worker &&
+      new MetricsGather({ bus, metrics, node: nodeId, scope: options.worker.epoch, workers: config.workers, waitMs: 1000 })
+    if (gather) opened.push({ close: async () => gather.close() })
+    metricsRoutes(
+      http,
+      gather ? { contentType: metrics.contentType, render: () => gather.render() } : metrics,
+      config.metricsToken,
+    )
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })

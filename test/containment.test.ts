@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { describe, it } from 'node:test'
+import { VERSION } from '../src/version.ts'
+import { parseMetrics, sample } from './support/metrics.ts'
 import { startNode, type TestNode } from './support/node.ts'
 import { runScript, saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, httpClient, json, ROOT_KEY } from './support/server.ts'
@@ -286,6 +289,32 @@ describe('the process model (SPEC §13)', () => {
     }
   })
 
+  it('answers /metrics for the whole node, whichever worker a scrape reaches', async (t) => {
+    const node = await startNode(t, { workers: 2 })
+    const echo = await syncChannel(node.root, 'echo', 'return startparam(4)')
+    // Each on a connection of its own: both workers serve some.
+    for (let n = 0; n < 40; n++) assert.equal((await postOnce(node.url, `/exec/${echo}`, { n })).status, 200)
+    for (let scrape = 0; scrape < 6; scrape++) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const url = new URL('/metrics', node.url)
+        request(url, { agent: false }, (response) => {
+          let body = ''
+          response.on('data', (chunk) => {
+            body += chunk
+          })
+          response.on('end', () => resolve(body))
+        })
+          .on('error', reject)
+          .end()
+      })
+      const samples = parseMetrics(text)
+      assert.equal(sample(samples, 'switchboard_executions_total', { domain: 'default', trigger: 'http', status: 'ok' }), 40)
+      assert.equal(sample(samples, 'switchboard_info', { version: VERSION }), 1)
+      const workers = [...node.workers().keys()].map((pid) => processRss(pid))
+      assert.ok((sample(samples, 'process_resident_memory_bytes') ?? 0) > Math.max(...workers), 'both workers’ memory')
+    }
+  })
+
   it('restarts a worker that dies within 2 s', async (t) => {
     const node = await startNode(t, { workers: 2 })
     const [victim] = [...node.workers().keys()] as [number]
@@ -296,3 +325,7 @@ describe('the process model (SPEC §13)', () => {
     await node.until(async () => (await node.root.get('/healthz')).status === 200, 10_000, 'the node to answer')
   })
 })
+
+function processRss(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+}

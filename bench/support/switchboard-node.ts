@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { BENCH_KEY, createBenchEntities } from './bench-entities.ts'
 import { type ChildServer, processTree } from './child-server.ts'
 
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname
+/** The built server, as bin/switchboard runs it (bin/bench builds it first). */
+const CLI = new URL('../../.build/src/cli.js', import.meta.url).pathname
 
 /**
  * A Switchboard node as users run it — `switchboard serve`: the supervisor and its workers — on a

@@ -49,9 +49,15 @@ interface MetricValues {
   readonly name: string
   readonly help: string
   readonly type: MetricType
-  readonly aggregator: 'sum'
+  readonly aggregator: Aggregator
   readonly values: { value: number; labels: Record<string, string | number>; metricName?: string }[]
 }
+
+/**
+ * How the workers' values of a series make the node's (prom-client's AggregatorRegistry): added
+ * up (counts, bytes), or the largest, or the smallest (a start time).
+ */
+export type Aggregator = 'sum' | 'max' | 'min'
 
 export interface FamilyOptions {
   readonly name: string
@@ -60,6 +66,8 @@ export interface FamilyOptions {
   readonly labelNames?: readonly string[]
   /** Runs before each scrape: sets sampled values (gauges read from their source). */
   readonly collect?: () => void | Promise<void>
+  /** How a node adds up its workers' values. Default: `sum`. */
+  readonly aggregator?: Aggregator
 }
 
 /**
@@ -75,6 +83,7 @@ export class Family<S extends Series | HistogramSeries> {
   readonly #labelNames: readonly string[]
   readonly #make: () => S
   readonly #collect: (() => void | Promise<void>) | undefined
+  readonly #aggregator: Aggregator
   readonly #bounds: Float64Array | undefined
   readonly #entries = new Map<string, Entry<S>>()
 
@@ -85,6 +94,7 @@ export class Family<S extends Series | HistogramSeries> {
     this.#labelNames = options.labelNames ?? []
     this.#make = make
     this.#collect = options.collect
+    this.#aggregator = options.aggregator ?? 'sum'
     this.#bounds = bounds
   }
 
@@ -130,7 +140,7 @@ export class Family<S extends Series | HistogramSeries> {
       values.push({ value: series.sum, labels, metricName: `${this.name}_sum` })
       values.push({ value: series.count, labels, metricName: `${this.name}_count` })
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.#aggregator, values }
   }
 }
 

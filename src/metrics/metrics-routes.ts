@@ -12,7 +12,11 @@ const BEARER = /^Bearer +(\S+) *$/i
  * (`SWITCHBOARD_METRICS_TOKEN`): then it needs `Authorization: Bearer <token>`, compared in
  * constant time.
  */
-export function metricsRoutes(app: FastifyInstance, metrics: Metrics, token: string | undefined): void {
+export function metricsRoutes(
+  app: FastifyInstance,
+  metrics: Pick<Metrics, 'contentType'> & { render(): Promise<string> },
+  token: string | undefined,
+): void {
   app.get(
     '/metrics',
     {

@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client'
+import { type MetricObjectWithValues, type MetricValueWithName, Registry } from 'prom-client'
 import type { QueryOperation } from '../store/store.ts'
 import { EventMetrics } from './event-metrics.ts'
 import {
@@ -40,6 +40,8 @@ export interface Metrics {
   readonly contentType: string
   /** The Prometheus text exposition of every metric now. */
   render(): Promise<string>
+  /** Every metric now, as values (another worker adds them to its node's, metrics-gather.ts). */
+  snapshot(): Promise<MetricObjectWithValues<MetricValueWithName<string>>[]>
   /** Stops the process sampler (the event loop delay monitor). */
   close(): void
 }
@@ -47,7 +49,12 @@ export interface Metrics {
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry()
   const process = processMetrics(registry)
-  gauge(registry, { name: 'switchboard_info', help: 'Always 1; the version is a label', labelNames: ['version'] })
+  gauge(registry, {
+    name: 'switchboard_info',
+    help: 'Always 1; the version is a label',
+    labelNames: ['version'],
+    aggregator: 'max',
+  })
     .series(options.version)
     .inc()
   return {
@@ -61,6 +68,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     bus: new BusMetrics(registry),
     contentType: registry.contentType,
     render: () => registry.metrics(),
+    snapshot: () => registry.getMetricsAsJSON() as Promise<MetricObjectWithValues<MetricValueWithName<string>>[]>,
     close: () => process.close(),
   }
 }

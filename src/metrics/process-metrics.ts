@@ -16,7 +16,7 @@ export function processMetrics(registry: Registry): { close(): void } {
   delay.enable()
   const cpu = counter(registry, {
     name: 'process_cpu_seconds_total',
-    help: 'User and system CPU time of this process (script host processes not included)',
+    help: 'User and system CPU time of the node’s workers (the supervisor and script host processes not included)',
     collect: () => {
       const used = process.cpuUsage()
       cpu.series().value = (used.user + used.system) / 1e6
@@ -24,25 +24,30 @@ export function processMetrics(registry: Registry): { close(): void } {
   })
   const resident = gauge(registry, {
     name: 'process_resident_memory_bytes',
-    help: 'Resident memory of this process',
+    help: 'Resident memory of the node’s workers, added up',
     collect: () => {
       resident.series().value = process.memoryUsage.rss()
     },
   })
-  gauge(registry, { name: 'process_start_time_seconds', help: 'When this process started, seconds since the epoch' })
+  gauge(registry, {
+    name: 'process_start_time_seconds',
+    help: 'When this process (the oldest worker of the node) started, seconds since the epoch',
+    aggregator: 'min',
+  })
     .series()
     .inc(Math.round(Date.now() / 1000 - process.uptime()))
   const heap = gauge(registry, {
     name: 'nodejs_heap_used_bytes',
-    help: 'V8 heap in use in this process',
+    help: 'V8 heap in use in the node’s workers, added up',
     collect: () => {
       heap.series().value = process.memoryUsage().heapUsed
     },
   })
   const lag = gauge(registry, {
     name: 'nodejs_eventloop_delay_seconds',
-    help: 'How late the event loop ran a timer, since the last scrape, by quantile (0.5, 0.99, 1 = the latest)',
+    help: 'How late the event loop ran a timer, since the last scrape, by quantile (0.5, 0.99, 1 = the latest); the worst worker’s',
     labelNames: ['quantile'],
+    aggregator: 'max',
     collect: () => {
       lag.series('0.5').value = lateBy(delay.percentile(50))
       lag.series('0.99').value = lateBy(delay.percentile(99))

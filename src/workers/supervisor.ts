@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { IpcBusRelay } from '../bus/ipc-bus-relay.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
-import { type FromWorker, fromWorker, type ToWorker } from './link-protocol.ts'
+import { isFromWorker } from './from-worker.ts'
+import type { FromWorker, ToWorker } from './link-protocol.ts'
 import { residentMb } from './resident-memory.ts'
 
 export interface SupervisorOptions {
@@ -162,7 +163,7 @@ export class Supervisor {
     this.#workers.set(id, worker)
     this.#relay.attach(id, (message) => this.#send(worker, message))
     child.on('message', (message: unknown) => {
-      if (!fromWorker.Check(message)) {
+      if (!isFromWorker(message)) {
         logger.error({ worker: slot, pid: child.pid }, 'a worker sent a message this supervisor does not know; ignored')
         return
       }
