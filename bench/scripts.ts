@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os'
 import { sleepModule } from '../src/scripts/api/sleep-module.ts'
 import { ScriptHosts } from '../src/scripts/host/script-hosts.ts'
 import type { ExecutionScope } from '../src/scripts/runtime/host-api.ts'
-import { ScriptRuntime } from '../src/scripts/runtime/script-runtime.ts'
+import { runInput, ScriptRuntime } from '../src/scripts/runtime/script-runtime.ts'
 import type { ScriptRunner } from '../src/scripts/script-runner.ts'
 import { median } from './support/load.ts'
 import { ORDER_JSON, type Order, transform, transformSource } from './support/order.ts'
@@ -31,7 +31,7 @@ const scope: ExecutionScope = {
   signal: new AbortController().signal,
   log: () => {},
 }
-const input = { startparams: [body], request: null, channel: null }
+const input = runInput({ startparams: [body], request: null, channel: null })
 
 /** Executions per second for `seconds`, `concurrency` at a time. */
 async function throughput(run: () => Promise<unknown>, duration: number): Promise<number> {

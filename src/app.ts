@@ -195,14 +195,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     opened.push(blobs)
     const peers = new Peers(bus, nodeId)
     opened.push(peers)
+    let droppedSince = 0
     const recorder = new ExecutionRecorder(store, {
       flushMs: 20,
       maxBatch: 500,
+      maxBuffered: 20_000,
       keepCount: config.executionsKeep,
       keepMs: config.executionsKeepHours * 3_600_000,
       retentionEveryMs: housekeeping ? 60_000 : undefined,
-      onError: (error) => logger.error({ err: error }, 'execution records failed'),
+      onError: (error) => {
+        metrics.executions.recordWritesFailed.value++
+        logger.error({ err: error }, 'execution records could not be written; trying again')
+      },
+      onDropped: (count) => {
+        metrics.executions.recordsDropped.value += count
+        // Said at most every ten seconds: a full store drops many.
+        if (droppedSince === 0)
+          setTimeout(() => {
+            logger.error({ dropped: droppedSince }, 'execution records dropped: too many wait to be written')
+            droppedSince = 0
+          }, 10_000).unref()
+        droppedSince += count
+      },
     })
+    metrics.executions.watchRecords(() => recorder.buffered)
     opened.push(recorder)
     const events = new Events({
       bus,

@@ -17,6 +17,8 @@ export const ERRORS = {
   internal: 500,
   unavailable: 503,
   script_timeout: 504,
+  /** The database or the data directory's disk is full. */
+  insufficient_storage: 507,
 } as const satisfies Record<string, number>
 
 export type ErrorName = keyof typeof ERRORS

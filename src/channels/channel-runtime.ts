@@ -8,8 +8,28 @@ export function recvTimeoutMs(channel: Channel): number {
   return channel.opts.recv_timeout > 0 ? channel.opts.recv_timeout * 1000 : DEFAULT_RECV_TIMEOUT_MS
 }
 
-/** The channel as its scripts see it: without `token_local`, the secret its senders present. */
+/** A channel as its scripts see it, and as JSON text, made once per version of the channel. */
+const forScripts = new WeakMap<Channel, { readonly view: Omit<Channel, 'token_local'>; readonly json: string }>()
+
+function scriptView(channel: Channel): { readonly view: Omit<Channel, 'token_local'>; readonly json: string } {
+  let made = forScripts.get(channel)
+  if (!made) {
+    const { token_local: _secret, ...view } = channel
+    made = { view, json: JSON.stringify(view) }
+    forScripts.set(channel, made)
+  }
+  return made
+}
+
+/**
+ * The channel as its scripts see it: without `token_local`, the secret its senders present.
+ * Shared by every execution of this version of the channel (directories replace, never change, an entity).
+ */
 export function channelForScripts(channel: Channel): Omit<Channel, 'token_local'> {
-  const { token_local: _secret, ...rest } = channel
-  return rest
+  return scriptView(channel).view
+}
+
+/** channelForScripts as JSON text (a run's input, webhooks.ts). */
+export function channelForScriptsJson(channel: Channel): string {
+  return scriptView(channel).json
 }

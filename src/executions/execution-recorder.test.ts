@@ -28,6 +28,7 @@ describe('execution recorder', () => {
     const recorder = new ExecutionRecorder(store, {
       flushMs: 10,
       maxBatch: 100,
+      maxBuffered: 10_000,
       keepCount: 1000,
       keepMs: 3_600_000,
       retentionEveryMs: 60_000,
@@ -66,6 +67,7 @@ describe('execution recorder', () => {
     const recorder = new ExecutionRecorder(store, {
       flushMs: 1,
       maxBatch: 100,
+      maxBuffered: 10_000,
       keepCount: 5,
       keepMs: 3_600_000,
       retentionEveryMs: 60_000,

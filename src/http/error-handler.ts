@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, type ErrorBody, type FieldError } from '../errors.ts'
+import { storageFull } from '../store/storage-errors.ts'
 import { PATTERN_MESSAGES } from './shared-schemas.ts'
 
 interface AjvError {
@@ -38,6 +39,15 @@ export function toHttpError(error: unknown): HttpError {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message = (fastifyError.code && FASTIFY_MESSAGES[fastifyError.code]) ?? fastifyError.message ?? 'bad request'
     return { status, body: { error_code: 1000 + status, error_message: message } }
+  }
+  if (storageFull(error)) {
+    return {
+      status: 507,
+      body: {
+        error_code: 1507,
+        error_message: 'the server’s storage is full: nothing was stored; try again once an operator has made room',
+      },
+    }
   }
   return { status: 500, body: { error_code: 1500, error_message: 'internal error' } }
 }

@@ -136,6 +136,12 @@ interface DomainSeries {
 export class ExecutionMetrics {
   /** Executions running now (a gauge). */
   readonly inFlight: Series
+  /** Records dropped because the recorder's buffer was full (its store slow or full). */
+  readonly recordsDropped: Series
+  /** Batches of records that could not be written (each is tried again). */
+  readonly recordWritesFailed: Series
+  readonly #recordsBuffered: Family<Series>
+  #buffered: (() => number) | undefined
   readonly #domainName: (domainId: string) => string | undefined
   readonly #total: Family<Series>
   readonly #durations: Family<HistogramSeries>
@@ -144,6 +150,21 @@ export class ExecutionMetrics {
   constructor(registry: Registry, domainName: (domainId: string) => string | undefined) {
     this.#domainName = domainName
     this.inFlight = gauge(registry, { name: 'switchboard_executions_in_flight', help: 'Executions running now' }).series()
+    this.recordsDropped = counter(registry, {
+      name: 'switchboard_execution_records_dropped_total',
+      help: 'Execution records dropped because too many waited to be written (the store slow or full)',
+    }).series()
+    this.recordWritesFailed = counter(registry, {
+      name: 'switchboard_execution_record_write_failures_total',
+      help: 'Batches of execution records that could not be written (each is tried again)',
+    }).series()
+    this.#recordsBuffered = gauge(registry, {
+      name: 'switchboard_execution_records_buffered',
+      help: 'Execution records waiting to be written',
+      collect: () => {
+        this.#recordsBuffered.series().value = this.#buffered?.() ?? 0
+      },
+    })
     this.#total = counter(registry, {
       name: 'switchboard_executions_total',
       help: 'Executions recorded, by domain, trigger and final status',
@@ -155,6 +176,11 @@ export class ExecutionMetrics {
       labelNames: ['domain', 'trigger'],
       buckets: DURATION_BUCKETS,
     })
+  }
+
+  /** Where the number of records waiting to be written comes from. */
+  watchRecords(buffered: () => number): void {
+    this.#buffered = buffered
   }
 
   /** One execution ended with `status`; `seconds` undefined for one recorded without a run. */

@@ -4,11 +4,12 @@ import type { Actor } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
 import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
 import type { Attempt, ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
-import { bounded } from '../executions/record-bounds.ts'
+import { bounded, JsonText, NULL_JSON } from '../executions/record-bounds.ts'
 import { newId } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import type { ExecutionMetrics } from '../metrics/metrics.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
+import { type RunInput, runInput } from './runtime/script-runtime.ts'
 import { sourceLine } from './runtime/script-source.ts'
 import type { ScriptRunner } from './script-runner.ts'
 import type { Svcscript } from './svcscript-schemas.ts'
@@ -19,12 +20,21 @@ export interface ExecuteRequest {
   readonly trigger: Trigger
   readonly channel: Channel | null
   readonly startparams: readonly unknown[]
-  /** The webhook request object the script sees as `request`; null otherwise. */
+  /** The request object the script sees as `request`; null otherwise. */
   readonly request?: unknown
-  /** Start parameters that are parts of the input (RunInput.startparamAliases). */
-  readonly startparamAliases?: Readonly<Record<number, string>>
+  /**
+   * The run's input when the trigger built it as text already (webhooks: runInput() is made from
+   * `startparams`, `request` and the channel otherwise).
+   */
+  readonly input?: RunInput
+  /** A webhook's bytes, for `request.rawBody`. */
+  readonly rawBody?: Uint8Array
   readonly timeoutMs: number
-  /** What the record shows as input (default: the start parameters and the request). */
+  /**
+   * What the record shows as input (default: the start parameters and the request); JsonText as
+   * it is. A function is asked once the run ended, told whether it finished (the isolate then
+   * read all of the input).
+   */
   readonly recordInput?: unknown
   /** The record's id when the caller chose it already (async jobs). */
   readonly executionId?: string
@@ -111,18 +121,14 @@ export class ScriptExecutor {
       scriptCode: request.script.code,
       depth: request.depth ?? 0,
       requestId,
+      ...(request.rawBody !== undefined && { rawBody: request.rawBody }),
       logLevel: request.script.opts.loglevel as ScriptLogLevel,
       get signal() {
         return ended.signal
       },
       log: (level, text) => logs.add(level, text),
     }
-    const input = {
-      startparams: request.startparams,
-      request: request.request ?? null,
-      channel,
-      ...(request.startparamAliases && { startparamAliases: request.startparamAliases }),
-    }
+    const input = request.input ?? runInput({ startparams: request.startparams, request: request.request ?? null, channel })
     let result: Awaited<ReturnType<ScriptRunner['run']>>
     this.#metrics.inFlight.value++
     try {
@@ -134,15 +140,19 @@ export class ScriptExecutor {
     if (result.kind === 'busy') {
       throw new AppError('rate_limited', `too many runs of script '${request.script.code}' are waiting; try again shortly`)
     }
+    // The body a webhook brought is not JSON: refused, as if before any script (nothing of it ran).
+    if (result.kind === 'bad_input') throw new AppError('bad_request', `the body is not valid JSON: ${result.message}`)
     const durationMs = Math.round((performance.now() - started) * 100) / 100
 
     let status: ExecutionResult['status'] = 'ok'
     let variables: Record<string, unknown> = {}
     let output: Record<string, unknown> = {}
+    let outputJson = NULL_JSON
     let error: ExecutionError | null = null
     switch (result.kind) {
       case 'ok':
         output = result.output
+        outputJson = new JsonText(result.outputJson)
         variables = revived(output) as Record<string, unknown>
         break
       case 'error':
@@ -173,8 +183,8 @@ export class ScriptExecutor {
         status,
         started_at: startedAt.toISOString(),
         duration_ms: durationMs,
-        input: bounded(request.recordInput ?? { startparams: request.startparams, request: request.request ?? null }),
-        output: bounded(status === 'ok' ? output : null),
+        input: bounded(recordedInput(request, result.kind === 'ok')),
+        output: bounded(outputJson),
         logs: lines,
         error,
         replay_of: request.replayOf ?? null,
@@ -247,6 +257,13 @@ export interface NotRun {
   readonly trigger: Trigger
   readonly recordInput: unknown
   readonly requestId: string | null
+}
+
+/** What the record keeps as the input of a run (ExecuteRequest.recordInput). */
+function recordedInput(request: ExecuteRequest, finished: boolean): unknown {
+  const given = request.recordInput
+  if (typeof given === 'function') return (given as (finished: boolean) => unknown)(finished)
+  return given ?? { startparams: request.startparams, request: request.request ?? null }
 }
 
 /** An error with its line and column in the user's source, when the stack shows them. */

@@ -226,11 +226,11 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     },
     async upsertMany(items, options = {}) {
       if (items.length === 0) return
-      const rows = items.map(({ scope, doc }) => ({
+      const rows = items.map(({ scope, doc, text }) => ({
         id: doc.id,
         ...(scoped && { domain_id: scope }),
         ...columnValues(doc),
-        doc: JSON.stringify(doc),
+        doc: text ?? JSON.stringify(doc),
       }))
       await db
         .insertInto(name)

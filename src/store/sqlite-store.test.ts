@@ -24,8 +24,8 @@ it('shares the file with other processes: concurrent writers take turns and see 
   await store.migrate()
   // Two other processes (as two workers) each write 200 rows in transactions of 10, while this
   // one writes too: none of them fails with SQLITE_BUSY, and nothing is lost.
-  const writer = (name: string) =>
-    spawn(
+  const writer = (name: string) => {
+    const child = spawn(
       process.execPath,
       [
         '--input-type=module',
@@ -43,16 +43,17 @@ it('shares the file with other processes: concurrent writers take turns and see 
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     )
-  const children = [writer('a'), writer('b')]
-  for (let i = 0; i < 100; i++) await store.table('jobs').insert('d', { id: `main-${i}` })
-  for (const child of children) {
     let out = ''
     child.stdout.on('data', (chunk) => {
       out += chunk
     })
-    const [code] = (await once(child, 'exit')) as [number]
-    assert.equal(code, 0)
-    assert.equal(out.trim(), 'done')
+    return once(child, 'exit').then(([code]) => ({ code, out: out.trim() }))
   }
+  const children = [writer('a'), writer('b')]
+  for (let i = 0; i < 100; i++) await store.table('jobs').insert('d', { id: `main-${i}` })
+  assert.deepEqual(await Promise.all(children), [
+    { code: 0, out: 'done' },
+    { code: 0, out: 'done' },
+  ])
   assert.equal(await store.table('jobs').count('d', []), 500)
 })

@@ -73,21 +73,36 @@ function statementCache(database: Database.Database): (sql: string) => Database.
  * resolve that). Writers wait for each other instead, up to the busy timeout.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #open: () => boolean
+
+  constructor(config: SqliteDialectConfig, transactionOpen: () => boolean) {
+    super(config)
+    this.#open = transactionOpen
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+
+  // SQLite ends a transaction itself on some errors (a full disk): a rollback then would fail
+  // ("no transaction is active") and its error would hide the one that matters.
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#open()) await super.rollbackTransaction(connection)
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig
+  readonly #open: () => boolean
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(config: SqliteDialectConfig, transactionOpen: () => boolean) {
     super(config)
     this.#config = config
+    this.#open = transactionOpen
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config)
+    return new ImmediateSqliteDriver(this.#config, this.#open)
   }
 }
 
@@ -119,7 +134,7 @@ export function openSqliteStore(file: string, options: { readonly onQuery?: Quer
   const kyselyDatabase: SqliteDatabase = { prepare, close: () => database.close() }
   const { onQuery } = options
   const db = new Kysely<unknown>({
-    dialect: new ImmediateSqliteDialect({ database: kyselyDatabase }),
+    dialect: new ImmediateSqliteDialect({ database: kyselyDatabase }, () => database.inTransaction),
     ...(onQuery !== undefined && { log: observeQueries(onQuery) }),
   })
   // better-sqlite3 runs a statement synchronously, so a read started while no transaction is

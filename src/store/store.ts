@@ -58,6 +58,8 @@ export interface ListQuery {
 export interface ScopedDoc {
   readonly scope: Scope
   readonly doc: Doc
+  /** The document's JSON text when the caller has made it already (upsertMany: stored as it is). */
+  readonly text?: string
 }
 
 /** Thrown by `insert`/`update` when a unique column (or the id) is already taken. */

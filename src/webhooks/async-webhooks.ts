@@ -3,7 +3,7 @@ import type { Attempt } from '../executions/execution-schemas.ts'
 import { newId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
-import { restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
+import { malformedJson, restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
 /** An accepted async webhook, as the queue stores it. */
@@ -53,10 +53,19 @@ export class AsyncWebhooks {
   /** Stores the webhook durably and answers its execution id. */
   async accept(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<string> {
     const id = newId()
+    // No script runs now: a malformed JSON body is refused here, before it is accepted.
+    let parsed: unknown
+    if (input.body.kind === 'json') {
+      try {
+        parsed = JSON.parse(input.body.text)
+      } catch {
+        throw malformedJson(input.body.text)
+      }
+    }
     const job: WebhookJob = {
       channelId: target.channel.id,
       scriptCode: target.script.code,
-      input: storedInput(input),
+      input: storedInput(input, parsed),
       attempts: [],
       requestId,
     }

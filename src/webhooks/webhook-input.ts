@@ -2,6 +2,19 @@ import { AppError } from '../errors.ts'
 import { tooDeepMessage } from '../http/json-body.ts'
 import { jsonTooDeep } from '../http/json-depth.ts'
 
+/**
+ * A webhook's body as received, read once by its content type: JSON (`application/json`, `+json`),
+ * a form (`application/x-www-form-urlencoded`), text (`text/*`), or bytes. The JSON text is not
+ * parsed here on the way to a script: the isolate parses it (one pass), and a malformed one is
+ * refused from there before the script runs.
+ */
+export type WebhookBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'json'; readonly text: string; readonly bytes: Uint8Array }
+  | { readonly kind: 'form'; readonly text: string; readonly bytes: Uint8Array }
+  | { readonly kind: 'text'; readonly text: string; readonly bytes: Uint8Array }
+  | { readonly kind: 'binary'; readonly bytes: Uint8Array }
+
 /** What a webhook request gives its script: start parameters 2–7 (SPEC §5.2) and `request`. */
 export interface WebhookInput {
   readonly method: string
@@ -11,25 +24,107 @@ export interface WebhookInput {
   readonly path: string
   readonly query: Record<string, string | string[]>
   readonly headers: Record<string, string>
-  readonly body: unknown
-  /** The raw body, base64 (empty when there is none). */
-  readonly rawBody: string
+  readonly body: WebhookBody
   readonly ip: string
   readonly protocol: string
 }
 
-/** A webhook input as records and jobs keep it: the parsed body is left out (`rawBody` has it). */
-export type StoredWebhookInput = Omit<WebhookInput, 'body'>
-
-export function storedInput(input: WebhookInput): StoredWebhookInput {
-  const { body: _parsed, ...stored } = input
-  return stored
+/**
+ * A webhook input as records and jobs keep it (SPEC §5.6): the body readable — JSON as JSON, a
+ * form or text as its text, bytes as base64 with `body_encoding: "base64"`.
+ */
+export interface StoredWebhookInput {
+  readonly method: string
+  readonly url: string
+  readonly path: string
+  readonly query: Record<string, string | string[]>
+  readonly headers: Record<string, string>
+  readonly body: unknown
+  readonly body_encoding?: 'base64'
+  readonly ip: string
+  readonly protocol: string
+  /** Records written before 0.2 kept the body only as this (base64). */
+  readonly rawBody?: string
 }
 
-/** The input again, its body parsed from `rawBody` as it was on arrival. */
+/** Reads a body by its content type (see WebhookBody). */
+export function readBody(raw: Uint8Array | undefined, contentType: string | undefined): WebhookBody {
+  if (raw === undefined || raw.length === 0) return { kind: 'none' }
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  const text = () => Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
+  if (type === 'application/json' || type.endsWith('+json')) {
+    const json = text()
+    if (jsonTooDeep(json)) throw new AppError('bad_request', tooDeepMessage())
+    return { kind: 'json', text: json, bytes: raw }
+  }
+  if (type === 'application/x-www-form-urlencoded') return { kind: 'form', text: text(), bytes: raw }
+  if (type.startsWith('text/')) return { kind: 'text', text: text(), bytes: raw }
+  return { kind: 'binary', bytes: raw }
+}
+
+/** The error of a JSON body that does not parse (1400), with V8's own words for where. */
+export function malformedJson(text: string): AppError {
+  try {
+    JSON.parse(text)
+  } catch (error) {
+    return new AppError('bad_request', `the body is not valid JSON${error instanceof SyntaxError ? `: ${error.message}` : ''}`)
+  }
+  return new AppError('bad_request', 'the body is not valid JSON')
+}
+
+/** The body as the script's `request.body` sees it, as JSON text — a JSON body's own text, unparsed. */
+export function scriptBodyJson(body: WebhookBody): string {
+  switch (body.kind) {
+    case 'none':
+      return 'null'
+    case 'json':
+      return body.text
+    case 'form':
+      return JSON.stringify(queryObject(body.text))
+    case 'text':
+      return JSON.stringify(body.text)
+    case 'binary':
+      return JSON.stringify(Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('base64'))
+  }
+}
+
+/**
+ * The input as records and jobs keep it. A JSON body is kept as its value: `parsed` when the
+ * caller has it, else the text is parsed (it has been checked: by the isolate, or by the accept).
+ */
+export function storedInput(input: WebhookInput, parsed?: unknown): StoredWebhookInput {
+  const { body, ...rest } = input
+  switch (body.kind) {
+    case 'none':
+      return { ...rest, body: null }
+    case 'json':
+      return { ...rest, body: parsed === undefined ? JSON.parse(body.text) : parsed }
+    case 'form':
+    case 'text':
+      return { ...rest, body: body.text }
+    case 'binary':
+      return {
+        ...rest,
+        body: Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('base64'),
+        body_encoding: 'base64',
+      }
+  }
+}
+
+/** The input again from what a record or a job kept (also the pre-0.2 form with `rawBody`). */
 export function restoredInput(stored: StoredWebhookInput): WebhookInput {
-  const raw = stored.rawBody === '' ? undefined : Buffer.from(stored.rawBody, 'base64')
-  return { ...stored, body: parseBody(raw, stored.headers['content-type']) }
+  const { body, body_encoding, rawBody, ...rest } = stored
+  let bytes: Uint8Array | undefined
+  if (rawBody !== undefined) bytes = rawBody === '' ? undefined : Buffer.from(rawBody, 'base64')
+  else if (body === null || body === undefined) bytes = undefined
+  else if (body_encoding === 'base64') bytes = Buffer.from(String(body), 'base64')
+  else bytes = Buffer.from(typeof body === 'string' && !isJsonType(stored.headers['content-type']) ? body : JSON.stringify(body))
+  return { ...rest, body: readBody(bytes, stored.headers['content-type']) }
+}
+
+function isJsonType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  return type === 'application/json' || type.endsWith('+json')
 }
 
 /** Where the token came from, and what the URL looks like without it. */
@@ -82,26 +177,4 @@ export function headerObject(
   }
   if (tokenInHeader && out.authorization !== undefined) out.authorization = 'Bearer ~'
   return out
-}
-
-/**
- * The body as start parameter 4: JSON for `application/json` (and `+json`), an object for
- * `application/x-www-form-urlencoded`, a string for `text/*`, else the raw bytes as base64.
- * Malformed JSON is refused (1400) before any script runs.
- */
-export function parseBody(raw: Buffer | undefined, contentType: string | undefined): unknown {
-  if (raw === undefined || raw.length === 0) return null
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
-  if (type === 'application/json' || type.endsWith('+json')) {
-    const text = raw.toString('utf8')
-    if (jsonTooDeep(text)) throw new AppError('bad_request', tooDeepMessage())
-    try {
-      return JSON.parse(text)
-    } catch (error) {
-      throw new AppError('bad_request', `the body is not valid JSON${error instanceof SyntaxError ? `: ${error.message}` : ''}`)
-    }
-  }
-  if (type === 'application/x-www-form-urlencoded') return queryObject(raw.toString('utf8'))
-  if (type.startsWith('text/')) return raw.toString('utf8')
-  return raw.toString('base64')
 }

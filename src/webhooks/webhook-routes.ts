@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from './sender-ip.ts'
-import { headerObject, parseBody, placeToken, queryObject, type WebhookInput } from './webhook-input.ts'
+import { headerObject, placeToken, queryObject, readBody, type WebhookInput } from './webhook-input.ts'
 import type { WebhookReply } from './webhook-reply.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
@@ -19,7 +19,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /**
  * `/exec` and `/exec/<token>[/<sub/path>]` (SPEC §5.1). Registered in a scope of their own: any
- * content type is accepted as bytes up to the webhook limit and read by `parseBody`.
+ * content type is accepted as bytes up to the webhook limit and read by `readBody`.
  */
 export function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOptions): void {
   app.register(async (scope) => {
@@ -50,8 +50,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Web
     path: place.subPath,
     query: queryObject(search),
     headers: headerObject(request.headers, place.fromHeader),
-    body: parseBody(body, request.headers['content-type']),
-    rawBody: body === undefined ? '' : body.toString('base64'),
+    body: readBody(body, request.headers['content-type']),
     ip,
     protocol: `HTTP/${request.raw.httpVersion}`,
   }

@@ -1,14 +1,15 @@
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
-import { recvTimeoutMs } from '../channels/channel-runtime.ts'
+import { channelForScriptsJson, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import { AppError } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
+import { bounded, JsonText } from '../executions/record-bounds.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
 import { ChannelGate } from './channel-gate.ts'
-import { type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
+import { scriptBodyJson, type WebhookBody, type WebhookInput } from './webhook-input.ts'
 import { replyFrom, type WebhookReply } from './webhook-reply.ts'
 
 export interface WebhooksOptions {
@@ -87,28 +88,17 @@ export class Webhooks {
     } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
-    // Parameters 1, 4 and 5 are the channel, the body and the headers: sent once, with the request.
-    const startparams = [null, input.method, input.url, null, null, input.ip, input.protocol]
-    const request = {
-      method: input.method,
-      path: input.path,
-      query: input.query,
-      headers: input.headers,
-      body: input.body,
-      rawBody: input.rawBody,
-      ip: input.ip,
-      protocol: input.protocol,
-    }
+    const { input: json, body, record } = webhookTexts(input, channelForScriptsJson(channel))
     return this.#options.executor.execute({
       domainId: target.domainId,
       script: target.script,
       trigger,
       channel,
-      startparams,
-      request,
-      startparamAliases: WEBHOOK_ALIASES,
+      startparams: [],
+      input: body === undefined ? { json } : { json, body },
+      ...(input.body.kind !== 'none' && { rawBody: input.body.bytes }),
       timeoutMs: target.timeoutMs,
-      recordInput: webhookRecordInput(input),
+      recordInput: (finished: boolean) => new JsonText(record(finished)),
       ...(options.executionId !== undefined && { executionId: options.executionId }),
       ...(options.replayOf !== undefined && { replayOf: options.replayOf }),
       ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
@@ -128,13 +118,61 @@ export class Webhooks {
   }
 }
 
-/** What an execution record keeps of a webhook: its request, from which a replay runs again. */
-export function webhookRecordInput(input: WebhookInput): { webhook: StoredWebhookInput } {
-  // The channel is in the record already (channel_id): its entity is not copied in every one.
-  return { webhook: storedInput(input) }
+/**
+ * A webhook's run input and record input as JSON text, each made in one pass over strings that
+ * are serialised once: the headers, the query, the channel (cached per version) and the body. A
+ * JSON body is spliced into neither as a value here: the run gets it as text of its own (parsed
+ * in the isolate, so a malformed one cannot change the input around it), and the record takes
+ * the text only after that parse accepted it (the run happens before the record is written).
+ *
+ * `input`: {startparams, request, channel, startparamAliases, rawBody} — parameters 1, 4 and 5
+ * are the channel, the body and the headers, sent once as parts of the request (SPEC §5.2).
+ * `record(parsed)`: {webhook: StoredWebhookInput} (SPEC §5.6), bounded; `parsed` says the run's
+ * isolate parsed the body (it finished), else a JSON body is checked here first.
+ */
+export function webhookTexts(
+  input: WebhookInput,
+  channelJson: string,
+): { input: string; body?: string; record: (parsed: boolean) => string } {
+  const s = JSON.stringify
+  const method = s(input.method)
+  const ip = s(input.ip)
+  const protocol = s(input.protocol)
+  const headers = s(input.headers)
+  const query = s(input.query)
+  const kind = input.body.kind
+  const scriptBody = kind === 'json' ? 'null' : scriptBodyJson(input.body)
+  const text =
+    `{"startparams":[null,${method},${s(input.url)},null,null,${ip},${protocol}],` +
+    `"request":{"method":${method},"path":${s(input.path)},"query":${query},"headers":${headers},"body":${scriptBody},` +
+    `"ip":${ip},"protocol":${protocol}},"channel":${channelJson},` +
+    `"startparamAliases":{"0":"channel","3":"request.body","4":"request.headers"},"rawBody":${kind !== 'none'}}`
+  const record = (parsed: boolean) =>
+    bounded(
+      new JsonText(
+        `{"webhook":{"method":${method},"url":${s(input.url)},"path":${s(input.path)},"query":${query},"headers":${headers},` +
+          `"body":${recordBodyJson(input.body, scriptBody, parsed)}${kind === 'binary' ? ',"body_encoding":"base64"' : ''},` +
+          `"ip":${ip},"protocol":${protocol}}}`,
+      ),
+    ).text
+  return { input: text, ...(kind === 'json' && { body: input.body.text }), record }
 }
 
-const WEBHOOK_ALIASES: Readonly<Record<number, string>> = { 0: 'channel', 3: 'request.body', 4: 'request.headers' }
+/**
+ * The body as the record keeps it (StoredWebhookInput.body): JSON as it came (once it is known to
+ * parse: a JSON body that does not is kept as its text), a form or text as text, bytes as base64.
+ */
+function recordBodyJson(body: WebhookBody, scriptBody: string, parsed: boolean): string {
+  switch (body.kind) {
+    case 'json':
+      return parsed || parses(body.text) ? body.text : JSON.stringify(body.text)
+    case 'form':
+      return JSON.stringify(body.text)
+    default:
+      // none: null; text: the string; binary: the same base64 the script sees.
+      return scriptBody
+  }
+}
 
 /** The header naming the execution that made a webhook's answer (an addition to SPEC §5.3). */
 export const EXECUTION_HEADER = 'switchboard-execution-id'
@@ -154,5 +192,14 @@ function failure(executionId: string, status: number, message: string): WebhookR
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', [EXECUTION_HEADER]: executionId },
     body: JSON.stringify({ error_code: 1000 + status, error_message: message }),
+  }
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
   }
 }

@@ -1,3 +1,4 @@
+import type { Channel } from '../../channels/channel-schemas.ts'
 import type { LogLevel } from '../../config.ts'
 import type { ScriptLogLevel } from '../runtime/host-api.ts'
 import type { SandboxResult } from '../runtime/sandbox.ts'
@@ -32,8 +33,11 @@ export interface RemoteModuleManifest {
   readonly functions: readonly string[]
 }
 
-/** The execution's scope as it crosses; its channel is the run input's (sent once). */
+/** The execution's scope as it crosses. */
 export interface RunScope {
+  readonly channel: Channel | null
+  /** ExecutionScope.rawBody, base64. */
+  readonly rawBody?: string
   readonly executionId: string
   readonly domainId: string
   readonly scriptCode: string

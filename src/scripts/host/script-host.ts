@@ -1,5 +1,4 @@
 import { cpuUsage } from 'node:process'
-import type { Channel } from '../../channels/channel-schemas.ts'
 import type { LogLevel } from '../../config.ts'
 import { localModules } from '../api/local-modules.ts'
 import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
@@ -143,9 +142,10 @@ export function runScriptHost(): void {
     aborts.set(message.run, abort)
     runsStarted++
     const minRank = LOG_LEVELS.indexOf(message.scope.logLevel)
+    const { rawBody, ...given } = message.scope
     const scope: ExecutionScope = {
-      ...message.scope,
-      channel: message.input.channel as Channel | null,
+      ...given,
+      ...(rawBody !== undefined && { rawBody: Buffer.from(rawBody, 'base64') }),
       get signal() {
         return ended.signal
       },

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import type { ExecutionScope } from '../runtime/host-api.ts'
+import { runInput } from '../runtime/script-runtime.ts'
 import { ScriptHosts } from './script-hosts.ts'
 
-it('fails a run whose input cannot cross to a script host, and keeps serving', async (t) => {
+it('fails a host call whose answer cannot cross to a script host, and keeps serving', async (t) => {
+  let deep: unknown = 1
+  for (let i = 0; i < 100_000; i++) deep = [deep]
   const hosts = ScriptHosts.start({
     hosts: 1,
     label: 'test',
     hostMemoryCapMb: 1024,
-    remoteModules: [],
+    // A module of the worker whose answer nests too deep for the IPC channel's JSON.
+    remoteModules: [{ name: 'deep', guest: `(call) => ({ get: () => call('get') })`, functions: { get: { run: () => deep } } }],
     settings: {
       memoryMb: 64,
       cpuLimitMs: 5000,
@@ -38,17 +42,22 @@ it('fails a run whose input cannot cross to a script host, and keeps serving', a
     signal: new AbortController().signal,
     log: () => {},
   }
-  const script = { id: 's', lang: 'js' as const, source: 'return startparam(1)' }
-  let deep: unknown = 1
-  for (let i = 0; i < 100_000; i++) deep = [deep]
+  const script = {
+    id: 's',
+    lang: 'js' as const,
+    source: 'try { await deep.get() } catch (e) { return e.message }\nreturn startparam(1)',
+  }
   const [refused, fine] = await Promise.all([
-    hosts.run(script, scope, { startparams: [deep], request: null, channel: null }, 2000),
-    hosts.run(script, scope, { startparams: [7], request: null, channel: null }, 2000),
+    hosts.run(script, scope, runInput({ startparams: [1], request: null, channel: null }), 2000),
+    hosts.run(
+      { id: 't', lang: 'js', source: 'return startparam(1)' },
+      scope,
+      runInput({ startparams: [7], request: null, channel: null }),
+      2000,
+    ),
   ])
-  assert.equal(refused.kind, 'error')
-  assert.match(
-    refused.kind === 'error' ? refused.message : '',
-    /the run's input is not valid: it cannot be sent to a script host/,
-  )
-  assert.deepEqual(fine, { kind: 'ok', output: { result: 7 } })
+  assert.deepEqual(refused.kind === 'ok' && refused.output, {
+    result: 'the answer is not valid: it cannot be sent to a script host: Maximum call stack size exceeded',
+  })
+  assert.equal(fine.kind === 'ok' && fine.outputJson, '{"result":7}')
 })

@@ -271,7 +271,7 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, scriptCode, depth, requestId, logLevel } = pending.scope
+    const { executionId, domainId, scriptCode, depth, requestId, logLevel, channel, rawBody } = pending.scope
     host.send({
       t: 'run',
       run,
@@ -279,7 +279,16 @@ export class ScriptHosts implements ScriptRunner {
       script: firstTime ? { id: pending.script.id, lang: pending.script.lang, source: pending.script.source } : undefined,
       input: pending.input,
       timeoutMs: pending.timeoutMs,
-      scope: { executionId, domainId, scriptCode, depth, requestId, logLevel },
+      scope: {
+        executionId,
+        domainId,
+        scriptCode,
+        depth,
+        requestId,
+        logLevel,
+        channel,
+        ...(rawBody !== undefined && { rawBody: Buffer.from(rawBody).toString('base64') }),
+      },
     })
     if (pending.abort) {
       if (pending.abort.aborted) host.send({ t: 'abort', run })
@@ -338,8 +347,23 @@ export class ScriptHosts implements ScriptRunner {
   #call(host: Host, message: Extract<FromHost, { t: 'call' }>): void {
     const pending = host.runs.get(message.run)
     const fn = this.#functions.get(message.name)
-    const reply = (ok: boolean, value: unknown) =>
-      host.send({ t: 'reply', call: message.call, ok, value: ok ? encodeBytes(value) : value })
+    const reply = (ok: boolean, value: unknown) => {
+      let encoded: unknown
+      try {
+        encoded = ok ? encodeBytes(value) : value
+      } catch (error) {
+        // An answer nested too deep to encode: the script gets the reason instead.
+        const reason = error instanceof Error ? error.message : String(error)
+        host.send({
+          t: 'reply',
+          call: message.call,
+          ok: false,
+          value: `the answer is not valid: it cannot be sent to a script host: ${reason}`,
+        })
+        return
+      }
+      host.send({ t: 'reply', call: message.call, ok, value: encoded })
+    }
     if (!pending || !fn) {
       reply(false, 'the execution is over')
       return

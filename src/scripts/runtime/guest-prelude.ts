@@ -39,7 +39,7 @@ const dispatch = $0, dispatchSync = $1, emitLog = $2, finished = $3
 const { parse, stringify } = JSON
 const { apply } = Reflect
 const { isArray } = Array
-const { keys, hasOwn } = Object
+const { keys, hasOwn, defineProperty } = Object
 const dateNow = Date.now
 const Uint8ArrayCtor = Uint8Array
 const stringSlice = String.prototype.slice
@@ -199,10 +199,29 @@ return function setup(main) {
 
   const ops = {
     // Answers the outcome at once when the script finished synchronously, else undefined.
-    start(execId, inputJson, minRank) {
+    start(execId, inputJson, minRank, bodyJson) {
       const began = dateNow()
       const log = new ExecutionLog(minRank)
       const input = parse(inputJson)
+      const request = input.request !== null && typeof input.request === 'object' ? input.request : undefined
+      if (bodyJson !== undefined) {
+        // A webhook's JSON body, parsed here only (the host never parses it).
+        let body
+        try {
+          body = parse(bodyJson)
+        } catch (error) {
+          return [3, error instanceof Error ? StringCtor(error.message) : 'the body is not valid JSON', [], 0]
+        }
+        if (request !== undefined) request.body = body
+      }
+      if (input.rawBody === true && request !== undefined) {
+        let raw
+        defineProperty(request, 'rawBody', {
+          enumerable: true,
+          configurable: true,
+          get: () => (raw ??= dispatchSync.applySync(undefined, [execId, 'request.rawBody', []], { arguments: { copy: true }, result: { copy: true } })),
+        })
+      }
       const startparams = isArray(input.startparams) ? input.startparams : []
       const aliases = input.startparamAliases
       if (aliases !== null && typeof aliases === 'object') {
@@ -249,8 +268,8 @@ return function setup(main) {
     },
   }
   // One entry point, so the host holds one reference: op 0 start, 1 take, 2 drop.
-  return (op, execId, arg, extra) =>
-    op === 0 ? ops.start(execId, arg, extra) : op === 1 ? ops.take(execId, arg) : ops.drop(execId)
+  return (op, execId, arg, extra, body) =>
+    op === 0 ? ops.start(execId, arg, extra, body) : op === 1 ? ops.take(execId, arg) : ops.drop(execId)
 }
 `
 }

@@ -23,6 +23,8 @@ export interface ExecutionScope {
   readonly depth: number
   /** The request that caused the execution (outbound calls carry it as X-Request-Id), or null. */
   readonly requestId: string | null
+  /** A webhook's body as received, for `request.rawBody` (read only when the script asks). */
+  readonly rawBody?: Uint8Array
   /** The script's log level (`opts.loglevel`): lower lines are not kept. */
   readonly logLevel: ScriptLogLevel
   /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */

@@ -1,11 +1,17 @@
 import ivm from 'isolated-vm'
 import { LOG_LEVELS } from './guest-prelude.ts'
 import type { ExecutionScope, HostFunction } from './host-api.ts'
+import type { RunInput } from './script-runtime.ts'
 
 /** How one run in a sandbox ended, before the runtime turns it into an outcome. */
 export type SandboxResult =
-  /** `output`: the script's variables as JSON data (a Uint8Array as `{"$bytes": base64}`). */
-  | { readonly kind: 'ok'; readonly output: Record<string, unknown> }
+  /**
+   * `output`: the script's variables as JSON data (a Uint8Array as `{"$bytes": base64}`), and as
+   * the JSON text they came in (the record keeps it as it is).
+   */
+  | { readonly kind: 'ok'; readonly output: Record<string, unknown>; readonly outputJson: string }
+  /** The input's `body` is not valid JSON (V8's message): nothing of the script ran. */
+  | { readonly kind: 'bad_input'; readonly message: string }
   | { readonly kind: 'error'; readonly message: string; readonly stack: string | undefined }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'aborted' }
@@ -41,8 +47,14 @@ type Ending =
 /** Log lines from the guest: level rank, text, level rank, text, … */
 type LogLines = readonly (number | string)[]
 
-/** The guest's outcome of one execution (guest-prelude.ts), with its duration as it saw it, ms. */
-type Outcome = readonly [1, string, LogLines, number] | readonly [2, string, LogLines, number, string | undefined]
+/**
+ * The guest's outcome of one execution (guest-prelude.ts), with its duration as it saw it, ms:
+ * done, failed, or refused (3: the body is not JSON).
+ */
+type Outcome =
+  | readonly [1, string, LogLines, number]
+  | readonly [2, string, LogLines, number, string | undefined]
+  | readonly [3, string, LogLines, number]
 
 /** The message isolated-vm gives when `timeout` cuts a synchronous run. */
 const SYNC_TIMEOUT = 'Script execution timed out.'
@@ -225,7 +237,7 @@ export class Sandbox {
    */
   async run(
     scope: ExecutionScope,
-    inputJson: string,
+    input: RunInput,
     timeoutMs: number,
     abort: AbortSignal | undefined,
     mayRunSync: boolean,
@@ -237,7 +249,7 @@ export class Sandbox {
     const execId = this.#nextId++
     this.#scopes.set(execId, scope)
     const began = performance.now()
-    const start = [0, execId, inputJson, LOG_RANK[scope.logLevel] ?? 0]
+    const start = [0, execId, input.json, LOG_RANK[scope.logLevel] ?? 0, input.body]
     const startOptions = {
       arguments: { copy: true as const },
       result: { copy: true as const },
@@ -302,7 +314,9 @@ export class Sandbox {
       if (took > SLOW_RUN_MS || waited) this.#demote()
       else if (took <= QUICK_RUN_MS && this.#quickRuns >= 0) this.#quickRuns++
       deliverLogs(scope, outcome[2])
-      if (outcome[0] === 1) return { kind: 'ok', output: JSON.parse(outcome[1]) as Record<string, unknown> }
+      if (outcome[0] === 1)
+        return { kind: 'ok', output: JSON.parse(outcome[1]) as Record<string, unknown>, outputJson: outcome[1] }
+      if (outcome[0] === 3) return { kind: 'bad_input', message: outcome[1] }
       return { kind: 'error', message: outcome[1], stack: outcome[4] }
     } finally {
       this.#scopes.delete(execId)

@@ -43,21 +43,43 @@ export interface RunnableScript {
   readonly quarantined?: unknown
 }
 
+/** `request.rawBody`: the webhook's bytes as base64, made only when a script reads it. */
+const RAW_BODY: HostFunction = {
+  sync: true,
+  run: (scope) => (scope.rawBody === undefined ? '' : Buffer.from(scope.rawBody).toString('base64')),
+}
+
 /** What names a script version's isolates: its id and its code. */
 export function scriptVersionKey(script: RunnableScript): string {
   return hash('sha256', `${script.id}\u0000${script.lang}\u0000${script.source}`, 'hex')
 }
 
+/**
+ * What a run gets: `{startparams, request, channel, startparamAliases?, rawBody?}` as JSON text,
+ * built once by the trigger. `startparamAliases` names start parameters (0-based) that are parts
+ * of the input — `channel`, `request.body` — so they cross once; `rawBody: true` gives `request`
+ * a lazy `rawBody` (ExecutionScope.rawBody, base64 only when the script reads it).
+ */
 export interface RunInput {
+  readonly json: string
+  /**
+   * `request.body` as JSON text (a webhook's JSON body as received): parsed inside the isolate on
+   * its own, so the host never parses it; a malformed one ends the run as `bad_input` before the
+   * script starts.
+   */
+  readonly body?: string
+}
+
+/** The parts of an input, when a trigger has them as values (all but webhooks). */
+export interface RunInputParts {
   readonly startparams: readonly unknown[]
   readonly request: unknown
   readonly channel: unknown
-  /**
-   * Start parameters (by 0-based index) that are a part of this input — `channel` or
-   * `request.<field>` — and so cross into the isolate once: a webhook's body, headers and channel
-   * would otherwise be encoded twice on the way.
-   */
   readonly startparamAliases?: Readonly<Record<number, string>>
+}
+
+export function runInput(parts: RunInputParts): RunInput {
+  return { json: JSON.stringify(parts) }
 }
 
 export type RunResult = SandboxResult | { readonly kind: 'busy' }
@@ -123,7 +145,7 @@ export class ScriptRuntime implements ScriptRunner {
     this.#options = options
     this.#prelude = guestPrelude(options.modules, options.limits, { wasm: options.wasm })
     this.#parameters = scriptParameters(options.modules.map((module) => module.name))
-    const functions = new Map<string, HostFunction>()
+    const functions = new Map<string, HostFunction>([['request.rawBody', RAW_BODY]])
     for (const module of options.modules) {
       for (const [name, fn] of Object.entries(module.functions)) functions.set(`${module.name}.${name}`, fn)
     }
@@ -147,7 +169,6 @@ export class ScriptRuntime implements ScriptRunner {
     if (this.#closed) return { kind: 'stopped', reason: 'the server is shutting down' }
     const pool = this.#pool(script)
     const began = performance.now()
-    const json = JSON.stringify(input)
     for (;;) {
       const sandbox = await this.#sandboxFor(pool)
       if (typeof sandbox === 'string') {
@@ -156,7 +177,7 @@ export class ScriptRuntime implements ScriptRunner {
       let result: SandboxResult
       try {
         const remainingMs = Math.max(1, Math.ceil(timeoutMs - (performance.now() - began)))
-        result = await sandbox.run(scope, json, remainingMs, abort, !pool.noSync)
+        result = await sandbox.run(scope, input, remainingMs, abort, !pool.noSync)
       } finally {
         pool.waiters.shift()?.()
       }
