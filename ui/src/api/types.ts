@@ -41,6 +41,8 @@ export interface Script {
   lang: 'js' | 'ts'
   source: string
   opts: { title: string; comment: string; loglevel: 'debug' | 'info' | 'warn' | 'error' }
+  /** Set when this version held an isolate V8 could not stop: it runs in script hosts only (SPEC §13). */
+  readonly quarantined?: { readonly since: string; readonly reason: string; readonly version: string }
   readonly ext: Ext
 }
 

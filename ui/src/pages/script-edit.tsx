@@ -112,6 +112,7 @@ function ScriptForm({ script }: { script: Script | null }) {
             Saved. The next execution uses it.
           </p>
         )}
+        {stored?.quarantined && <Quarantined script={stored} onReleased={setStored} onError={setProblem} />}
         <div class="row">
           <TextField
             label="Code"
@@ -169,6 +170,44 @@ function ScriptForm({ script }: { script: Script | null }) {
       </form>
       {stored && <RunPanel script={stored} dirty={dirty} onProblem={setRunProblem} />}
     </>
+  )
+}
+
+/**
+ * A script version that held an isolate V8 could not stop runs only in script-host processes
+ * (SPEC §13): said here, with the way out. Saving a changed source ends it too.
+ */
+function Quarantined({
+  script,
+  onReleased,
+  onError,
+}: {
+  script: Script
+  onReleased: (script: Script) => void
+  onError: (error: unknown) => void
+}) {
+  const [busy, setBusy] = useState(false)
+  const quarantine = script.quarantined as NonNullable<Script['quarantined']>
+  const release = async () => {
+    setBusy(true)
+    try {
+      onReleased(await request<Script>('POST', `${PATHS.scripts}/${script.id}/release`))
+    } catch (error) {
+      onError(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <div class="note warn" role="status">
+      <p>
+        <strong>Quarantined</strong> since {new Date(quarantine.since).toLocaleString()}: {quarantine.reason}. This version runs
+        in a script-host process of its own domain, away from the workers, until it is changed or released.
+      </p>
+      <button type="button" disabled={busy} onClick={() => void release()}>
+        {busy ? 'Releasing…' : 'Release'}
+      </button>
+    </div>
   )
 }
 
