@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ChildServer, processCpuMicros, startChildServer } from './support/child-server.ts'
 import { median } from './support/load.ts'
+import { startSwitchboard } from './support/switchboard-node.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -102,7 +103,11 @@ const expected = createHash('sha256').update(content).digest('hex')
 
 const natsPid = cluster ? natsServerPid() : undefined
 const bare = await startChildServer(new URL('./servers/bare-fastify.ts', import.meta.url), { BENCH_FILE: file })
-const switchboard = await startChildServer(new URL('./servers/switchboard.ts', import.meta.url))
+// Embedded: the node as users run it; BENCH_CLUSTER=1: one cluster-mode worker (servers/switchboard.ts).
+const switchboard =
+  process.env.BENCH_CLUSTER === '1'
+    ? await startChildServer(new URL('./servers/switchboard.ts', import.meta.url))
+    : await startSwitchboard()
 try {
   const { url, filesToken } = switchboard.info as { url: string; filesToken: string }
   const auth = { authorization: `Bearer ${filesToken}` }

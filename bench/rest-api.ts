@@ -3,13 +3,14 @@
 //   bin/bench rest-api            (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS to change the load)
 import { startChildServer } from './support/child-server.ts'
 import { compare, load, report } from './support/load.ts'
+import { startSwitchboard } from './support/switchboard-node.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
 const bare = await startChildServer(new URL('./servers/bare-fastify.ts', import.meta.url))
-const switchboard = await startChildServer(new URL('./servers/switchboard.ts', import.meta.url))
+const switchboard = await startSwitchboard()
 try {
   const auth = { authorization: `Bearer ${switchboard.info.key}` }
   const channels = `${switchboard.info.url}/rest/v1/service/integration_points`

@@ -5,6 +5,7 @@
 import WebSocket from 'ws'
 import { type ChildServer, startChildServer } from './support/child-server.ts'
 import { median } from './support/load.ts'
+import { startSwitchboard } from './support/switchboard-node.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -67,7 +68,7 @@ async function idleMemory(server: ChildServer, url: string): Promise<{ perConnec
 }
 
 const bare = await startChildServer(new URL('./servers/bare-ws.ts', import.meta.url))
-const switchboard = await startChildServer(new URL('./servers/switchboard.ts', import.meta.url))
+const switchboard = await startSwitchboard()
 try {
   const bareUrl = `${bare.info.url.replace('http', 'ws')}/`
   const sbUrl = `${switchboard.info.url.replace('http', 'ws')}/ws/token/v1/${switchboard.info.wsToken}`
@@ -91,7 +92,7 @@ try {
       '| measurement | bare ws | Switchboard | ratio |\n|---|---:|---:|---:|\n' +
       `| message round trips/s (trivial script) | ${b.toFixed(0)} | ${s.toFixed(0)} | ${((100 * s) / b).toFixed(0)} % |\n` +
       `| server memory per idle connection (${idle} open) | ${kb(bareIdle.perConnection)} KB | ${kb(sbIdle.perConnection)} KB | |\n` +
-      `\nServer RSS before the idle connections: bare ${kb(bareIdle.base / 1024)} MB, Switchboard ${kb(sbIdle.base / 1024)} MB (its script host processes not counted).\n`,
+      `\nServer RSS before the idle connections: bare ${kb(bareIdle.base / 1024)} MB, Switchboard ${kb(sbIdle.base / 1024)} MB (every process of the node: the supervisor and its workers).\n`,
   )
 } finally {
   await Promise.all([bare.stop(), switchboard.stop()])

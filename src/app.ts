@@ -6,7 +6,7 @@ import { AuditLog } from './audit/audit-log.ts'
 import type { Blobs } from './blobs/blobs.ts'
 import { FilesystemBlobs } from './blobs/filesystem-blobs.ts'
 import { NatsObjectBlobs } from './blobs/nats-object-blobs.ts'
-import type { Bus } from './bus/bus.ts'
+import type { Bus, MalformedHandler } from './bus/bus.ts'
 import { IpcBus } from './bus/ipc-bus.ts'
 import { MemoryBus } from './bus/memory-bus.ts'
 import { NatsBus } from './bus/nats-bus.ts'
@@ -169,6 +169,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     opened.push(store)
     const nodeId = newId()
     const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
+    // Another version's message (a rolling upgrade): counted, and said once per topic and minute.
+    const malformedSaid = new Map<string, number>()
+    const onMalformed = (topic: string, subject: string) => {
+      metrics.bus.malformed(topic)
+      const now = performance.now()
+      if ((malformedSaid.get(topic) ?? Number.NEGATIVE_INFINITY) > now - 60_000) return
+      malformedSaid.set(topic, now)
+      logger.error({ topic, subject }, 'a bus message did not fit its topic (a node of another version?); dropped')
+    }
     // Cluster mode: NATS carries the bus, the queue and the files; embedded: all stay in the process.
     const nats =
       config.natsUrl === undefined
@@ -178,13 +187,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             prefix: config.natsPrefix,
             name: `switchboard ${nodeId}`,
             onError: onBusError,
+            onMalformed,
             onStatus: (status) => logger.warn({ status: status.type, server: status.server }, 'NATS connection status'),
           })
     const bus: Bus =
       nats ??
       (options.worker
-        ? ipcBus(options.worker, onBusError)
-        : new MemoryBus({ onError: onBusError, onDelivered: metrics.bus.delivered }))
+        ? ipcBus(options.worker, onBusError, onMalformed)
+        : new MemoryBus({ onError: onBusError, onMalformed, onDelivered: metrics.bus.delivered }))
     opened.push(bus)
     // Retention and purges run in one worker of a node: worker 0, or a process of its own.
     const housekeeping = (options.worker?.index ?? 0) === 0
@@ -572,8 +582,8 @@ function connectionEvent(connection: WsConnection): { channel_id: string; channe
 }
 
 /** The embedded bus of a worker: the supervisor's relay, over the worker's IPC channel. */
-function ipcBus(link: WorkerLink, onError: (error: unknown, subject: string) => void): IpcBus {
-  const bus = new IpcBus({ send: (message) => link.send(message), onError })
+function ipcBus(link: WorkerLink, onError: (error: unknown, subject: string) => void, onMalformed: MalformedHandler): IpcBus {
+  const bus = new IpcBus({ send: (message) => link.send(message), onError, onMalformed })
   link.onBus((message) => bus.receive(message))
   return bus
 }

@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
+import { Type } from '@sinclair/typebox'
 import type { JsonValue } from '../store/store.ts'
-import type { Bus } from './bus.ts'
+import type { Bus, MalformedHandler } from './bus.ts'
+import { topic } from './topic.ts'
+
+/** Any JSON: the contract's own messages. */
+const ANY = topic('test', Type.Unsafe<JsonValue>(Type.Unknown()))
+const NUMBERED = topic('numbered', Type.Object({ n: Type.Number() }))
 
 /** Resolves with the first `count` messages `subscribe` receives. */
 function collect(bus: Bus, subject: string, count: number, group?: string): Promise<JsonValue[]> & { seen: JsonValue[] } {
   const seen: JsonValue[] = []
   const done = new Promise<JsonValue[]>((resolve) => {
     bus.subscribe(
+      ANY,
       subject,
       (message) => {
         seen.push(message)
@@ -20,9 +27,13 @@ function collect(bus: Bus, subject: string, count: number, group?: string): Prom
 }
 
 /** The promises of the `Bus` interface, for every implementation. */
-export function busContract(label: string, open: () => Promise<Bus>): void {
+/** A topic that takes any JSON, for tests that publish and subscribe outside the catalogue. */
+export const ANY_JSON = ANY
+
+export function busContract(label: string, open: (options: { onMalformed: MalformedHandler }) => Promise<Bus>): void {
+  const malformed: string[] = []
   async function fresh(t: TestContext): Promise<Bus> {
-    const bus = await open()
+    const bus = await open({ onMalformed: (name, subject) => malformed.push(`${name} ${subject}`) })
     t.after(() => bus.close())
     return bus
   }
@@ -32,7 +43,7 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       const bus = await fresh(t)
       const a = collect(bus, 'ch.a', 3)
       const b = collect(bus, 'ch.a', 3)
-      for (const n of [1, 2, 3]) bus.publish('ch.a', { n })
+      for (const n of [1, 2, 3]) bus.publish(ANY, 'ch.a', { n })
       assert.equal(a.seen.length, 0, 'delivery is asynchronous')
       assert.deepEqual(await a, [{ n: 1 }, { n: 2 }, { n: 3 }])
       assert.deepEqual(await b, [{ n: 1 }, { n: 2 }, { n: 3 }])
@@ -43,10 +54,10 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       const star = collect(bus, 'ev.*.x', 1)
       const tail = collect(bus, 'ev.>', 3)
       const other = collect(bus, 'ev.b', 1)
-      bus.publish('ev.a.x', 1)
-      bus.publish('ev.a.y.z', 2)
-      bus.publish('ev', 'not ev.>')
-      bus.publish('ev.c', 3)
+      bus.publish(ANY, 'ev.a.x', 1)
+      bus.publish(ANY, 'ev.a.y.z', 2)
+      bus.publish(ANY, 'ev', 'not ev.>')
+      bus.publish(ANY, 'ev.c', 3)
       assert.deepEqual(await star, [1])
       assert.deepEqual(await tail, [1, 2, 3])
       await bus.flush()
@@ -57,7 +68,7 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       const bus = await fresh(t)
       const members = [collect(bus, 'work', 100, 'g'), collect(bus, 'work', 100, 'g'), collect(bus, 'work', 100, 'g')]
       const everyone = collect(bus, 'work', 30)
-      for (let i = 0; i < 30; i++) bus.publish('work', i)
+      for (let i = 0; i < 30; i++) bus.publish(ANY, 'work', i)
       await everyone
       await bus.flush()
       const received = members.flatMap((member) => member.seen).sort((x, y) => (x as number) - (y as number))
@@ -73,8 +84,8 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       const wide = collect(bus, 'ev.a.>', 100, 'g')
       const narrow = collect(bus, 'ev.a.x', 100, 'g')
       const everyone = collect(bus, 'ev.>', 40)
-      for (let i = 0; i < 20; i++) bus.publish('ev.a.x', i)
-      for (let i = 20; i < 40; i++) bus.publish('ev.a.y', i)
+      for (let i = 0; i < 20; i++) bus.publish(ANY, 'ev.a.x', i)
+      for (let i = 20; i < 40; i++) bus.publish(ANY, 'ev.a.y', i)
       await everyone
       await bus.flush()
       const received = [...wide.seen, ...narrow.seen].sort((x, y) => (x as number) - (y as number))
@@ -94,7 +105,7 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
       const first = collect(bus, 'copy', 1)
       const second = collect(bus, 'copy', 1)
       const sent = { list: [1] }
-      bus.publish('copy', sent)
+      bus.publish(ANY, 'copy', sent)
       const [a] = await first
       const [b] = await second
       ;(a as { list: number[] }).list.push(2)
@@ -106,13 +117,30 @@ export function busContract(label: string, open: () => Promise<Bus>): void {
     it('stops delivering after unsubscribe', async (t) => {
       const bus = await fresh(t)
       const seen: JsonValue[] = []
-      const subscription = bus.subscribe('u', (message) => seen.push(message))
-      bus.publish('u', 1)
+      const subscription = bus.subscribe(ANY, 'u', (message) => seen.push(message))
+      bus.publish(ANY, 'u', 1)
       await bus.flush()
       subscription.unsubscribe()
-      bus.publish('u', 2)
+      bus.publish(ANY, 'u', 2)
       await bus.flush()
       assert.deepEqual(seen, [1])
+    })
+
+    it('hands a subscription only messages of its topic: others are reported and dropped', async (t) => {
+      const bus = await fresh(t)
+      malformed.length = 0
+      const seen: number[] = []
+      bus.subscribe(NUMBERED, 'typed', (message) => seen.push(message.n))
+      bus.publish(ANY, 'typed', { n: 1 })
+      bus.publish(ANY, 'typed', { n: 'two' })
+      bus.publish(ANY, 'typed', 'three')
+      bus.publish(ANY, 'typed', { n: 4 })
+      await bus.flush()
+      const last = collect(bus, 'typed', 1)
+      bus.publish(ANY, 'typed', { n: 5 })
+      await last
+      assert.deepEqual(seen, [1, 4, 5])
+      assert.deepEqual(malformed, ['numbered typed', 'numbered typed'])
     })
   })
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import { busContract } from './bus.contract.ts'
+import { ANY_JSON, busContract } from './bus.contract.ts'
+import type { MalformedHandler } from './bus.ts'
 import { type BusToRelay, busToRelay, IpcBus, type RelayToBus, relayToBus } from './ipc-bus.ts'
 import { IpcBusRelay } from './ipc-bus-relay.ts'
 
@@ -8,7 +9,7 @@ import { IpcBusRelay } from './ipc-bus-relay.ts'
  * Workers on one relay, each linked as over an IPC channel: in order, later (a macrotask), as
  * JSON, and checked at the decode like the real link.
  */
-function node(workers: number): IpcBus[] {
+function node(workers: number, onMalformed: MalformedHandler = () => {}): IpcBus[] {
   const relay = new IpcBusRelay()
   const channel =
     <T>(deliver: (message: T) => void, check: (message: unknown) => boolean) =>
@@ -27,6 +28,7 @@ function node(workers: number): IpcBus[] {
         (m) => busToRelay.Check(m),
       ),
       onError: () => {},
+      onMalformed,
     })
     relay.attach(
       worker,
@@ -39,17 +41,17 @@ function node(workers: number): IpcBus[] {
   })
 }
 
-busContract('ipc', async () => node(1)[0] as IpcBus)
+busContract('ipc', async ({ onMalformed }) => node(1, onMalformed)[0] as IpcBus)
 
 it('routes between workers: to every subscriber, and to one member of a queue group across workers', async () => {
   const [a, b] = node(2) as [IpcBus, IpcBus]
   const seen = { a: [] as unknown[], b: [] as unknown[], groupA: [] as unknown[], groupB: [] as unknown[] }
-  a.subscribe('ev.>', (message) => seen.a.push(message))
-  b.subscribe('ev.*', (message) => seen.b.push(message))
-  a.subscribe('ev.x', (message) => seen.groupA.push(message), { group: 'g' })
-  b.subscribe('ev.x', (message) => seen.groupB.push(message), { group: 'g' })
+  a.subscribe(ANY_JSON, 'ev.>', (message) => seen.a.push(message))
+  b.subscribe(ANY_JSON, 'ev.*', (message) => seen.b.push(message))
+  a.subscribe(ANY_JSON, 'ev.x', (message) => seen.groupA.push(message), { group: 'g' })
+  b.subscribe(ANY_JSON, 'ev.x', (message) => seen.groupB.push(message), { group: 'g' })
   await Promise.all([a.flush(), b.flush()])
-  for (let i = 0; i < 10; i++) b.publish('ev.x', i)
+  for (let i = 0; i < 10; i++) b.publish(ANY_JSON, 'ev.x', i)
   await b.flush()
   await a.flush()
   const all = Array.from({ length: 10 }, (_, i) => i)

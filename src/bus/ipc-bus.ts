@@ -1,7 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { JsonValue } from '../store/store.ts'
-import type { Bus, BusHandler, BusSubscription, SubscribeOptions } from './bus.ts'
+import type { Bus, BusHandler, BusSubscription, MalformedHandler, SubscribeOptions } from './bus.ts'
+import type { Topic } from './topic.ts'
 
 const Json = Type.Unsafe<JsonValue>(Type.Any())
 
@@ -30,10 +31,13 @@ export interface IpcBusOptions {
   readonly send: (message: BusToRelay) => void
   /** A handler threw. */
   readonly onError: (error: unknown, subject: string) => void
+  /** A message did not fit its subscription's topic (dropped for it). Default: ignored. */
+  readonly onMalformed?: MalformedHandler
 }
 
 interface Entry {
-  readonly handler: BusHandler
+  readonly topic: Topic<unknown>
+  readonly handler: BusHandler<unknown>
   active: boolean
 }
 
@@ -56,14 +60,14 @@ export class IpcBus implements Bus {
     this.#options = options
   }
 
-  publish(subject: string, message: JsonValue): void {
+  publish<T>(_topic: Topic<T>, subject: string, message: T): void {
     if (this.#closed) throw new Error('bus is closed')
-    this.#options.send({ t: 'bus.pub', subject, message })
+    this.#options.send({ t: 'bus.pub', subject, message: message as JsonValue })
   }
 
-  subscribe(subject: string, handler: BusHandler, options: SubscribeOptions = {}): BusSubscription {
+  subscribe<T>(topic: Topic<T>, subject: string, handler: BusHandler<T>, options: SubscribeOptions = {}): BusSubscription {
     const id = this.#nextId++
-    const entry: Entry = { handler, active: true }
+    const entry: Entry = { topic, handler: handler as BusHandler<unknown>, active: true }
     this.#entries.set(id, entry)
     if (!this.#closed) {
       this.#options.send({ t: 'bus.sub', id, subject, ...(options.group !== undefined && { group: options.group }) })
@@ -102,6 +106,10 @@ export class IpcBus implements Bus {
       // The IPC channel made one copy; each further receiver gets its own.
       const copy = first ? message.message : (structuredClone(message.message) as JsonValue)
       first = false
+      if (!entry.topic.check(copy)) {
+        this.#options.onMalformed?.(entry.topic.name, message.subject)
+        continue
+      }
       try {
         entry.handler(copy, message.subject)
       } catch (error) {

@@ -1,10 +1,11 @@
-import type { JsonValue } from '../store/store.ts'
-import type { Bus, BusHandler, BusSubscription, SubscribeOptions } from './bus.ts'
+import type { Bus, BusHandler, BusSubscription, MalformedHandler, SubscribeOptions } from './bus.ts'
 import { subjectMatches } from './subjects.ts'
+import type { Topic } from './topic.ts'
 
 interface Entry {
   readonly pattern: readonly string[]
-  readonly handler: BusHandler
+  readonly topic: Topic<unknown>
+  readonly handler: BusHandler<unknown>
   readonly group: string | undefined
   active: boolean
 }
@@ -18,21 +19,25 @@ export interface MemoryBusOptions {
   readonly onError?: (error: unknown, subject: string) => void
   /** A message reached its receivers `seconds` after it was published (latency metrics). Default: none. */
   readonly onDelivered?: (subject: string, seconds: number) => void
+  /** A message did not fit a subscription's topic (it is dropped for it). Default: ignored. */
+  readonly onMalformed?: MalformedHandler
 }
 
 export class MemoryBus implements Bus {
   readonly #entries: Entry[] = []
   readonly #onError: (error: unknown, subject: string) => void
   readonly #onDelivered: ((subject: string, seconds: number) => void) | undefined
+  readonly #onMalformed: MalformedHandler
   #rotation = 0
   #closed = false
 
   constructor(options: MemoryBusOptions = {}) {
     this.#onError = options.onError ?? (() => {})
     this.#onDelivered = options.onDelivered
+    this.#onMalformed = options.onMalformed ?? (() => {})
   }
 
-  publish(subject: string, message: JsonValue): void {
+  publish<T>(_topic: Topic<T>, subject: string, message: T): void {
     if (this.#closed) throw new Error('bus is closed')
     const tokens = subject.split('.')
     const targets: Entry[] = []
@@ -56,8 +61,13 @@ export class MemoryBus implements Bus {
       this.#onDelivered?.(subject, (performance.now() - published) / 1000)
       for (const entry of targets) {
         if (!entry.active) continue
+        const copy: unknown = JSON.parse(text)
+        if (!entry.topic.check(copy)) {
+          this.#onMalformed(entry.topic.name, subject)
+          continue
+        }
         try {
-          entry.handler(JSON.parse(text) as JsonValue, subject)
+          entry.handler(copy, subject)
         } catch (error) {
           this.#onError(error, subject)
         }
@@ -65,8 +75,14 @@ export class MemoryBus implements Bus {
     })
   }
 
-  subscribe(subject: string, handler: BusHandler, options: SubscribeOptions = {}): BusSubscription {
-    const entry: Entry = { pattern: subject.split('.'), handler, group: options.group, active: true }
+  subscribe<T>(topic: Topic<T>, subject: string, handler: BusHandler<T>, options: SubscribeOptions = {}): BusSubscription {
+    const entry: Entry = {
+      pattern: subject.split('.'),
+      topic,
+      handler: handler as BusHandler<unknown>,
+      group: options.group,
+      active: true,
+    }
     this.#entries.push(entry)
     return {
       unsubscribe: () => {

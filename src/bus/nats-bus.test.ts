@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { newNatsPrefix, TEST_NATS_URL } from '../../test/support/nats.ts'
-import { busContract } from './bus.contract.ts'
+import { ANY_JSON, busContract } from './bus.contract.ts'
 import { NatsBus } from './nats-bus.ts'
 
 // Runs against the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it; .ci/run starts
 // the server), each test under a subject prefix of its own.
-busContract('nats', () => NatsBus.connect({ url: TEST_NATS_URL, prefix: newNatsPrefix() }))
+busContract('nats', ({ onMalformed }) => NatsBus.connect({ url: TEST_NATS_URL, prefix: newNatsPrefix(), onMalformed }))
 
 it('keeps installations apart by prefix, and reports a failing handler', async (t) => {
   const prefix = newNatsPrefix()
@@ -18,16 +18,16 @@ it('keeps installations apart by prefix, and reports a failing handler', async (
     await theirs.close()
   })
   const seen: unknown[] = []
-  ours.subscribe('s', () => {
+  ours.subscribe(ANY_JSON, 's', () => {
     throw new Error('handler bug')
   })
-  ours.subscribe('s', (message, subject) => seen.push([subject, message]))
-  theirs.publish('s', 'not for us')
+  ours.subscribe(ANY_JSON, 's', (message, subject) => seen.push([subject, message]))
+  theirs.publish(ANY_JSON, 's', 'not for us')
   await theirs.flush()
-  ours.publish('s', 'hello')
+  ours.publish(ANY_JSON, 's', 'hello')
   await ours.flush()
   assert.deepEqual(seen, [['s', 'hello']])
   assert.deepEqual(failures, ['s'])
   await ours.close()
-  assert.throws(() => ours.publish('s', 'late'), /closed/)
+  assert.throws(() => ours.publish(ANY_JSON, 's', 'late'), /closed/)
 })

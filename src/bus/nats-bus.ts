@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
-import type { JsonValue } from '../store/store.ts'
-import type { Bus, BusHandler, BusSubscription, SubscribeOptions } from './bus.ts'
+import type { Bus, BusHandler, BusSubscription, MalformedHandler, SubscribeOptions } from './bus.ts'
+import type { Topic } from './topic.ts'
 
 export interface NatsBusOptions {
   /** `nats://host:port`, or several separated by commas. */
@@ -17,6 +17,8 @@ export interface NatsBusOptions {
   readonly onError?: (error: unknown, subject: string) => void
   /** Told when the connection drops and comes back. */
   readonly onStatus?: (status: { type: string; server?: string }) => void
+  /** A message that is not JSON, or does not fit its subscription's topic: dropped. Default: ignored. */
+  readonly onMalformed?: MalformedHandler
 }
 
 /** How long `flush` waits for the server before it says the bus is unreachable, ms. */
@@ -33,12 +35,14 @@ export class NatsBus implements Bus {
   readonly #connection: NatsConnection
   readonly #prefix: string
   readonly #onError: (error: unknown, subject: string) => void
+  readonly #onMalformed: MalformedHandler
   #closed = false
 
   private constructor(connection: NatsConnection, options: NatsBusOptions) {
     this.#connection = connection
     this.#prefix = options.prefix ?? 'sb'
     this.#onError = options.onError ?? (() => {})
+    this.#onMalformed = options.onMalformed ?? (() => {})
   }
 
   /** Connects, and keeps reconnecting for as long as the bus is open. */
@@ -65,12 +69,12 @@ export class NatsBus implements Bus {
     return bus
   }
 
-  publish(subject: string, message: JsonValue): void {
+  publish<T>(_topic: Topic<T>, subject: string, message: T): void {
     if (this.#closed) throw new Error('bus is closed')
     this.#connection.publish(`${this.#prefix}.${subject}`, JSON.stringify(message))
   }
 
-  subscribe(subject: string, handler: BusHandler, options: SubscribeOptions = {}): BusSubscription {
+  subscribe<T>(topic: Topic<T>, subject: string, handler: BusHandler<T>, options: SubscribeOptions = {}): BusSubscription {
     const cut = this.#prefix.length + 1
     const subscription = this.#connection.subscribe(`${this.#prefix}.${subject}`, {
       ...(options.group !== undefined && { queue: options.group }),
@@ -81,8 +85,20 @@ export class NatsBus implements Bus {
           return
         }
         const local = message.subject.slice(cut)
+        // Checked at the decode: another version's message is counted and dropped here.
+        let decoded: unknown
         try {
-          handler(message.json<JsonValue>(), local)
+          decoded = message.json<unknown>()
+        } catch {
+          this.#onMalformed(topic.name, local)
+          return
+        }
+        if (!topic.check(decoded)) {
+          this.#onMalformed(topic.name, local)
+          return
+        }
+        try {
+          handler(decoded, local)
         } catch (thrown) {
           this.#onError(thrown, local)
         }

@@ -1,4 +1,6 @@
+import { Type } from '@sinclair/typebox'
 import type { Bus, BusSubscription } from './bus.ts'
+import { topic } from './topic.ts'
 
 export interface PeersOptions {
   /** A heartbeat this often, ms. */
@@ -9,6 +11,10 @@ export interface PeersOptions {
 
 const HEARTBEAT = 'nodes.alive'
 const HELLO = 'nodes.hello'
+
+/** A node's heartbeat (`bye`: it leaves), and its hello when it starts. */
+export const NODE_ALIVE = topic('nodes.alive', Type.Object({ node: Type.String(), bye: Type.Optional(Type.Boolean()) }))
+const NODE_HELLO = topic('nodes.hello', Type.Object({ node: Type.String() }))
 
 /**
  * The other nodes of the cluster, as heard on the bus: each node says it is alive every second,
@@ -34,9 +40,9 @@ export class Peers {
     this.#node = node
     this.#goneAfterMs = options.goneAfterMs ?? this.#everyMs * 3.5
     this.#subscriptions = [
-      bus.subscribe(HEARTBEAT, (message) => this.#heard(message as { node: string; bye?: boolean })),
-      bus.subscribe(HELLO, (message) => {
-        if (this.#heard(message as { node: string }) && this.#timer !== undefined) this.#beat()
+      bus.subscribe(NODE_ALIVE, HEARTBEAT, (message) => this.#heard(message)),
+      bus.subscribe(NODE_HELLO, HELLO, (message) => {
+        if (this.#heard(message) && this.#timer !== undefined) this.#beat()
       }),
     ]
   }
@@ -44,7 +50,7 @@ export class Peers {
   /** Tells the others this node is here, and keeps telling them. Idempotent. */
   announce(): void {
     if (this.#timer !== undefined) return
-    this.#bus.publish(HELLO, { node: this.#node })
+    this.#bus.publish(NODE_HELLO, HELLO, { node: this.#node })
     this.#timer = setInterval(() => this.#beat(), this.#everyMs)
     this.#timer.unref()
   }
@@ -72,7 +78,7 @@ export class Peers {
     for (const subscription of this.#subscriptions) subscription.unsubscribe()
     if (!announced) return
     try {
-      this.#bus.publish(HEARTBEAT, { node: this.#node, bye: true })
+      this.#bus.publish(NODE_ALIVE, HEARTBEAT, { node: this.#node, bye: true })
     } catch {
       // The bus closed first: the others notice the silence instead.
     }
@@ -89,6 +95,6 @@ export class Peers {
   }
 
   #beat(): void {
-    this.#bus.publish(HEARTBEAT, { node: this.#node })
+    this.#bus.publish(NODE_ALIVE, HEARTBEAT, { node: this.#node })
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AuditLog } from '../audit/audit-log.ts'
+import { ANY_JSON } from '../bus/bus.contract.ts'
 import { MemoryBus } from '../bus/memory-bus.ts'
 import { Peers } from '../bus/peers.ts'
 import { ChannelDirectory } from '../channels/channel-directory.ts'
@@ -34,7 +35,7 @@ describe('change feed', () => {
       await store.close()
     })
     const notices: ChangeNotice[] = []
-    bus.subscribe('changes.>', (message) => notices.push(message as unknown as ChangeNotice))
+    bus.subscribe(ANY_JSON, 'changes.>', (message) => notices.push(message as unknown as ChangeNotice))
 
     // Node A writes; node B only hears the bus and reads the shared store.
     const feedA = new ChangeFeed(bus, 'node-a')
@@ -90,9 +91,9 @@ describe('change feed', () => {
       (error) => assert.fail(String(error)),
     )
     const notice = (operation: string) =>
-      ({ node: 'other', collection: 'things', operation, id: 'x', scope: null, entity: { id: 'x' } }) as unknown as JsonValue
-    bus.publish('changes.things', notice('update'))
-    bus.publish('changes.things', notice('delete'))
+      ({ node: 'other', collection: 'things', operation, id: 'x', scope: null, seq: 1 }) as unknown as JsonValue
+    bus.publish(ANY_JSON, 'changes.things', notice('update'))
+    bus.publish(ANY_JSON, 'changes.things', notice('delete'))
     await bus.flush()
     release({ id: 'x', stale: true })
     await slowLoad
@@ -119,7 +120,14 @@ describe('change feed', () => {
         }),
     )
     // Another node deletes x while this one's scan, which still saw x, is on its way.
-    bus.publish('changes.things', { node: 'other', collection: 'things', operation: 'delete', id: 'x', scope: null, seq: 1 })
+    bus.publish(ANY_JSON, 'changes.things', {
+      node: 'other',
+      collection: 'things',
+      operation: 'delete',
+      id: 'x',
+      scope: null,
+      seq: 1,
+    })
     await bus.flush()
     answer([
       { scope: null, doc: { id: 'x', stale: true } },

@@ -1,5 +1,7 @@
+import { Type } from '@sinclair/typebox'
 import type { Bus, BusSubscription } from '../bus/bus.ts'
 import type { Peers } from '../bus/peers.ts'
+import { topic } from '../bus/topic.ts'
 import type { Doc, JsonValue, Scope, ScopedDoc } from '../store/store.ts'
 import type { Operation } from './collection.ts'
 
@@ -52,6 +54,19 @@ export interface ChangeNotice {
 /** A change notice as it travels to the other nodes. */
 export type RemoteNotice = Omit<ChangeNotice, 'entity'>
 
+const REMOTE_NOTICE = topic(
+  'changes',
+  Type.Object({
+    node: Type.String(),
+    collection: Type.String(),
+    operation: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+    id: Type.String(),
+    scope: Type.Union([Type.String(), Type.Null()]),
+    seq: Type.Integer(),
+  }),
+)
+const CONFIRMATION = topic('confirm.changes', Type.Object({ node: Type.String(), seq: Type.Integer() }))
+
 export const CHANGES_SUBJECT = 'changes'
 const CONFIRM_SUBJECT = 'confirm.changes'
 
@@ -87,15 +102,11 @@ export class ChangeFeed {
     this.#node = node
     this.#options = options
     this.#subscriptions = [
-      bus.subscribe(`${CHANGES_SUBJECT}.>`, (message) => {
-        const notice = message as unknown as RemoteNotice
+      bus.subscribe(REMOTE_NOTICE, `${CHANGES_SUBJECT}.>`, (notice) => {
         if (notice.node === this.#node) return
         void this.#notify({ ...notice, entity: undefined }).then(() => this.#confirm(notice))
       }),
-      bus.subscribe(`${CONFIRM_SUBJECT}.${node}`, (message) => {
-        const { node: from, seq } = message as { node: string; seq: number }
-        this.#confirmed(from, seq)
-      }),
+      bus.subscribe(CONFIRMATION, `${CONFIRM_SUBJECT}.${node}`, ({ node: from, seq }) => this.#confirmed(from, seq)),
     ]
     // A node that says goodbye confirms nothing more: writes stop waiting for it at once.
     options.peers?.onGone((gone) => {
@@ -115,7 +126,7 @@ export class ChangeFeed {
   #confirm(notice: RemoteNotice): void {
     if (this.#closed) return
     try {
-      this.#bus.publish(`${CONFIRM_SUBJECT}.${notice.node}`, { node: this.#node, seq: notice.seq })
+      this.#bus.publish(CONFIRMATION, `${CONFIRM_SUBJECT}.${notice.node}`, { node: this.#node, seq: notice.seq })
     } catch {
       // The bus closed meanwhile: the writer stops waiting at its bound.
     }
@@ -209,7 +220,7 @@ export class ChangeFeed {
     const peers = this.#options.peers?.live() ?? []
     const confirmed = peers.length === 0 ? Promise.resolve() : this.#confirmations(notice, peers)
     const { entity: _local, ...remote } = notice
-    this.#bus.publish(`${CHANGES_SUBJECT}.${change.collection}`, remote satisfies RemoteNotice as unknown as JsonValue)
+    this.#bus.publish(REMOTE_NOTICE, `${CHANGES_SUBJECT}.${change.collection}`, remote satisfies RemoteNotice)
     for (const listener of this.#committedHere) listener(notice)
     return confirmed
   }

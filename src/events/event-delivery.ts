@@ -2,7 +2,7 @@ import type { Bus, BusSubscription } from '../bus/bus.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { EventMetrics } from '../metrics/event-metrics.ts'
-import { type BusEvent, domainSubject, patternMatches, patternSubject } from './event-names.ts'
+import { type BusEvent, domainSubject, EVENT, patternMatches, patternSubject } from './event-names.ts'
 import { type ObjectFilter, objectsMatch, type SubscribeRequest } from './subscription.ts'
 
 /** What delivery needs of a websocket connection (`S` is one). */
@@ -157,8 +157,8 @@ export class EventDelivery<S extends EventSink> {
     if (active) {
       if (!listener) {
         const subscribers = new Set<Subscriber<S>>()
-        const bus = this.#options.bus.subscribe(domainSubject(connection.domainId), (message) =>
-          this.#toEach(subscribers, message as unknown as BusEvent),
+        const bus = this.#options.bus.subscribe(EVENT, domainSubject(connection.domainId), (event) =>
+          this.#toEach(subscribers, event),
         )
         listener = { bus, subscribers }
         this.#domains.set(connection.domainId, listener)
@@ -200,7 +200,7 @@ export class EventDelivery<S extends EventSink> {
     const members = listener
     for (const subject of wanted) {
       if (members.subjects.has(subject)) continue
-      const bus = this.#options.bus.subscribe(subject, (message) => this.#toOne(members, message as unknown as BusEvent), {
+      const bus = this.#options.bus.subscribe(EVENT, subject, (event) => this.#toOne(members, event), {
         group: `evch.${channelId}`,
       })
       members.subjects.set(subject, bus)

@@ -1,3 +1,6 @@
+import { Type } from '@sinclair/typebox'
+import { type MessageOf, topic } from '../bus/topic.ts'
+
 /**
  * Event classes and names (SPEC §8), and the bus subjects they travel on.
  *
@@ -27,13 +30,17 @@ export interface EventPattern {
 }
 
 /** An event as it travels on the bus and reaches clients (without its subscription ids). */
-export interface BusEvent {
-  readonly id: string
-  readonly class: EventClass
-  readonly name: string
-  readonly data: unknown
-  readonly ts: string
-}
+export const EVENT = topic(
+  'ev',
+  Type.Object({
+    id: Type.String(),
+    class: Type.Union(EVENT_CLASSES.map((name) => Type.Literal(name))),
+    name: Type.String(),
+    data: Type.Unknown(),
+    ts: Type.String(),
+  }),
+)
+export type BusEvent = MessageOf<typeof EVENT>
 
 /** `"<class>.<name>"`, `"<class>.*"` or `"<class>"` as a pattern, or why it is not one. */
 export function parsePattern(text: string): EventPattern | string {

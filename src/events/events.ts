@@ -4,7 +4,7 @@ import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import type { EventMetrics } from '../metrics/event-metrics.ts'
 import type { JsonValue } from '../store/store.ts'
-import { type BusEvent, type EventClass, eventSubject, PROJECT_EVENT_NAME } from './event-names.ts'
+import { type BusEvent, EVENT, type EventClass, eventSubject, PROJECT_EVENT_NAME } from './event-names.ts'
 
 export interface EventsOptions {
   readonly bus: Bus
@@ -76,7 +76,7 @@ export class Events {
   #publish(domainId: string, cls: EventClass, name: string, data: unknown, collection?: string): BusEvent {
     const event: BusEvent = { id: newId(), class: cls, name, data, ts: new Date().toISOString() }
     if (this.#closed) return event
-    this.#options.bus.publish(eventSubject(domainId, cls, name, collection), event as unknown as JsonValue)
+    this.#options.bus.publish(EVENT, eventSubject(domainId, cls, name, collection), event)
     this.#options.metrics.emitted(cls)
     return event
   }

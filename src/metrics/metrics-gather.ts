@@ -1,9 +1,24 @@
+import { Type } from '@sinclair/typebox'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client'
 import type { Bus, BusSubscription } from '../bus/bus.ts'
-import type { JsonValue } from '../store/store.ts'
+import { topic } from '../bus/topic.ts'
 import type { Metrics } from './metrics.ts'
 
 type Snapshot = MetricObjectWithValues<MetricValueWithName<string>>[]
+
+const ASK = topic('metrics.ask', Type.Object({ from: Type.String(), ask: Type.String() }))
+/** prom-client's JSON form of a registry, checked as far as the aggregation reads it. */
+const ANSWER = topic(
+  'metrics.answer',
+  Type.Object({
+    ask: Type.String(),
+    snapshot: Type.Array(
+      Type.Unsafe<Snapshot[number]>(
+        Type.Object({ name: Type.String(), help: Type.String(), type: Type.String(), values: Type.Array(Type.Unknown()) }),
+      ),
+    ),
+  }),
+)
 
 export interface MetricsGatherOptions {
   readonly bus: Bus
@@ -34,17 +49,15 @@ export class MetricsGather {
     this.#options = options
     const { bus, scope, node } = options
     this.#subscriptions = [
-      bus.subscribe(`metrics.ask.${scope}`, (message) => {
-        const { from, ask } = message as { from: string; ask: string }
+      bus.subscribe(ASK, `metrics.ask.${scope}`, ({ from, ask }) => {
         if (from === node) return
         options.metrics.snapshot().then(
-          (snapshot) => bus.publish(`metrics.answer.${from}`, { ask, snapshot } as unknown as JsonValue),
+          (snapshot) => bus.publish(ANSWER, `metrics.answer.${from}`, { ask, snapshot }),
           // A worker that cannot read its own metrics is left out of that scrape.
           () => {},
         )
       }),
-      bus.subscribe(`metrics.answer.${node}`, (message) => {
-        const { ask, snapshot } = message as unknown as { ask: string; snapshot: Snapshot }
+      bus.subscribe(ANSWER, `metrics.answer.${node}`, ({ ask, snapshot }) => {
         const waiting = this.#waiting.get(ask)
         if (!waiting) return
         waiting.snapshots.push(snapshot)
@@ -69,7 +82,7 @@ export class MetricsGather {
             resolve()
           },
         })
-        bus.publish(`metrics.ask.${scope}`, { from: node, ask })
+        bus.publish(ASK, `metrics.ask.${scope}`, { from: node, ask })
       })
       this.#waiting.delete(ask)
     }

@@ -237,14 +237,25 @@ const SUBJECT_CACHE = 1024
 export class BusMetrics {
   readonly #durations: Family<HistogramSeries>
   readonly #bySubject = new Map<string, HistogramSeries>()
+  readonly #malformed: Family<Series>
 
   constructor(registry: Registry) {
+    this.#malformed = counter(registry, {
+      name: 'switchboard_bus_malformed_total',
+      help: 'Bus messages dropped because they did not fit their topic (a node of another version), by topic',
+      labelNames: ['topic'],
+    })
     this.#durations = histogram(registry, {
       name: 'switchboard_bus_delivery_seconds',
       help: 'Time from publishing a bus message to its delivery, by the first token of its subject (ws, changes, …)',
       labelNames: ['subject'],
       buckets: LATENCY_BUCKETS,
     })
+  }
+
+  /** A message did not fit its topic and was dropped (topics are a fixed set: bus/topic.ts). */
+  readonly malformed = (topic: string): void => {
+    this.#malformed.series(topic).value++
   }
 
   /** One message was delivered `seconds` after it was published (the bus's delivery observer). */

@@ -1,26 +1,36 @@
+import { Type } from '@sinclair/typebox'
 import type { Bus, BusSubscription } from '../bus/bus.ts'
 import type { Peers } from '../bus/peers.ts'
+import { type MessageOf, topic } from '../bus/topic.ts'
 import { newId } from '../ids.ts'
-import type { JsonValue } from '../store/store.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
 
-/** One live connection as the admin API lists it. */
-export interface ConnectionView {
-  readonly id: string
-  readonly channel_id: string
-  readonly channel_code: string
-  readonly ip: string
-  readonly opened_at: string
+const ConnectionViewSchema = Type.Object({
+  id: Type.String(),
+  channel_id: Type.String(),
+  channel_code: Type.String(),
+  ip: Type.String(),
+  opened_at: Type.String(),
   /** The node that holds it. */
-  readonly node: string
-}
+  node: Type.String(),
+})
 
-interface Question {
-  readonly qid: string
-  readonly from: string
-  readonly domainId: string
-  readonly channelId: string | null
-}
+const QUESTION = topic(
+  'connections.ask',
+  Type.Object({
+    qid: Type.String(),
+    from: Type.String(),
+    domainId: Type.String(),
+    channelId: Type.Union([Type.String(), Type.Null()]),
+  }),
+)
+const ANSWER = topic(
+  'connections.answer',
+  Type.Object({ qid: Type.String(), node: Type.String(), found: Type.Array(ConnectionViewSchema) }),
+)
+
+/** One live connection as the admin API lists it. */
+export type ConnectionView = MessageOf<typeof ANSWER>['found'][number]
 
 const ASK = 'connections.ask'
 const ANSWERS = 'connections.answer'
@@ -46,14 +56,12 @@ export class ConnectionCensus {
     this.#registry = deps.registry
     this.#node = deps.node
     this.#subscriptions = [
-      deps.bus.subscribe(ASK, (message) => {
-        const question = message as unknown as Question
+      deps.bus.subscribe(QUESTION, ASK, (question) => {
         if (question.from === this.#node) return
         const answer = { qid: question.qid, node: this.#node, found: this.#local(question.domainId, question.channelId) }
-        this.#bus.publish(`${ANSWERS}.${question.from}`, answer as unknown as JsonValue)
+        this.#bus.publish(ANSWER, `${ANSWERS}.${question.from}`, answer)
       }),
-      deps.bus.subscribe(`${ANSWERS}.${deps.node}`, (message) => {
-        const answer = message as unknown as { qid: string; node: string; found: ConnectionView[] }
+      deps.bus.subscribe(ANSWER, `${ANSWERS}.${deps.node}`, (answer) => {
         const waiting = this.#waiting.get(answer.qid)
         if (!waiting) return
         waiting.found.push(...answer.found)
@@ -82,7 +90,7 @@ export class ConnectionCensus {
             resolve()
           }
           this.#waiting.set(qid, { pending: new Set(peers), found, done: finish })
-          this.#bus.publish(ASK, { qid, from: this.#node, domainId, channelId } satisfies Question as unknown as JsonValue)
+          this.#bus.publish(QUESTION, ASK, { qid, from: this.#node, domainId, channelId })
         })
       } finally {
         this.#waiting.delete(qid)

@@ -1,4 +1,6 @@
+import { Type } from '@sinclair/typebox'
 import type { Bus, BusSubscription } from '../bus/bus.ts'
+import { type MessageOf, topic } from '../bus/topic.ts'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
 import { channelForScripts } from '../channels/channel-runtime.ts'
 import { AppError } from '../errors.ts'
@@ -20,24 +22,36 @@ export interface WsPushDeps {
   readonly onError: (error: unknown) => void
 }
 
-/** A push as it travels on the bus to the node(s) holding its connections. */
-interface PushMessage {
-  readonly domainId: string
-  readonly connectionId: string | null
-  readonly channelId: string | null
-  readonly name: string
-  readonly data: JsonValue
-  /** Sync pushes: the qid added to the data, and the node waiting for the answer. */
-  readonly qid: string | null
-  readonly replyTo: string | null
-  readonly timeoutMs: number
-  /** The request behind the execution that pushed: a reshaping script's run carries it on. */
-  readonly requestId: string | null
-  /** How many executions led to the push (`MAX_CHAIN_DEPTH`): a reshaping script runs one deeper. */
-  readonly depth: number
-}
+const Json = Type.Unsafe<JsonValue>(Type.Unknown())
+const NullableString = Type.Union([Type.String(), Type.Null()])
 
-type Reply = { readonly qid: string; readonly payload: JsonValue } | { readonly qid: string; readonly error: string }
+/** A push as it travels on the bus to the node(s) holding its connections. */
+const PUSH = topic(
+  'ws.push',
+  Type.Object({
+    domainId: Type.String(),
+    connectionId: NullableString,
+    channelId: NullableString,
+    name: Type.String(),
+    data: Json,
+    /** Sync pushes: the qid added to the data, and the node waiting for the answer. */
+    qid: NullableString,
+    replyTo: NullableString,
+    timeoutMs: Type.Number(),
+    /** The request behind the execution that pushed: a reshaping script's run carries it on. */
+    requestId: NullableString,
+    /** How many executions led to the push (`MAX_CHAIN_DEPTH`): a reshaping script runs one deeper. */
+    depth: Type.Integer(),
+  }),
+)
+type PushMessage = MessageOf<typeof PUSH>
+type Reply = MessageOf<typeof REPLY>
+
+/** The answer of a sync push's client, back to the node that waits. */
+const REPLY = topic(
+  'ws.reply',
+  Type.Union([Type.Object({ qid: Type.String(), payload: Json }), Type.Object({ qid: Type.String(), error: Type.String() })]),
+)
 
 export interface PushOptions {
   readonly sync: boolean
@@ -64,10 +78,10 @@ export class WsPush {
   constructor(deps: WsPushDeps) {
     this.#deps = deps
     this.#subscriptions = [
-      deps.bus.subscribe('ws.push', (message) => {
-        this.#deliver(message as unknown as PushMessage).catch(deps.onError)
+      deps.bus.subscribe(PUSH, 'ws.push', (message) => {
+        this.#deliver(message).catch(deps.onError)
       }),
-      deps.bus.subscribe(`ws.reply.${deps.nodeId}`, (message) => this.#replied(message as unknown as Reply)),
+      deps.bus.subscribe(REPLY, `ws.reply.${deps.nodeId}`, (reply) => this.#replied(reply)),
     ]
   }
 
@@ -114,7 +128,7 @@ export class WsPush {
       depth: options.depth,
     }
     if (qid === null) {
-      this.#deps.bus.publish('ws.push', message as unknown as JsonValue)
+      this.#deps.bus.publish(PUSH, 'ws.push', message)
       return Promise.resolve(null)
     }
     return new Promise((resolve, reject) => {
@@ -132,7 +146,7 @@ export class WsPush {
           reject(error)
         },
       })
-      this.#deps.bus.publish('ws.push', message as unknown as JsonValue)
+      this.#deps.bus.publish(PUSH, 'ws.push', message)
     })
   }
 
@@ -220,7 +234,7 @@ export class WsPush {
   #answer(message: PushMessage, outcome: { payload: JsonValue } | { error: string }): void {
     if (message.qid === null || message.replyTo === null) return
     try {
-      this.#deps.bus.publish(`ws.reply.${message.replyTo}`, { qid: message.qid, ...outcome } as unknown as JsonValue)
+      this.#deps.bus.publish(REPLY, `ws.reply.${message.replyTo}`, { qid: message.qid, ...outcome })
     } catch (error) {
       // The bus closed while a reshaping script ran: the waiting script ends at its timeout.
       this.#deps.onError(error)
