@@ -23,7 +23,7 @@ const NO_STATS = {
   isolates: 0,
   heapBytes: 0,
   created: 0,
-  disposals: { evicted: 0, memory: 0, cpu: 0, timeout: 0, sync_slice: 0, load_failed: 0, shutdown: 0 },
+  disposals: { evicted: 0, memory: 0, cpu: 0, timeout: 0, load_failed: 0, shutdown: 0 },
 }
 
 interface PendingCall {

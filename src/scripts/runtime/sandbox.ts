@@ -17,14 +17,14 @@ export type SandboxResult =
   | { readonly kind: 'aborted' }
   | { readonly kind: 'stopped'; readonly reason: string }
   /**
-   * Nothing of the run left the isolate, and the sandbox is stopped: run it again in another.
-   * A synchronous run cut at SYNC_SLICE_MS before its outcome (its host calls are refused), or a
-   * run that was waiting to start when that happened.
+   * A synchronous run cut at SYNC_SLICE_MS before its outcome: nothing of it left the isolate
+   * (its host calls are refused), so it can run again from its start, asynchronously. `spun`: it
+   * used the slice's CPU (a loop); else the thread was only descheduled (a loaded machine).
    */
-  | { readonly kind: 'retry' }
+  | { readonly kind: 'retry'; readonly spun: boolean }
 
 /** Why a sandbox's isolate was disposed (a metric label: keep the set small). */
-export type StopCause = 'evicted' | 'memory' | 'cpu' | 'timeout' | 'sync_slice' | 'load_failed' | 'shutdown'
+export type StopCause = 'evicted' | 'memory' | 'cpu' | 'timeout' | 'load_failed' | 'shutdown'
 
 export interface SandboxOptions {
   readonly memoryMb: number
@@ -266,8 +266,12 @@ export class Sandbox {
       let outcome: Outcome | SandboxResult | undefined
       const sync = mayRunSync && this.#quickRuns >= QUICK_RUNS_BEFORE_SYNC
       let waited = false
+      // A synchronous run's CPU time: what the script used, not how long a loaded machine kept
+      // this thread waiting (which would count in a wall-clock measure and demote a quick script).
+      let cpuMs: number | undefined
       if (sync) {
         const sliced = timeoutMs > SYNC_SLICE_MS
+        const cpuBefore = this.#cpuTime() ?? 0n
         try {
           outcome = entry.applySync(undefined, start, {
             ...startOptions,
@@ -280,12 +284,15 @@ export class Sandbox {
             // Cut at the slice, not at its timeout. Its scope goes before this thread returns to
             // the event loop (finally, below), so host calls it made are refused when they arrive:
             // nothing of the run left the isolate, and it can run again from the start.
-            this.stop('sync_slice', 'the script ran synchronously past the slice')
-            return { kind: 'retry' }
+            const used = Number((this.#cpuTime() ?? cpuBefore) - cpuBefore) / 1e6
+            this.#forgetSync(execId)
+            return { kind: 'retry', spun: used >= SYNC_SLICE_MS / 2 }
           }
           // A call cut by its timeout leaves the isolate idle: fetch the run's log.
           if (outcome.kind === 'timeout') this.#dropSync(scope, execId)
         }
+        const cpuAfter = this.#cpuTime()
+        if (cpuAfter !== undefined) cpuMs = Number(cpuAfter - cpuBefore) / 1e6
       }
       if (outcome === undefined) {
         // Started synchronously, it now waits on a host call: this script is not one for the
@@ -309,8 +316,9 @@ export class Sandbox {
         if (outcome.kind === 'timeout' || outcome.kind === 'aborted') this.#demote()
         return outcome
       }
-      // The script's own measure: under load, waits for the isolate would count in ours.
-      const took = outcome[3]
+      // The isolate's CPU for a synchronous run; else the script's own measure (under load, waits
+      // for the isolate would count in ours).
+      const took = cpuMs ?? outcome[3]
       if (took > SLOW_RUN_MS || waited) this.#demote()
       else if (took <= QUICK_RUN_MS && this.#quickRuns >= 0) this.#quickRuns++
       deliverLogs(scope, outcome[2])
@@ -326,7 +334,7 @@ export class Sandbox {
 
   /** A run that found the sandbox stopped before it started. */
   #notStarted(): SandboxResult {
-    return this.#stopCause === 'sync_slice' ? { kind: 'retry' } : { kind: 'stopped', reason: this.#reason() }
+    return { kind: 'stopped', reason: this.#reason() }
   }
 
   /** No synchronous calls for this script any more; runs waiting to make one go ahead. */
@@ -439,6 +447,15 @@ export class Sandbox {
       if (Array.isArray(lines)) deliverLogs(scope, lines)
     } catch {
       // The isolate is gone or refused; the run's log ends where it was.
+    }
+  }
+
+  /** Tells an idle isolate to forget a run that will run again: its log lines are not wanted. */
+  #forgetSync(execId: number): void {
+    try {
+      ;(this.#entry as ivm.Reference).applySync(undefined, [2, execId])
+    } catch {
+      // The isolate is gone: nothing of the run is left in it.
     }
   }
 

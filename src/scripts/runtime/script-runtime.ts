@@ -100,7 +100,7 @@ interface Pool {
   readonly key: string
   readonly script: RunnableScript
   readonly code: string
-  /** A synchronous run of it was cut (sandbox.ts SYNC_SLICE_MS): its runs stay asynchronous. */
+  /** A synchronous run of it spun past the slice (sandbox.ts SYNC_SLICE_MS): its runs stay asynchronous. */
   noSync: boolean
   /** What its taint set going (Containment), when an isolate of it reached its memory limit. */
   tainting: Promise<void> | undefined
@@ -133,7 +133,6 @@ export class ScriptRuntime implements ScriptRunner {
     memory: 0,
     cpu: 0,
     timeout: 0,
-    sync_slice: 0,
     load_failed: 0,
     shutdown: 0,
   }
@@ -169,6 +168,7 @@ export class ScriptRuntime implements ScriptRunner {
     if (this.#closed) return { kind: 'stopped', reason: 'the server is shutting down' }
     const pool = this.#pool(script)
     const began = performance.now()
+    let mayRunSync = !pool.noSync
     for (;;) {
       const sandbox = await this.#sandboxFor(pool)
       if (typeof sandbox === 'string') {
@@ -177,14 +177,16 @@ export class ScriptRuntime implements ScriptRunner {
       let result: SandboxResult
       try {
         const remainingMs = Math.max(1, Math.ceil(timeoutMs - (performance.now() - began)))
-        result = await sandbox.run(scope, input, remainingMs, abort, !pool.noSync)
+        result = await sandbox.run(scope, input, remainingMs, abort, mayRunSync)
       } finally {
         pool.waiters.shift()?.()
       }
       if (result.kind === 'stopped' && pool.tainting) await pool.tainting
       if (result.kind !== 'retry') return result
-      // Cut at the synchronous slice: again, asynchronously, in a fresh isolate.
-      pool.noSync = true
+      // Cut at the synchronous slice: again, asynchronously; a loop keeps the script off the
+      // synchronous path for good, a descheduled thread only this once.
+      if (result.spun) pool.noSync = true
+      mayRunSync = false
     }
   }
 
