@@ -115,7 +115,7 @@ export interface App {
 
 export interface AppOptions {
   readonly logger?: Logger
-  /** PostgreSQL schema to use (tests isolate themselves with one per run). */
+  /** PostgreSQL schema to use, over SWITCHBOARD_DATABASE_SCHEMA (tests isolate themselves with one per run). */
   readonly postgresSchema?: string
   /**
    * This process holds an isolate V8 may not have stopped (SPEC §13): the supervisor's worker
@@ -159,11 +159,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const lock = DataDirLock.acquire(sqliteFile)
       opened.push({ close: async () => lock.release() })
     }
+    const schema = options.postgresSchema ?? config.databaseSchema
     const store: Store = config.databaseUrl
       ? await openPostgresStore({
           url: config.databaseUrl,
           onQuery: metrics.store.query,
-          ...(options.postgresSchema !== undefined && { schema: options.postgresSchema }),
+          ...(schema !== undefined && { schema }),
         })
       : openSqliteStore(sqliteFile, { onQuery: metrics.store.query })
     opened.push(store)

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { availableParallelism } from 'node:os'
 import { describe, it } from 'node:test'
 import { loadClientConfig, loadConfig } from './config.ts'
 
@@ -16,6 +17,9 @@ describe('configuration', () => {
     assert.deepEqual(config.trustProxy, [])
     assert.equal(config.metricsToken, undefined)
     assert.equal(config.shutdownTimeoutMs, 15_000)
+    assert.equal(config.workers, availableParallelism())
+    assert.equal(config.scriptIsolation, 'worker')
+    assert.equal(config.scriptWasm, false)
   })
 
   it('reads every variable', () => {
@@ -34,8 +38,18 @@ describe('configuration', () => {
       SWITCHBOARD_TEMP_LINK_SECONDS: '60',
       SWITCHBOARD_METRICS_TOKEN: 'a-long-enough-scrape-token',
       SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '2500',
+      SWITCHBOARD_DATABASE_SCHEMA: 'switchboard_prod',
+      SWITCHBOARD_WORKERS: '6',
+      SWITCHBOARD_WORKER_MEMORY_MB: '1024',
+      SWITCHBOARD_SCRIPT_ISOLATION: 'process',
+      SWITCHBOARD_SCRIPT_WASM: '1',
     })
     assert.equal(config.port, 9000)
+    assert.equal(config.databaseSchema, 'switchboard_prod')
+    assert.equal(config.workers, 6)
+    assert.equal(config.workerMemoryMb, 1024)
+    assert.equal(config.scriptIsolation, 'process')
+    assert.equal(config.scriptWasm, true)
     assert.equal(config.dataDir, '/var/lib/switchboard')
     assert.deepEqual(config.trustProxy, ['10.0.0.0/8', '::1'])
     assert.deepEqual(config.license, { public: 10, eventing: 0 })
@@ -61,6 +75,10 @@ describe('configuration', () => {
       [{ SWITCHBOARD_TEMP_LINK_SECONDS: '0' }, /SWITCHBOARD_TEMP_LINK_SECONDS must be an integer from 1 to 86400/],
       [{ SWITCHBOARD_METRICS_TOKEN: 'short' }, /SWITCHBOARD_METRICS_TOKEN must be at least 16/],
       [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
+      [{ SWITCHBOARD_WORKERS: '0' }, /SWITCHBOARD_WORKERS must be an integer from 1 to 256/],
+      [{ SWITCHBOARD_SCRIPT_ISOLATION: 'thread' }, /SWITCHBOARD_SCRIPT_ISOLATION must be one of worker, process/],
+      [{ SWITCHBOARD_SCRIPT_WASM: 'yes' }, /SWITCHBOARD_SCRIPT_WASM must be 1 or 0/],
+      [{ SWITCHBOARD_DATABASE_SCHEMA: 'Public' }, /SWITCHBOARD_DATABASE_SCHEMA must be/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
   })

@@ -20,6 +20,8 @@ export interface Config {
   readonly adminKey: string | undefined
   /** PostgreSQL URL: selects the PostgreSQL store instead of SQLite. */
   readonly databaseUrl: string | undefined
+  /** PostgreSQL schema of the installation's tables (created if missing); default the connection's own (`public`). */
+  readonly databaseSchema: string | undefined
   readonly natsUrl: string | undefined
   /** Before every NATS subject and stream name: installations sharing a NATS server stay apart. */
   readonly natsPrefix: string
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: resolve(text('SWITCHBOARD_DATA_DIR') ?? './data'),
     adminKey: adminKey(text('SWITCHBOARD_ADMIN_KEY')),
     databaseUrl: url('SWITCHBOARD_DATABASE_URL', text('SWITCHBOARD_DATABASE_URL'), ['postgres:', 'postgresql:']),
+    databaseSchema: schemaName(text('SWITCHBOARD_DATABASE_SCHEMA')),
     natsUrl: url('SWITCHBOARD_NATS_URL', text('SWITCHBOARD_NATS_URL'), ['nats:', 'tls:']),
     natsPrefix: natsPrefix(text('SWITCHBOARD_NATS_PREFIX')),
     queueAckWaitMs: integer('SWITCHBOARD_QUEUE_ACK_WAIT_MS', text('SWITCHBOARD_QUEUE_ACK_WAIT_MS'), 30_000, 1000, 3_600_000),
@@ -325,4 +328,11 @@ function flag(name: string, value: string | undefined): boolean {
   if (value === undefined || value === '0' || value === 'false') return false
   if (value === '1' || value === 'true') return true
   throw new ConfigError(`${name} must be 1 or 0`)
+}
+
+function schemaName(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+    throw new ConfigError('SWITCHBOARD_DATABASE_SCHEMA must be 1-63 lower-case letters, digits or _, not starting with a digit')
+  }
+  return value
 }

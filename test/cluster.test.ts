@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { type ClusterNode, startCluster } from './support/cluster.ts'
+import { deleteStreamsOf, newNatsPrefix, TEST_NATS_URL } from './support/nats.ts'
+import { startNode } from './support/node.ts'
+import { dropSchema, newSchemaName, TEST_DATABASE_URL } from './support/postgres.ts'
+import { rawRequest } from './support/raw-http.ts'
 import { CHANNELS, type Client, DOMAINS, json, jsonArray, SCRIPTS } from './support/server.ts'
+
+const EXECUTIONS = '/rest/v1/service/executions'
+
 import { TestSocket } from './support/ws-client.ts'
 
 async function webhook(node: ClusterNode, token: string, body: unknown = {}): Promise<{ status: number; body: unknown }> {
@@ -36,6 +43,40 @@ async function connectionId(client: TestSocket): Promise<string> {
 }
 
 describe('cluster mode: several nodes on PostgreSQL and NATS', () => {
+  it('runs each node as the embedded mode does, a supervisor and its workers, each worker a peer', async (t) => {
+    // Two machines' worth: `switchboard serve` twice, two workers each, on one schema and prefix.
+    const schema = newSchemaName()
+    const prefix = newNatsPrefix()
+    t.after(async () => {
+      await dropSchema(schema)
+      await deleteStreamsOf(prefix)
+    })
+    const env = {
+      SWITCHBOARD_DATABASE_URL: TEST_DATABASE_URL,
+      SWITCHBOARD_DATABASE_SCHEMA: schema,
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix,
+    }
+    const a = await startNode(t, { workers: 2, env })
+    const b = await startNode(t, { workers: 2, env })
+    const channel = await hookChannel(a.root, 'shop', 'return { v: startparam(4).v }')
+    // Every worker of B serves the channel created through A, at once; each request on a
+    // connection of its own, so both workers take some.
+    const post = (url: string, token: string, v: number) =>
+      rawRequest(url, 'POST', `/exec/${token}`, { 'content-type': 'application/json' }, JSON.stringify({ v }))
+    for (let v = 0; v < 20; v++) assert.deepEqual((await post(b.url, channel.token_local, v)).body, { v })
+    const rotated = json(await b.root.patch(`${CHANNELS}/${channel.id}`, { token_local: null }))
+    for (let v = 0; v < 20; v++) {
+      assert.equal((await post(a.url, channel.token_local, v)).status, 404, 'the old token fails on every worker of A')
+      assert.deepEqual((await post(a.url, String(rotated.token_local), v)).body, { v })
+    }
+    // An async webhook accepted by a worker of A runs (JetStream), and B lists its record.
+    const later = await hookChannel(a.root, 'later', 'return startparam(4).v * 2', {})
+    const accepted = json(await post(a.url, later.token_local, 21)).execution_id as string
+    await b.until(async () => json(await b.root.get(`${EXECUTIONS}/${accepted}`)).status === 'ok', 30_000, 'the async run')
+    assert.deepEqual(json(await b.root.get(`${EXECUTIONS}/${accepted}`)).output, { result: 42 })
+  })
+
   it('sees a change made through one node on the very next request to another', async (t) => {
     const { nodes } = await startCluster(t, 2)
     const [a, b] = nodes as [ClusterNode, ClusterNode]
