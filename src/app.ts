@@ -375,7 +375,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         options.replaceMe ??
         ((reason) => logger.error({ reason }, 'no supervisor replaces this process: restart it to free the memory')),
     })
-    const executionService = collection(executionsCollection)
+    // An accepted async webhook without a record yet shows as queued (from its job).
+    let asyncWebhooks: AsyncWebhooks | undefined
+    const executionService = collection(
+      executionsCollection(async (scope, id) => (scope === null ? undefined : asyncWebhooks?.queued(scope, id))),
+    )
     const services = [
       domainService,
       collection(channelTypesCollection(channelsDef)),
@@ -469,7 +473,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           }),
         )
     opened.push(queue)
-    const asyncWebhooks = new AsyncWebhooks({
+    asyncWebhooks = new AsyncWebhooks({
       webhooks,
       executor,
       queue,

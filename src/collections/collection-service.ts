@@ -52,6 +52,8 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     return new AppError('conflict', message, [{ field: column, message: 'already exists' }], { cause: error })
   }
 
+  const missing = async (scope: Scope, id: string) => (def.missing === undefined ? undefined : def.missing(scope, id))
+
   type Pending = { def: CollectionDef; operation: Operation; scope: Scope; entity: Doc; before: Doc | undefined }
   type Written = { entity: Doc; before?: Doc }
 
@@ -123,11 +125,16 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       return { items, total }
     },
     async get(context, id) {
-      return (await store.table(def.name).get(context.scope, id)) ?? Promise.reject(notFound(id))
+      return (
+        (await store.table(def.name).get(context.scope, id)) ?? (await missing(context.scope, id)) ?? Promise.reject(notFound(id))
+      )
     },
     async getJson(context, id) {
       if (def.hidden.length > 0) throw new Error(`${def.name} has hidden fields: use get()`)
-      return (await store.table(def.name).getJson(context.scope, id)) ?? Promise.reject(notFound(id))
+      const stored = await store.table(def.name).getJson(context.scope, id)
+      if (stored !== undefined) return stored
+      const shown = await missing(context.scope, id)
+      return shown === undefined ? Promise.reject(notFound(id)) : JSON.stringify(shown)
     },
     async create(context, body) {
       return write(context, 'create', async (wc) => {

@@ -77,6 +77,11 @@ export interface CollectionDef {
   readonly onceFields: readonly string[]
   /** Listing order when the client gives none; `id` always breaks ties. */
   readonly defaultOrder: readonly FieldOrder[]
+  /**
+   * An entity the store does not hold (yet) that the collection can still show by its id: an
+   * async webhook accepted and waiting to run, as its `queued` execution. Default: none.
+   */
+  readonly missing?: (scope: Scope, id: string) => Promise<Doc | undefined>
   /** Whether clients may write through the generic routes (false: read-only collection). */
   readonly writable: boolean
   /** A mirrored time column: lists then take `since` and `until` (RFC 3339) on it. */

@@ -39,4 +39,9 @@ export interface JobQueue<T> {
    * Idempotent.
    */
   close(): Promise<void>
+  /**
+   * A job stored and not done, by its id — when the queue can look one up (the embedded queue
+   * can; a JetStream stream cannot). Undefined: not stored, done, or no lookup.
+   */
+  find?(scope: string, id: string): Promise<Job<T> | undefined>
 }

@@ -102,6 +102,13 @@ export class StoreJobQueue<T> implements JobQueue<T> {
     this.#claimTimer.unref()
   }
 
+  async find(scope: string, id: string): Promise<Job<T> | undefined> {
+    const row = await this.#store.jobs.get(scope, id)
+    if (!row) return undefined
+    const job = row.doc as unknown as StoredJob
+    return { id: job.id, scope: row.scope, payload: job.payload as T, attempt: job.attempt }
+  }
+
   /**
    * Another worker of this node is gone (the supervisor says so when it dies): its jobs are free
    * now rather than when their leases end.

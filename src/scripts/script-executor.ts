@@ -237,7 +237,7 @@ export class ScriptExecutor {
         started_at: new Date().toISOString(),
         duration_ms: 0,
         input: bounded(request.recordInput ?? null),
-        output: null,
+        output: NULL_JSON,
         logs: [],
         error: outcome.status === 'error' ? { message: outcome.message } : null,
         replay_of: null,

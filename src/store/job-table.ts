@@ -65,6 +65,15 @@ export function jobTable(
         .where('id', '=', job.id)
         .execute()
     },
+    async get(scope, id) {
+      const row = await db
+        .selectFrom('jobs')
+        .select(['id', 'domain_id', 'doc'])
+        .where('id', '=', id)
+        .where('domain_id', '=', scope)
+        .executeTakeFirst()
+      return row === undefined ? undefined : rows([row])[0]
+    },
     async remove(ids) {
       if (ids.length === 0) return 0
       const result = await db

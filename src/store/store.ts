@@ -131,6 +131,8 @@ export interface JobTable {
   release(owner: string): Promise<number>
   /** Replaces a job's document (its next attempt). */
   update(job: JobRow): Promise<void>
+  /** A stored job of `scope` by its id. */
+  get(scope: string, id: string): Promise<JobRow | undefined>
   remove(ids: readonly string[]): Promise<number>
 }
 

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.ts'
-import type { Attempt } from '../executions/execution-schemas.ts'
+import type { Attempt, Execution } from '../executions/execution-schemas.ts'
+import { bounded } from '../executions/record-bounds.ts'
 import { newId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
@@ -16,6 +17,8 @@ export interface WebhookJob {
   readonly attempts: readonly Attempt[]
   /** The id of the request that was accepted (absent in jobs stored before request ids). */
   readonly requestId?: string
+  /** When it was accepted (absent in jobs stored before 0.2). */
+  readonly acceptedAt?: string
 }
 
 export interface AsyncWebhooksOptions {
@@ -68,10 +71,38 @@ export class AsyncWebhooks {
       input: storedInput(input, parsed),
       attempts: [],
       requestId,
+      acceptedAt: new Date().toISOString(),
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
-    void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued', accepted: true })
+    // A queue that can look its jobs up shows a waiting one as its queued execution (queued()):
+    // no record to write now. Otherwise (JetStream) the queued record is written, off the answer.
+    if (!this.#options.queue.find) {
+      void this.#options.executor.recordNotRun(this.#notRun(id, target.domainId, job), { status: 'queued', accepted: true })
+    }
     return id
+  }
+
+  /** An accepted job that has no record yet, as the execution the API shows: `queued`. */
+  async queued(scope: string, id: string): Promise<Execution | undefined> {
+    const job = await this.#options.queue.find?.(scope, id)
+    if (!job) return undefined
+    const { channelId, scriptCode, input, attempts, requestId = null, acceptedAt } = job.payload
+    return {
+      id,
+      channel_id: channelId,
+      script_code: scriptCode,
+      trigger: 'http',
+      status: 'queued',
+      started_at: acceptedAt ?? new Date(0).toISOString(),
+      duration_ms: 0,
+      input: JSON.parse(bounded({ webhook: input }).text),
+      output: null,
+      logs: [],
+      error: null,
+      replay_of: null,
+      request_id: requestId,
+      ...(attempts.length > 0 && { attempts: [...attempts] }),
+    }
   }
 
   async #run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
