@@ -221,6 +221,31 @@ describe('service scripts (SPEC §4)', () => {
     assertError(await root.post(`${SCRIPTS}/not-a-uuid/run`, {}), 400)
   })
 
+  it('keeps WebAssembly out of scripts unless the installation allows it (SPEC §13)', async (t) => {
+    const source = 'const memory = new WebAssembly.Memory({ initial: 1 })\nreturn memory.buffer.byteLength'
+    const off = await startServer(t)
+    const answer = await runScript(off.root, await saveScript(off.root, 'wasm', source))
+    assert.equal(answer.status, 'error')
+    assert.equal(answer.error?.message, 'WebAssembly is not defined')
+    const on = await startServer(t, { config: { scriptWasm: true } })
+    assert.equal((await runScript(on.root, await saveScript(on.root, 'wasm', source))).variables.result, 65536)
+  })
+
+  it('runs a domain’s scripts in a script host of its own when the domain asks for process isolation', async (t) => {
+    const { root, url } = await startServer(t)
+    const hosts = async () => /^switchboard_script_hosts (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]
+    const id = await saveScript(root, 'pid', 'return 7')
+    assert.equal((await runScript(root, id)).variables.result, 7)
+    assert.equal(await hosts(), '0', 'worker isolation: no host process')
+    const [found] = (await root.get('/rest/v1/master/domains?filter=%7B%22name%22%3A%22default%22%7D')).body as { id: string }[]
+    const patched = await root.patch(`/rest/v1/master/domains/${found?.id}`, { opts: { script_isolation: 'process' } })
+    assert.equal(patched.status, 200, patched.text)
+    assert.equal((json(patched).opts as Record<string, unknown>).script_isolation, 'process')
+    assert.equal((await runScript(root, id)).variables.result, 7)
+    assert.equal(await hosts(), '1', 'the domain’s script host')
+    assert.equal((await root.patch(`/rest/v1/master/domains/${found?.id}`, { opts: { script_isolation: 'thread' } })).status, 400)
+  })
+
   it('lists executions newest first, filters them, and keeps them read-only', async (t) => {
     const { root } = await startServer(t)
     const good = await saveScript(root, 'good', 'return 1')
