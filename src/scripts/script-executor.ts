@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts'
 import type { ExecutionRecorder } from '../executions/execution-recorder.ts'
 import type { Attempt, ExecutionError, ExecutionStatus, LogLine, Trigger } from '../executions/execution-schemas.ts'
 import { bounded, JsonText, NULL_JSON } from '../executions/record-bounds.ts'
-import { newId } from '../ids.ts'
+import { newTimeOrderedId } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import type { ExecutionMetrics } from '../metrics/metrics.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
@@ -106,7 +106,8 @@ export class ScriptExecutor {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
-    const id = request.executionId ?? newId()
+    // Time-ordered: a record's row goes at the end of the table's id index, not at a random place.
+    const id = request.executionId ?? newTimeOrderedId()
     const startedAt = new Date()
     const started = performance.now()
     const logs = new LogCollector(this.#maxLogLines, started)

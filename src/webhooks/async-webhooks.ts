@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts'
 import type { Attempt, Execution } from '../executions/execution-schemas.ts'
 import { bounded } from '../executions/record-bounds.ts'
-import { newId } from '../ids.ts'
+import { newTimeOrderedId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
 import { malformedJson, restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
@@ -55,7 +55,7 @@ export class AsyncWebhooks {
 
   /** Stores the webhook durably and answers its execution id. */
   async accept(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<string> {
-    const id = newId()
+    const id = newTimeOrderedId()
     // No script runs now: a malformed JSON body is refused here, before it is accepted.
     let parsed: unknown
     if (input.body.kind === 'json') {
