@@ -2,14 +2,17 @@ import type { CollectionDef, CollectionRules } from '../collections/collection.t
 import { invalidField } from '../errors.ts'
 import { newApiKey, secretHash } from '../ids.ts'
 import type { Doc } from '../store/store.ts'
+import { assertWithin, rightsOfRoles } from './grants.ts'
 import { ApiKey, ApiKeyCreate } from './iam-schemas.ts'
 
 const rules: CollectionRules = {
-  async create(draft, { tx, scope }) {
+  async create(draft, { tx, scope, rights }) {
     const userid = draft.userid as string
-    if (!(await tx.table('users').get(scope, userid))) {
-      throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
-    }
+    const user = await tx.table('users').get(scope, userid)
+    if (!user) throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
+    // A key acts with its user's rights: whoever makes one gets them (docs/iam.md).
+    const granted = await rightsOfRoles(tx, scope, user.roles as string[])
+    assertWithin(rights, granted, 'userid', `a key for user '${String(user.login)}'`)
     const key = newApiKey()
     return {
       id: draft.id as string,

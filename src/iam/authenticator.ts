@@ -5,7 +5,7 @@ import { DEFAULT_DOMAIN, MASTER_DOMAIN } from '../domains/domain-schemas.ts'
 import { AppError } from '../errors.ts'
 import { secretDigest } from '../ids.ts'
 import type { KeyRing } from './key-ring.ts'
-import { ALL_RIGHTS, type Rights } from './permissions.ts'
+import { ALL_RIGHTS } from './permissions.ts'
 import type { AccessRights } from './token-rights.ts'
 
 /** What a route needs: a domain to act in, or master rights (the global collections). */
@@ -14,8 +14,6 @@ export type Access = 'domain' | 'master'
 export interface Authenticated extends CallContext {
   /** The domain the call acts in (for master routes: the caller's own). */
   readonly domain: DomainRef
-  /** What the caller may do in that domain (the root key: everything). */
-  readonly rights: Rights
 }
 
 export const DOMAIN_HEADER = 'switchboard-domain'
