@@ -7,6 +7,7 @@ import { errorResponses } from '../http/shared-schemas.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
 import { contentTypeFor } from './content-types.ts'
+import { assertFilesAllowed } from './file-access.ts'
 import { filePathFromUrl, normalisePrefix } from './file-paths.ts'
 import { DEFAULT_LIST_LIMIT, FileEntry, FileListQuery, MAX_LIST_LIMIT } from './file-schemas.ts'
 import { sendBlob } from './file-serving.ts'
@@ -53,9 +54,7 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
       const token = header === undefined ? undefined : BEARER.exec(header)?.[1]
       const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
       const entry = options.access.open(token, ip, '')
-      if (!entry.channel.opts.allow_files_api) {
-        throw new AppError('forbidden', 'the channel does not allow the files API (opts.allow_files_api)')
-      }
+      assertFilesAllowed(entry.channel)
       opened.set(request, entry)
       // The upload's Content-Type is the file's, checked by contentTypeFor: fastify must not refuse
       // it (415) as it would for a body it cannot parse.
