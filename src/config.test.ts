@@ -60,6 +60,8 @@ describe('configuration', () => {
       [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
       [{ SWITCHBOARD_TEMP_LINK_SECONDS: '0' }, /SWITCHBOARD_TEMP_LINK_SECONDS must be an integer from 1 to 86400/],
       [{ SWITCHBOARD_METRICS_TOKEN: 'short' }, /SWITCHBOARD_METRICS_TOKEN must be at least 16/],
+      [{ SWITCHBOARD_METRICS_TOKEN: 'sixteen chars or more' }, /SWITCHBOARD_METRICS_TOKEN must be visible ASCII without spaces/],
+      [{ SWITCHBOARD_ADMIN_KEY: 'clé-0123456789abcdef' }, /SWITCHBOARD_ADMIN_KEY must be visible ASCII without spaces/],
       [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelEntry } from '../channels/channel-directory.ts'
 import { AppError, invalidField } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { errorResponses } from '../http/shared-schemas.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
@@ -19,7 +20,6 @@ export interface FileRoutesOptions {
   readonly trustProxy: IpRanges
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const FILES = '/files/'
 const tags = ['files']
 const security = [{ channelToken: [] }]
@@ -50,8 +50,7 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
     const opened = new WeakMap<FastifyRequest, ChannelEntry>()
     const uploadTypes = new WeakMap<FastifyRequest, string>()
     scope.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization
-      const token = header === undefined ? undefined : BEARER.exec(header)?.[1]
+      const token = bearerToken(request.headers.authorization)
       const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
       const entry = options.access.open(token, ip, '')
       assertFilesAllowed(entry.channel)

@@ -3,6 +3,7 @@ import type { CallContext } from '../collections/collection.ts'
 import type { DomainDirectory, DomainRef } from '../domains/domain-directory.ts'
 import { DEFAULT_DOMAIN, MASTER_DOMAIN } from '../domains/domain-schemas.ts'
 import { AppError } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { secretDigest } from '../ids.ts'
 import type { KeyRing } from './key-ring.ts'
 import { ALL_RIGHTS } from './permissions.ts'
@@ -17,8 +18,6 @@ export interface Authenticated extends CallContext {
 }
 
 export const DOMAIN_HEADER = 'switchboard-domain'
-
-const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
 
 export const ROOT_ACTOR = Object.freeze({ kind: 'root', id: 'root' } as const)
 
@@ -41,7 +40,7 @@ export class Authenticator {
   }
 
   authenticate(authorization: string | undefined, domainName: string | undefined, access: Access): Authenticated {
-    const key = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]
+    const key = bearerToken(authorization)
     if (key === undefined) {
       throw new AppError('unauthorized', 'an API key is required: send Authorization: Bearer <key>')
     }
