@@ -262,8 +262,21 @@ describe('channel secrets and granting rights (SPEC §3, §10; docs/iam.md)', ()
     )
     const socket = await connect(t, url, keyToken.token_local as string)
     const refused = await rest(socket, 'k1', { method: 'POST', path: API_KEYS, body: { userid: adminUser.id } })
-    assert.equal(refused.status, 403)
-    assert.match((refused.body as { error_message: string }).error_message, /^a key for user 'boss' gives more rights/)
+    assert.deepEqual(refused.body, {
+      error_code: 1403,
+      error_message: "a channel's token cannot create API keys: they are made with a user's key",
+    })
+    // Nor can an admin token: a key would outlive the token's rotation, and act as a user the token is not.
+    const adminToken = json(
+      await root.post(CHANNELS, {
+        code: 'admin-token',
+        type: 'public',
+        opts: { roles: ['admin'], filter_capabilities: ['rest'] },
+      }),
+    )
+    const adminSocket = await connect(t, url, adminToken.token_local as string)
+    const minted = await rest(adminSocket, 'k2', { method: 'POST', path: API_KEYS, body: { userid: adminUser.id } })
+    assert.equal(minted.status, 403, JSON.stringify(minted))
     assert.deepEqual(
       jsonArray(await root.get(`${API_KEYS}?filter=${encodeURIComponent(JSON.stringify({ userid: adminUser.id }))}`)),
       [],

@@ -1,12 +1,17 @@
 import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
-import { invalidField } from '../errors.ts'
+import { AppError, invalidField } from '../errors.ts'
 import { newApiKey, secretHash } from '../ids.ts'
 import type { Doc } from '../store/store.ts'
 import { assertWithin, rightsOfRoles } from './grants.ts'
 import { ApiKey, ApiKeyCreate } from './iam-schemas.ts'
 
 const rules: CollectionRules = {
-  async create(draft, { tx, scope, rights }) {
+  async create(draft, { tx, scope, rights, actor }) {
+    // A key outlives the token that would make it (a rotation would not take it back), and it
+    // acts as a user the token is not: keys are made by users and the root key only.
+    if (actor.kind === 'channel') {
+      throw new AppError('forbidden', "a channel's token cannot create API keys: they are made with a user's key")
+    }
     const userid = draft.userid as string
     const user = await tx.table('users').get(scope, userid)
     if (!user) throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
