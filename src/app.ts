@@ -362,7 +362,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     changes.onCommitted((notice) => events.modelChanged(notice))
     const licensing = new Licensing(domains, config.license)
 
-    const channelsDef = integrationPointsCollection(licensing)
+    // The rights a channel's token has decide who reads its secrets (`rights` is made below).
+    const channelsDef = integrationPointsCollection(licensing, (domainId, channel) => rights.ofChannel(domainId, channel))
     const collection = (def: CollectionDef) => createCollectionService(def, { store, changes, audit })
     const domainService = collection(domainsCollection((domainId) => files.count(domainId)))
     const scriptService = collection(svcscriptsCollection((lang, source) => runner.problem(lang, source)))

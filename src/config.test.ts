@@ -74,6 +74,8 @@ describe('configuration', () => {
       [{ SWITCHBOARD_LOG_LEVEL: 'loud' }, /one of fatal/],
       [{ SWITCHBOARD_TEMP_LINK_SECONDS: '0' }, /SWITCHBOARD_TEMP_LINK_SECONDS must be an integer from 1 to 86400/],
       [{ SWITCHBOARD_METRICS_TOKEN: 'short' }, /SWITCHBOARD_METRICS_TOKEN must be at least 16/],
+      [{ SWITCHBOARD_METRICS_TOKEN: 'sixteen chars or more' }, /SWITCHBOARD_METRICS_TOKEN must be visible ASCII without spaces/],
+      [{ SWITCHBOARD_ADMIN_KEY: 'clé-0123456789abcdef' }, /SWITCHBOARD_ADMIN_KEY must be visible ASCII without spaces/],
       [{ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '-1' }, /SWITCHBOARD_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000/],
       [{ SWITCHBOARD_WORKERS: '0' }, /SWITCHBOARD_WORKERS must be an integer from 1 to 256/],
       [{ SWITCHBOARD_SCRIPT_ISOLATION: 'thread' }, /SWITCHBOARD_SCRIPT_ISOLATION must be one of worker, process/],

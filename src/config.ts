@@ -248,9 +248,12 @@ function adminKey(value: string | undefined): string | undefined {
   return secret('SWITCHBOARD_ADMIN_KEY', value)
 }
 
+/** A bearer secret: long enough, and sendable as `Authorization: Bearer <secret>` (http/bearer-token.ts). */
 function secret(name: string, value: string | undefined): string | undefined {
-  if (value !== undefined && value.length < 16) {
-    throw new ConfigError(`${name} must be at least 16 characters long`)
+  if (value === undefined) return undefined
+  if (value.length < 16) throw new ConfigError(`${name} must be at least 16 characters long`)
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    throw new ConfigError(`${name} must be visible ASCII without spaces: it is sent as Authorization: Bearer <${name}>`)
   }
   return value
 }

@@ -70,3 +70,22 @@ export function sameSecret(a: string, b: string): boolean {
   }
   return timingSafeEqual(left, right)
 }
+
+/** Secrets shorter than this are masked whole: showing 10 of their characters would give too much away. */
+const MIN_PARTLY_SHOWN = 24
+
+/**
+ * A secret as callers who may not see it get it (SPEC §12): the first 6 and the last 4
+ * characters around `…` (`whsec_…abcd`), or `…` alone for a secret shorter than 24 characters;
+ * an empty value stays empty (nothing is set, nothing to hide).
+ */
+export function maskSecret(secret: string): string {
+  if (secret === '') return ''
+  if (secret.length < MIN_PARTLY_SHOWN) return '…'
+  return `${secret.slice(0, 6)}…${secret.slice(-4)}`
+}
+
+/** Whether `value` is what `maskSecret` makes of `secret` (a masked value sent back unchanged). */
+export function isMaskOf(value: string, secret: string): boolean {
+  return value.includes('…') && value === maskSecret(secret)
+}

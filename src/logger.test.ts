@@ -17,6 +17,32 @@ describe('logger', () => {
     assert.equal(redactUrl('/rest/v1/service/integration_points'), '/rest/v1/service/integration_points')
   })
 
+  it('hides token-shaped segments on every route and in every spelling, refused URLs included', () => {
+    const token = '0123456789abcdef0123456789abcdef'
+    const id = '3f2b8c1e-7d4a-4c6b-9e1f-2a3b4c5d6e7f'
+    for (const [url, shown] of [
+      [`/exec//${token}`, '/exec//~'],
+      [`/EXEC/${token}`, '/EXEC/~'],
+      [`/Exec/abcdefghij/x`, '/Exec/~/x'],
+      [`/exec%2f${token}`, '/~'],
+      [`/exec%2F${token}/orders?x=1`, '/~/orders?x=1'],
+      [`/ws//token/v1//${token}`, '/ws//token/v1//~'],
+      [`/WS/TOKEN/V1/short`, '/WS/TOKEN/V1/~'],
+      [`/nowhere/${token}`, '/nowhere/~'],
+      [`/nowhere/${token}.json`, '/nowhere/~'],
+      [`/files/%30123456789abcdef0123456789abcdef`, '/files/~'],
+      ['/rest/v1/iam/api_keys/sbk_AbCdEfGh1jKlMnOpQrStUvWxYz0123456789abcdefg', '/rest/v1/iam/api_keys/~'],
+      [`/rest/v1/service/integration_points/${id}?mask=code`, `/rest/v1/service/integration_points/${id}?mask=code`],
+      ['/rest/v1/service/integration_tokens', '/rest/v1/service/integration_tokens'],
+      ['/rest/v1/service/executions/x', '/rest/v1/service/executions/x'],
+      [`/metrics?token=${token}`, `/metrics?token=${token}`],
+      ['/exec', '/exec'],
+      ['/', '/'],
+    ] as const) {
+      assert.equal(redactUrl(url), shown, url)
+    }
+  })
+
   it('writes JSON lines with constant messages and replaces secret fields where they are carried', () => {
     const { logger, lines } = capture('info')
     logger.info(

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import WebSocket from 'ws'
 import { ApiKey } from '../src/iam/iam-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
+import { rawRequest } from './support/raw-http.ts'
 import {
   API_KEYS,
   CHANNEL_TYPES,
@@ -129,5 +131,60 @@ describe('authentication and domains (SPEC §2)', () => {
     assertError(await root.delete(`${USERS}/${String(user.id)}`), 409, /opts.userid of channels c/)
     await root.patch(`${CHANNELS}/${String(channel.id)}`, { opts: { userid: null } })
     assert.equal(json(await root.delete(`${USERS}/${String(user.id)}`)).login, 'carol')
+  })
+
+  it('accepts and refuses the same Authorization spellings on every route that takes a bearer token', async (t) => {
+    const metricsToken = 'metrics-token-0123456789'
+    const { root, url } = await startServer(t, { env: { SWITCHBOARD_METRICS_TOKEN: metricsToken } })
+    await root.post(SCRIPTS, { code: 'ok', source: "return 'ok'" })
+    const channel = json(
+      await root.post(CHANNELS, {
+        code: 'c',
+        type: 'public',
+        recv_svcscriptcode: 'ok',
+        opts: { issync: true, allow_files_api: true },
+      }),
+    )
+    const token = channel.token_local as string
+    const upgrade = (authorization: string) =>
+      new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${url.replace('http', 'ws')}/ws/token/v1`, { headers: { authorization } })
+        socket.on('open', () => {
+          socket.close()
+          resolve(101)
+        })
+        socket.on('unexpected-response', (_request, response) => {
+          response.resume()
+          resolve(response.statusCode ?? 0)
+        })
+        socket.on('error', () => {})
+      })
+    /** The status each route answers when `spell` writes its secret in the header. */
+    const statuses = async (spell: (secret: string) => string) => ({
+      admin: (await rawRequest(url, 'GET', CHANNELS, { authorization: spell(ROOT_KEY) })).status,
+      exec: (await rawRequest(url, 'POST', '/exec', { authorization: spell(token) })).status,
+      files: (await rawRequest(url, 'GET', '/files/', { authorization: spell(token) })).status,
+      websocket: await upgrade(spell(token)),
+      metrics: (await rawRequest(url, 'GET', '/metrics', { authorization: spell(metricsToken) })).status,
+    })
+    const accepted = { admin: 200, exec: 200, files: 200, websocket: 101, metrics: 200 }
+    const refused = { admin: 401, exec: 401, files: 401, websocket: 401, metrics: 401 }
+    for (const spell of [
+      (secret: string) => `Bearer ${secret}`,
+      (secret: string) => `bearer ${secret}`,
+      (secret: string) => `BEARER ${secret}`,
+      (secret: string) => `Bearer\t${secret}`,
+      (secret: string) => `Bearer    ${secret}\t `,
+    ]) {
+      assert.deepEqual(await statuses(spell), accepted, JSON.stringify(spell('<secret>')))
+    }
+    for (const spell of [
+      (secret: string) => `Bearer ${secret} more`,
+      (secret: string) => `Basic ${secret}`,
+      (secret: string) => `Bearer${secret}`,
+      (secret: string) => `Token ${secret}`,
+    ]) {
+      assert.deepEqual(await statuses(spell), refused, JSON.stringify(spell('<secret>')))
+    }
   })
 })

@@ -500,12 +500,62 @@ describe('files from scripts and websockets, and temporary links (SPEC §4, §6.
     }
   })
 
+  it('lets a token reach files only with opts.allow_files_api, through every door it opens; scripts are the domain’s code', async (t) => {
+    const { root, url } = await startServer(t)
+    const store = await filesChannel(root, 'store')
+    await rawRequest(url, 'PUT', '/files/report.csv', { authorization: `Bearer ${store.token_local}` }, 'a,b\n1,2\n')
+    await saveScript(root, 'linker', "return await files.tempLink('report.csv')")
+    const door = json(
+      await root.post(CHANNELS, {
+        code: 'door',
+        type: 'public',
+        recv_svcscriptcode: 'linker',
+        opts: { issync: true, filter_capabilities: ['files', 'rest'], roles: ['admin'] },
+      }),
+    )
+    const token = door.token_local as string
+    const refusal = { error_code: 1403, error_message: 'the channel does not allow the files API (opts.allow_files_api)' }
+    // The files API.
+    assert.deepEqual((await rawRequest(url, 'GET', '/files/report.csv', { authorization: `Bearer ${token}` })).body, refusal)
+    // The websocket files capability: its links serve without auth, so they are a door too.
+    const socket = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${token}`)
+    t.after(() => socket.socket.close())
+    await socket.opened()
+    const ask = async (qid: string) => {
+      socket.send(['file_get_link', { qid, path: 'report.csv' }])
+      return (await socket.answer('file_get_link_result', qid))[1]
+    }
+    assert.deepEqual(await ask('1'), { qid: '1', result: 'error', ...refusal })
+    // The rest capability reaches no files (only /rest/v1/ routes), even with admin rights.
+    socket.send(['rest', { qid: 'r', method: 'GET', path: '/files/report.csv' }])
+    assert.deepEqual((await socket.answer('rest_result', 'r'))[1], {
+      qid: 'r',
+      result: 'error',
+      error_code: 1400,
+      error_message: 'path must be a path of the REST API, starting with /rest/v1/',
+    })
+    // The option is read at each request: allowed now, on the same connection and over HTTP.
+    assert.equal((await root.patch(`${CHANNELS}/${String(door.id)}`, { opts: { allow_files_api: true } })).status, 200)
+    const granted = await ask('2')
+    assert.equal(granted.result, 'ok', JSON.stringify(granted))
+    assert.equal((await rawRequest(url, 'GET', granted.url as string)).text, 'a,b\n1,2\n')
+    assert.equal((await rawRequest(url, 'GET', '/files/report.csv', { authorization: `Bearer ${token}` })).text, 'a,b\n1,2\n')
+    assert.equal((await root.patch(`${CHANNELS}/${String(door.id)}`, { opts: { allow_files_api: false } })).status, 200)
+    assert.deepEqual(await ask('3'), { qid: '3', result: 'error', ...refusal })
+    // A script is the domain's code, not the token holder's: files.* works whatever its channel's option.
+    const hook = await rawRequest(url, 'POST', `/exec/${token}`)
+    assert.equal(hook.status, 200, hook.text)
+    assert.match(hook.text, /^\/temp\/[A-Za-z0-9_-]{43}$/)
+  })
+
   it('makes links for websocket clients with the files capability (file_get_link)', async (t) => {
     const { root, url } = await startServer(t)
     const store = json(await root.post(CHANNELS, { code: 'store', type: 'public', opts: { allow_files_api: true } }))
     const auth = { authorization: `Bearer ${String(store.token_local)}` }
     await rawRequest(url, 'PUT', '/files/report.csv', auth, 'a,b\n1,2\n')
-    const withFiles = json(await root.post(CHANNELS, { code: 'ws', type: 'public', opts: { filter_capabilities: ['files'] } }))
+    const withFiles = json(
+      await root.post(CHANNELS, { code: 'ws', type: 'public', opts: { filter_capabilities: ['files'], allow_files_api: true } }),
+    )
     const without = json(await root.post(CHANNELS, { code: 'ws2', type: 'public' }))
     const connect = async (token: string) => {
       const socket = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${token}`)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { createLogger } from '../src/logger.ts'
+import { rawRequest } from './support/raw-http.ts'
 import { saveScript } from './support/scripts.ts'
 import { API_KEYS, CHANNELS, httpClient, json, jsonArray, ROOT_KEY, startServer, USERS } from './support/server.ts'
 import { startStub } from './support/stub-server.ts'
@@ -130,5 +131,43 @@ describe('logs', () => {
       assert.ok(urls.includes(shown), `no request line for ${shown}: ${JSON.stringify(urls)}`)
     }
     assert.ok(parsed().some((line) => line.msg === 'execution failed' && line.trigger === 'ws'))
+  })
+
+  it('never contain a token from a refused URL, however it is spelt', async (t) => {
+    const { url, root, lines, parsed } = await loggedServer(t)
+    const channel = json(await root.post(CHANNELS, { code: 'c', type: 'public' }))
+    const token = String(channel.token_local)
+    const refused: [string, number][] = [
+      [`/exec//${token}`, 401],
+      [`/EXEC/${token}`, 404],
+      [`/Exec/${token}/orders`, 404],
+      [`/exec%2f${token}`, 404],
+      [`/ws/token/v1//${token}`, 404],
+      [`/temp/${token}`, 404],
+      [`/files/${token}`, 401],
+      [`/rest/v1/service/integration_points/${token}`, 401],
+      [`/nowhere/${token}?x=1`, 404],
+    ]
+    for (const [path, status] of refused) {
+      const answer = await rawRequest(url, 'GET', path)
+      assert.equal(answer.status, status, `${path}: ${answer.text}`)
+      assert.equal(answer.text.includes(token), false, `the answer to ${path} holds the token`)
+    }
+    assert.equal(lines.join('').includes(token), false, 'a log line holds the token')
+    const urls = parsed()
+      .map((line) => (line.req as { url?: string } | undefined)?.url)
+      .filter((shown) => shown !== undefined)
+    for (const shown of [
+      '/exec//~',
+      '/EXEC/~',
+      '/Exec/~/orders',
+      '/~',
+      '/ws/token/v1//~',
+      '/temp/~',
+      '/files/~',
+      '/nowhere/~?x=1',
+    ]) {
+      assert.ok(urls.includes(shown), `no request line for ${shown}: ${JSON.stringify(urls)}`)
+    }
   })
 })

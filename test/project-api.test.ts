@@ -3,7 +3,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { assertError } from './support/assertions.ts'
 import { AUDIT, auditOf, ROLES, userWith } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
-import { runScript, saveScript } from './support/scripts.ts'
+import { recordedExecutions, runScript, saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, DOMAINS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
 
@@ -194,5 +194,79 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     )
     const entries = jsonArray(await root.get(`${AUDIT}?limit=1000`))
     assert.ok(entries.every((entry) => (entry.actor as { kind: string }).kind !== 'channel' || entry.collection === 'svcscripts'))
+  })
+
+  it('reaches only /rest/v1/ routes: the path is checked as the router will see it, dot segments refused in every spelling', async (t) => {
+    const { root, client, url } = await startServer(t)
+    // Another domain's sync webhook, which would answer with what it was sent.
+    await root.post(DOMAINS, { name: 'acme' })
+    const acme = client(ROOT_KEY, { 'switchboard-domain': 'acme' })
+    await saveScript(acme, 'echo', 'return { headers: request.headers, ip: request.ip }')
+    const target = json(
+      await acme.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'echo', opts: { issync: true } }),
+    )
+    const token = target.token_local as string
+    // A channel of default with no roles at all.
+    const channel = json(await root.post(CHANNELS, { code: 'nobody', type: 'public', opts: { filter_capabilities: ['rest'] } }))
+    const socket = await connect(t, url, channel.token_local as string)
+    const refused = (qid: string, message: string) => ({ qid, result: 'error', error_code: 1400, error_message: message })
+    const dots = 'path may not hold . or .. segments (also encoded)'
+    const paths: [string, string][] = [
+      [`/rest/v1/../../exec/${token}`, dots],
+      ['/rest/v1/../../metrics', dots],
+      [`/rest/v1/%2e%2e/%2e%2e/exec/${token}`, dots],
+      [`/rest/v1/.%2E/%2E./exec/${token}`, dots],
+      [`/rest/v1/%252e%252e/%252e%252e/exec/${token}`, dots],
+      ['/rest/v1/service/./integration_points', dots],
+      ['/rest/v1/service/integration_points/..', dots],
+      [`/rest/v1/..%2f..%2fexec/${token}`, 'path may not hold an encoded / or \\'],
+      [`/rest/v1/..%5c..%5cexec/${token}`, 'path may not hold an encoded / or \\'],
+      [`/rest/v1\\..\\..\\exec/${token}`, 'path must be a path of the REST API, starting with /rest/v1/'],
+      ['/rest/v1/%zz', 'path has a malformed percent-encoding'],
+    ]
+    for (const [i, [path, message]] of paths.entries()) {
+      assert.deepEqual(await rest(socket, `p${i}`, { method: 'GET', path }), refused(`p${i}`, message), path)
+    }
+    // The same rule for api.request.
+    await saveScript(root, 'escape', `return (await api.request('POST', '/rest/v1/../../exec/${token}')).status`)
+    const hook = json(
+      await root.post(CHANNELS, { code: 'escaper', type: 'public', recv_svcscriptcode: 'escape', opts: { issync: true } }),
+    )
+    const escaped = await rawRequest(url, 'POST', `/exec/${String(hook.token_local)}`)
+    assert.equal(escaped.status, 500)
+    const [record] = await recordedExecutions(root, { script_code: 'escape' }, 1)
+    assert.deepEqual(record?.error, { message: 'api.request: path may not hold . or .. segments (also encoded)' })
+    // Nothing ran in the other domain.
+    assert.deepEqual(jsonArray(await acme.get('/rest/v1/service/executions')), [])
+    // A path that stays inside still works, query and all.
+    const listed = await rest(socket, 'ok', {
+      method: 'GET',
+      path: `${CHANNELS}?mask=code&filter=${encodeURIComponent('{"code":"nobody"}')}`,
+    })
+    assert.deepEqual(listed, {
+      qid: 'ok',
+      result: 'ok',
+      status: 403,
+      body: { error_code: 1403, error_message: "the token's roles do not allow GET /rest/v1/service/integration_points" },
+    })
+  })
+
+  it('never lets the in-process ticket header reach a route, a script or a record', async (t) => {
+    const { root, url } = await startServer(t)
+    await saveScript(root, 'echo', 'return { headers: request.headers }')
+    const channel = json(
+      await root.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'echo', opts: { issync: true } }),
+    )
+    const answer = await rawRequest(url, 'POST', `/exec/${String(channel.token_local)}`, {
+      'switchboard-in-process-ticket': 'A'.repeat(43),
+      'x-kept': 'yes',
+    })
+    assert.equal(answer.status, 200, answer.text)
+    const headers = (answer.body as { headers: Record<string, string> }).headers
+    assert.equal(headers['x-kept'], 'yes')
+    assert.equal(headers['switchboard-in-process-ticket'], undefined)
+    const records = await recordedExecutions(root, {}, 1)
+    assert.equal(records.length, 1)
+    assert.doesNotMatch(JSON.stringify(records), /switchboard-in-process-ticket/)
   })
 })

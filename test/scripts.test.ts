@@ -347,6 +347,9 @@ describe('http.request from scripts', () => {
       'http://[::1]:9/',
       'http://10.1.2.3/',
       'http://[::ffff:127.0.0.1]:9/',
+      `http://[::127.0.0.1]:${port}/`,
+      `http://[::ffff:0:127.0.0.1]:${port}/`,
+      `http://[::ffff:7f00:1]:${port}/`,
       'http://0.0.0.0:9/',
     ]) {
       const id = await saveScript(

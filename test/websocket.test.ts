@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import WebSocket from 'ws'
+import { recordedExecutions } from './support/scripts.ts'
 import { CHANNELS, type Client, json, jsonArray, ROOT_KEY, SCRIPTS, startServer } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
 
@@ -169,6 +170,39 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.equal((await client.answer('message_result', 1))[1].success, true)
     client.send(['connection_info', { qid: 'still' }])
     assert.equal((await client.answer('connection_info_result', 'still'))[1].result, 'ok')
+  })
+
+  it('answers a frame whose qid is neither a string nor a number with a 1400 error frame, and runs nothing', async (t) => {
+    const { root, url } = await startServer(t)
+    const channel = await wsChannel(root, 'qids', 'return startparam(4)', { filter_capabilities: ['*'] })
+    const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${channel.token_local}`)
+    t.after(() => client.socket.close())
+    await client.opened()
+    const frames: [string, unknown][] = [
+      ['message', { a: 1 }],
+      ['message', [1]],
+      ['message', true],
+      ['connection_info', {}],
+      ['start_svcscript', { code: 'qids-ws' }],
+      ['file_get_link', { path: 'x' }],
+      ['rest', { method: 'GET', path: CHANNELS }],
+      ['subscribe', { id: 's' }],
+    ]
+    for (const [name, qid] of frames) {
+      client.send([name, { qid, data: 'x' }])
+      const [frameName, payload] = await client.next(() => true)
+      assert.deepEqual(
+        [frameName, payload],
+        ['error', { error_code: 1400, error_message: `the qid of '${name}' must be a string or a number` }],
+      )
+    }
+    // No qid, or a null one: a message runs and gets no answer (SPEC §6.3); a good qid is answered.
+    client.send(['message', { qid: null, data: 1 }])
+    client.send(['message', { qid: 'ok', data: 2 }])
+    assert.deepEqual((await client.answer('message_result', 'ok'))[1], { qid: 'ok', success: true, data: 'ok' })
+    const records = await recordedExecutions(root, { trigger: 'ws' }, 2)
+    assert.deepEqual(records.map((record) => (record.output as { result: unknown }).result).sort(), [null, 'ok'])
+    assert.deepEqual(client.frames, [])
   })
 
   it('starts and aborts service scripts with the svcscript capability', async (t) => {

@@ -1,3 +1,4 @@
+import { maskSecret } from '../ids.ts'
 import type { Channel } from './channel-schemas.ts'
 
 /** The wait for a script a channel runs when `opts.recv_timeout` is 0 (SPEC §5.4), ms. */
@@ -32,4 +33,25 @@ export function channelForScripts(channel: Channel): Omit<Channel, 'token_local'
 /** channelForScripts as JSON text (a run's input, webhooks.ts). */
 export function channelForScriptsJson(channel: Channel): string {
   return scriptView(channel).json
+}
+
+/**
+ * The start parameters as an execution record keeps them: a channel passed as startparam 1 (a
+ * message, a send, a push) has its `token_remote`s masked, since anyone who may read executions
+ * reads records, and a channel's secrets are only for those who may change it (docs/iam.md).
+ * A replay puts the channel as it is then in their place.
+ */
+export function startparamsForRecords(startparams: readonly unknown[], channel: Channel | null | undefined): readonly unknown[] {
+  const [first, ...rest] = startparams
+  if (!channel || !isChannelEntity(first, channel.id)) return startparams
+  const shown = { ...(first as Record<string, unknown>) }
+  for (const field of ['token_remote', 'token_remote2'] as const) {
+    if (typeof shown[field] === 'string') shown[field] = maskSecret(shown[field])
+  }
+  return [shown, ...rest]
+}
+
+/** Whether `value` is the entity of channel `channelId` (startparam 1 of a channel's triggers). */
+export function isChannelEntity(value: unknown, channelId: string): boolean {
+  return value !== null && typeof value === 'object' && (value as { id?: unknown }).id === channelId
 }

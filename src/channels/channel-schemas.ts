@@ -9,8 +9,24 @@ export const BUILT_IN_TYPES = ['public', 'eventing'] as const
 
 export const MAX_RECV_TIMEOUT_S = 60
 
-const Token = Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })
-const RemoteSecret = Type.String({ maxLength: 4096 })
+const TOKEN = '[A-Za-z0-9_-]{16,128}'
+/** A token as a caller who may not see it gets it (ids.ts maskSecret). */
+const MASKED_TOKEN = '[A-Za-z0-9_-]{0,6}…[A-Za-z0-9_-]{0,4}'
+const Token = Type.String({
+  maxLength: 128,
+  pattern: `^(?:${TOKEN}|${MASKED_TOKEN})$`,
+  description: 'shown in clear only to callers who may change the channel; masked (abcdef…wxyz) for others',
+})
+/** A token given on create or PATCH; a masked value sent back unchanged keeps the stored token. */
+const TokenInput = Type.String({
+  maxLength: 128,
+  pattern: `^(?:${TOKEN}|${MASKED_TOKEN})$`,
+  description: '16–128 characters [A-Za-z0-9_-]',
+})
+const RemoteSecret = Type.String({
+  maxLength: 4096,
+  description: 'shown in clear only to callers who may change the channel; masked (abcdef…wxyz) for others',
+})
 const RoleCode = Type.String({ minLength: 1, maxLength: 64 })
 const CapabilityName = Type.Union([...CAPABILITIES.map((name) => Type.Literal(name)), Type.Literal('*')])
 const IpMask = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })
@@ -56,7 +72,7 @@ export const ChannelCreate = Type.Object(
     id: Type.Optional(Uuid),
     code: Code,
     type: Code,
-    token_local: Type.Optional(Token),
+    token_local: Type.Optional(TokenInput),
     token_remote: Type.Optional(RemoteSecret),
     token_remote2: Type.Optional(RemoteSecret),
     ipmask: Type.Optional(IpMask),

@@ -1,5 +1,7 @@
-import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
+import type { CallContext, CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError, type FieldError, invalidField } from '../errors.ts'
+import { assertWithin, rightsOfRoles, rightsOfUser } from '../iam/grants.ts'
+import { beyond, type Rights } from '../iam/permissions.ts'
 import { unknownRoles } from '../iam/roles.ts'
 import { newChannelToken } from '../ids.ts'
 import { ipRangeProblem } from '../net/ip-ranges.ts'
@@ -59,8 +61,49 @@ function setAt(target: Channel, path: readonly string[], value: unknown): void {
   else (target.opts as unknown as Draft)[path[1] as string] = value
 }
 
+/** The rights a channel's token has (its `opts.roles` and its `opts.userid` user's), from memory. */
+export type TokenRightsOf = (domainId: string, channel: Channel) => Rights
+
+const PATH = '/rest/v1/service/integration_points'
+
+/**
+ * Who gets a channel's secrets in clear (SPEC §3, docs/iam.md): a caller who may change the
+ * channel (PATCH on it) and whose own rights cover those of the channel's token — otherwise
+ * reading a token would hand its reader the token's rights. Everyone else sees them masked.
+ */
+function mayReveal(tokenRightsOf: TokenRightsOf) {
+  return (caller: CallContext, doc: Doc): boolean => {
+    const { rights } = caller
+    if (rights.all) return true
+    if (typeof caller.scope !== 'string' || !rights.allows('PATCH', `${PATH}/${doc.id}`)) return false
+    return beyond(rights, tokenRightsOf(caller.scope, doc as unknown as Channel)) === undefined
+  }
+}
+
+/**
+ * A channel may give its token rights only within its writer's own (docs/iam.md): roles it adds,
+ * a user it names, and, when the writer chooses the token itself, everything the token can do.
+ */
+async function checkGrants(channel: Channel, sent: Draft, before: Doc | undefined, context: WriteContext): Promise<void> {
+  const { tx, scope, rights } = context
+  const beforeOpts = before?.opts as Opts | undefined
+  const added = channel.opts.roles.filter((role) => !beforeOpts?.roles.includes(role))
+  if (added.length > 0) {
+    const shown = added.map((role) => `'${role}'`).join(', ')
+    assertWithin(rights, await rightsOfRoles(tx, scope, added), 'opts.roles', `role ${shown}`)
+  }
+  if (channel.opts.userid !== null && channel.opts.userid !== beforeOpts?.userid) {
+    assertWithin(rights, await rightsOfUser(tx, scope, channel.opts.userid), 'opts.userid', `user '${channel.opts.userid}'`)
+  }
+  if (typeof sent.token_local === 'string') {
+    const token = await rightsOfRoles(tx, scope, channel.opts.roles)
+    const user = await rightsOfUser(tx, scope, channel.opts.userid)
+    for (const part of [token, user]) assertWithin(rights, part, 'token_local', 'choosing the token of this channel')
+  }
+}
+
 /** SPEC §3 rules of the integration_point collection. */
-export function integrationPointsCollection(licensing: Licensing): CollectionDef {
+export function integrationPointsCollection(licensing: Licensing, tokenRightsOf: TokenRightsOf): CollectionDef {
   /**
    * Checks and completes `channel`. `sent` is the body as the client sent it (create or PATCH):
    * only values the client sent can conflict with a solution-defined type.
@@ -119,8 +162,13 @@ export function integrationPointsCollection(licensing: Licensing): CollectionDef
       problems.push({ field: 'opts.userid', message: `user '${userid}' does not exist in this domain` })
     }
 
+    if (channel.token_local.includes('…')) {
+      problems.push({ field: 'token_local', message: 'is masked: send the token itself, or leave it out to keep it' })
+    }
+
     const [first] = problems
     if (first) throw new AppError('bad_request', `${first.field} ${first.message}`, problems)
+    await checkGrants(channel, sent, before, context)
 
     if (before === undefined || before.type !== channel.type) await licensing.reserve(tx, scope as string, channel.type)
     return channel
@@ -141,7 +189,7 @@ export function integrationPointsCollection(licensing: Licensing): CollectionDef
 
   return {
     name: 'integration_points',
-    path: '/rest/v1/service/integration_points',
+    path: PATH,
     noun: 'integration point',
     master: false,
     entity: ChannelSchema,
@@ -149,6 +197,7 @@ export function integrationPointsCollection(licensing: Licensing): CollectionDef
     keys: ['code', 'token_local'],
     secrets: ['token_local', 'token_remote', 'token_remote2'],
     hidden: [],
+    guarded: { fields: ['token_local', 'token_remote', 'token_remote2'], mayReveal: mayReveal(tokenRightsOf) },
     onceFields: [],
     defaultOrder: [{ path: ['code'], descending: false }],
     writable: true,

@@ -8,13 +8,14 @@ import { ChannelDirectory } from '../channels/channel-directory.ts'
 import { integrationPointsCollection } from '../channels/integration-points-collection.ts'
 import { Licensing } from '../channels/licensing.ts'
 import { DomainDirectory } from '../domains/domain-directory.ts'
+import { ALL_RIGHTS } from '../iam/permissions.ts'
 import { openSqliteStore } from '../store/sqlite-store.ts'
 import type { Doc, JsonValue } from '../store/store.ts'
 import { ChangeFeed, type ChangeNotice } from './change-feed.ts'
 import { createCollectionService } from './collection-service.ts'
 
 const DOMAIN = '11111111-1111-4111-8111-111111111111'
-const context = { scope: DOMAIN, actor: { kind: 'root' as const, id: 'root' } }
+const context = { scope: DOMAIN, actor: { kind: 'root' as const, id: 'root' }, rights: ALL_RIGHTS }
 
 /** Polls `check` until it holds (the remote path reads the store asynchronously). */
 async function eventually(check: () => boolean): Promise<void> {
@@ -41,7 +42,7 @@ describe('change feed', () => {
     const feedA = new ChangeFeed(bus, 'node-a')
     const feedB = new ChangeFeed(bus, 'node-b')
     const channels = createCollectionService(
-      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
+      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined), () => ALL_RIGHTS),
       { store, changes: feedA, audit },
     )
     const onA = new ChannelDirectory(store, feedA, onError)
@@ -162,7 +163,7 @@ describe('change feed', () => {
     const audit = new AuditLog(store, { keepCount: 100, keepMs: 60_000, retentionEveryMs: 60_000, onError })
     t.after(() => audit.close())
     const channels = createCollectionService(
-      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined)),
+      integrationPointsCollection(new Licensing(new DomainDirectory(store, feedA, onError), undefined), () => ALL_RIGHTS),
       { store, changes: feedA, audit },
     )
     await eventually(() => peersA.live().includes('node-b'))

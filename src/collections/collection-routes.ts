@@ -51,7 +51,8 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       const { query, view } = parseListRequest(def, request.query as ListQuerystring)
       const { items, total } = await service.list(authOf(request), query)
       reply.header('x-total-count', total)
-      return items.map((doc) => shape(service.view(doc), view))
+      const auth = authOf(request)
+      return items.map((doc) => shape(service.view(doc, auth), view))
     },
   )
 
@@ -70,12 +71,13 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
     async (request, reply) => {
       const view = parseView(def, request.query as ViewQuerystring)
       const { id } = request.params as { id: string }
-      if (view === FULL_VIEW && def.hidden.length === 0) {
+      const auth = authOf(request)
+      if (view === FULL_VIEW && def.hidden.length === 0 && service.revealsAll(auth)) {
         // The stored JSON is the answer: no parse and re-serialisation (the hot admin read).
         reply.type(JSON_TYPE)
-        return service.getJson(authOf(request), id)
+        return service.getJson(auth, id)
       }
-      return shape(service.view(await service.get(authOf(request), id)), view)
+      return shape(service.view(await service.get(auth, id), auth), view)
     },
   )
 
@@ -97,7 +99,10 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         response: { 200: created, ...errorResponses(400, ...denied, 409, 413) },
       },
     },
-    async (request) => service.view(await service.create(authOf(request), request.body as Record<string, unknown>)),
+    async (request) => {
+      const auth = authOf(request)
+      return service.view(await service.create(auth, request.body as Record<string, unknown>), auth)
+    },
   )
 
   app.patch(
@@ -114,7 +119,8 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
     },
     async (request) => {
       const { id } = request.params as { id: string }
-      return service.view(await service.update(authOf(request), id, request.body as Record<string, unknown>))
+      const auth = authOf(request)
+      return service.view(await service.update(auth, id, request.body as Record<string, unknown>), auth)
     },
   )
 
@@ -131,7 +137,8 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
     },
     async (request) => {
       const { id } = request.params as { id: string }
-      return service.view(await service.remove(authOf(request), id))
+      const auth = authOf(request)
+      return service.view(await service.remove(auth, id), auth)
     },
   )
 

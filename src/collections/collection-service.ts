@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.ts'
 import { changedFields } from '../audit/changed-fields.ts'
 import { AppError } from '../errors.ts'
-import { newId } from '../ids.ts'
+import { isMaskOf, maskSecret, newId } from '../ids.ts'
 import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store } from '../store/store.ts'
 import type { ChangeFeed } from './change-feed.ts'
 import type { CallContext, CollectionDef, Operation, WriteContext } from './collection.ts'
@@ -13,7 +13,10 @@ export interface CollectionService {
   readonly def: CollectionDef
   list(context: CallContext, query: ListQuery): Promise<{ items: Doc[]; total: number }>
   get(context: CallContext, id: string): Promise<Doc>
-  /** The entity as clients see it, as JSON text; only for collections without hidden fields. */
+  /**
+   * The entity as clients see it, as JSON text: only for collections without hidden fields, and
+   * callers for whom `revealsAll` holds.
+   */
   getJson(context: CallContext, id: string): Promise<string>
   /** The new entity, with its `onceFields` (shown in the create answer only). */
   create(context: CallContext, body: Record<string, unknown>): Promise<Doc>
@@ -21,8 +24,10 @@ export interface CollectionService {
   remove(context: CallContext, id: string): Promise<Doc>
   /** The id of the entity whose unique `key` equals `value`. */
   lookup(context: CallContext, key: string, value: string): Promise<string>
-  /** The entity as clients see it (hidden fields removed). */
-  view(doc: Doc): Record<string, unknown>
+  /** The entity as `caller` sees it: hidden fields removed, guarded secrets masked unless it may see them. */
+  view(doc: Doc, caller: CallContext): Record<string, unknown>
+  /** Whether `caller` sees every entity as stored (no guarded secret to mask for it). */
+  revealsAll(caller: CallContext): boolean
 }
 
 export interface CollectionServiceDeps {
@@ -38,6 +43,23 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
   const { store, changes, audit } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const objectFields = objectFieldsOf(def.createBody)
+  const guarded = def.guarded
+
+  /** A guarded secret sent back as the caller got it, masked, keeps the stored one (SPEC §12). */
+  function withoutMaskedSecrets(patch: Record<string, unknown>, before: Doc): Record<string, unknown> {
+    if (!guarded) return patch
+    let out = patch
+    for (const field of guarded.fields) {
+      const sent = patch[field]
+      const stored = before[field]
+      if (typeof sent === 'string' && typeof stored === 'string' && sent !== stored && isMaskOf(sent, stored)) {
+        if (out === patch) out = { ...patch }
+        delete out[field]
+      }
+    }
+    return out
+  }
+
   /** Fields an audit entry never names: the server's own, and those never shown. */
   const unaudited = (of: CollectionDef) => new Set(['id', 'ext.ct', 'ext.lwt', ...of.hidden, ...of.onceFields])
 
@@ -149,7 +171,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       })
     },
     async update(context, id, patch) {
-      const { id: patchId, ...changesOnly } = patch
+      const { id: patchId, ...sent } = patch
       if (patchId !== undefined && patchId !== id) {
         throw new AppError('bad_request', 'id cannot be changed', [{ field: 'id', message: 'cannot be changed' }])
       }
@@ -157,6 +179,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         const table = wc.tx.table(def.name)
         const before = await table.get(context.scope, id)
         if (!before) throw notFound(id)
+        const changesOnly = withoutMaskedSecrets(sent, before)
         const merged = mergePatch(before, changesOnly, objectFields)
         const beforeExt = before.ext as { ct: string }
         merged.id = id
@@ -188,11 +211,18 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       }
       return found.doc.id
     },
-    view(doc) {
-      if (def.hidden.length === 0) return doc
+    view(doc, caller) {
+      const masked = guarded !== undefined && !guarded.mayReveal(caller, doc)
+      if (def.hidden.length === 0 && !masked) return doc
       const out: Record<string, unknown> = {}
-      for (const [key, value] of Object.entries(doc)) if (!def.hidden.includes(key)) out[key] = value
+      for (const [key, value] of Object.entries(doc)) {
+        if (def.hidden.includes(key)) continue
+        out[key] = masked && typeof value === 'string' && guarded.fields.includes(key) ? maskSecret(value) : value
+      }
       return out
+    },
+    revealsAll(caller) {
+      return guarded === undefined || caller.rights.all
     },
   }
 }

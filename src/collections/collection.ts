@@ -1,4 +1,5 @@
 import type { TObject } from '@sinclair/typebox'
+import type { Rights } from '../iam/permissions.ts'
 import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts'
 
 /**
@@ -17,6 +18,12 @@ export interface Actor {
 export interface CallContext {
   readonly scope: Scope
   readonly actor: Actor
+  /**
+   * What the caller may do in the domain: a write may grant rights (roles, users, keys, tokens)
+   * only within these (iam/grants.ts), and guarded secrets are shown by them. The server's own
+   * writes (first start, quarantine) hold ALL_RIGHTS.
+   */
+  readonly rights: Rights
 }
 
 export interface WriteContext extends CallContext {
@@ -33,6 +40,12 @@ export interface WriteContext extends CallContext {
 }
 
 export type Operation = 'create' | 'update' | 'delete'
+
+export interface GuardedSecrets {
+  readonly fields: readonly string[]
+  /** Whether `caller` may see `doc`'s guarded fields in clear. */
+  mayReveal(caller: CallContext, doc: Doc): boolean
+}
 
 /**
  * Collection-specific behaviour: completing and checking entities. The generic layer
@@ -73,6 +86,12 @@ export interface CollectionDef {
   readonly secrets: readonly string[]
   /** Fields stored with the entity but never shown (key hashes). */
   readonly hidden: readonly string[]
+  /**
+   * Secrets shown in clear only to the callers `mayReveal` allows; the others get them masked
+   * (`maskSecret`: `abcdef…wxyz`). A PATCH that sends a masked value back unchanged keeps the
+   * stored secret.
+   */
+  readonly guarded?: GuardedSecrets
   /** Fields that `rules.create` returns but that are never stored: shown once, in the create answer. */
   readonly onceFields: readonly string[]
   /** Listing order when the client gives none; `id` always breaks ties. */

@@ -1,5 +1,6 @@
 import type { CollectionService } from '../collections/collection-service.ts'
 import { AppError } from '../errors.ts'
+import { ALL_RIGHTS } from '../iam/permissions.ts'
 import type { Store } from '../store/store.ts'
 import { DEFAULT_DOMAIN, MASTER_DOMAIN } from './domain-schemas.ts'
 
@@ -13,7 +14,7 @@ export async function ensureBuiltInDomains(store: Store, domains: CollectionServ
   for (const name of [MASTER_DOMAIN, DEFAULT_DOMAIN]) {
     if (await store.table('domains').findBy('name', name)) continue
     try {
-      await domains.create({ scope: null, actor: { kind: 'root', id: 'root' } }, { name })
+      await domains.create({ scope: null, actor: { kind: 'root', id: 'root' }, rights: ALL_RIGHTS }, { name })
       created = true
     } catch (error) {
       if (!(error instanceof AppError && error.kind === 'conflict')) throw error

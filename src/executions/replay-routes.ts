@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
-import { DEFAULT_RECV_TIMEOUT_MS, recvTimeoutMs } from '../channels/channel-runtime.ts'
+import { channelForScripts, DEFAULT_RECV_TIMEOUT_MS, isChannelEntity, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { CollectionService } from '../collections/collection-service.ts'
 import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
@@ -63,12 +63,15 @@ function replay(deps: ReplayDeps, domainId: string, original: Execution, request
   const script = deps.scripts.byCode(domainId, original.script_code)
   if (!script) throw new AppError('not_found', `the script '${original.script_code}' no longer exists`)
   const channel = original.channel_id === null ? null : (deps.channels.byId(original.channel_id)?.channel ?? null)
+  const startparams: unknown[] = Array.isArray(input.startparams) ? [...input.startparams] : []
+  // The record keeps the channel with its secrets masked: the replay gets the channel as it is now.
+  if (channel && isChannelEntity(startparams[0], channel.id)) startparams[0] = channelForScripts(channel)
   return deps.executor.execute({
     domainId,
     script,
     trigger: 'replay',
     channel,
-    startparams: Array.isArray(input.startparams) ? input.startparams : [],
+    startparams,
     request: input.request ?? null,
     timeoutMs: channel === null ? DEFAULT_RECV_TIMEOUT_MS : recvTimeoutMs(channel),
     ...options,

@@ -3,10 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelEntry } from '../channels/channel-directory.ts'
 import { AppError, invalidField } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { errorResponses } from '../http/shared-schemas.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
 import { contentTypeFor } from './content-types.ts'
+import { assertFilesAllowed } from './file-access.ts'
 import { filePathFromUrl, normalisePrefix } from './file-paths.ts'
 import { DEFAULT_LIST_LIMIT, FileEntry, FileListQuery, MAX_LIST_LIMIT } from './file-schemas.ts'
 import { sendBlob } from './file-serving.ts'
@@ -18,7 +20,6 @@ export interface FileRoutesOptions {
   readonly trustProxy: IpRanges
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const FILES = '/files/'
 const tags = ['files']
 const security = [{ channelToken: [] }]
@@ -49,13 +50,10 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
     const opened = new WeakMap<FastifyRequest, ChannelEntry>()
     const uploadTypes = new WeakMap<FastifyRequest, string>()
     scope.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization
-      const token = header === undefined ? undefined : BEARER.exec(header)?.[1]
+      const token = bearerToken(request.headers.authorization)
       const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
       const entry = options.access.open(token, ip, '')
-      if (!entry.channel.opts.allow_files_api) {
-        throw new AppError('forbidden', 'the channel does not allow the files API (opts.allow_files_api)')
-      }
+      assertFilesAllowed(entry.channel)
       opened.set(request, entry)
       // The upload's Content-Type is the file's, checked by contentTypeFor: fastify must not refuse
       // it (415) as it would for a body it cannot parse.

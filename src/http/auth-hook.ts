@@ -34,10 +34,19 @@ function canonicalPath(url: string): (params: Record<string, string | undefined>
  * Authenticates and authorises admin API requests before their bodies are read: the key (or an
  * in-process principal), then its rights on the route's method and path (SPEC §10). The hook is
  * attached at registration to each route that declares `config.access`, so other routes pay
- * nothing and no request reads `request.routeOptions` (which fastify builds anew on every access).
+ * nothing for it and no request reads `request.routeOptions` (which fastify builds anew on every
+ * access); every route pays one header lookup for the in-process ticket.
  */
 export function installAuthHook(app: FastifyInstance, authenticator: Authenticator, inProcess: InProcessPrincipal): void {
   app.decorateRequest('auth', null)
+  // Every request, on every route (also /exec, /files, a 404): the ticket header of an in-process
+  // call is taken away before any other hook, handler or record could see it.
+  const internal = new WeakMap<FastifyRequest, Authenticated>()
+  app.addHook('onRequest', (request, _reply, done) => {
+    const principal = inProcess(request)
+    if (principal) internal.set(request, principal)
+    done()
+  })
   app.addHook('onRoute', (route) => {
     const access = route.config?.access
     if (access === undefined) return
@@ -45,12 +54,12 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
     const authenticate: onRequestHookHandler = (request, _reply, done) => {
       try {
         const domain = request.headers[DOMAIN_HEADER]
-        const internal = inProcess(request)
+        const principal = internal.get(request)
         // Master routes act on the global collections: no domain scope, as for a key.
-        const auth = internal
+        const auth = principal
           ? access === 'master'
-            ? { ...internal, scope: null }
-            : internal
+            ? { ...principal, scope: null }
+            : principal
           : authenticator.authenticate(request.headers.authorization, typeof domain === 'string' ? domain : undefined, access)
         authenticator.authorize(auth, access, request.method, pathOf(request.params as Record<string, string | undefined>))
         request.auth = auth

@@ -1,15 +1,23 @@
 import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
-import { invalidField } from '../errors.ts'
+import { AppError, invalidField } from '../errors.ts'
 import { newApiKey, secretHash } from '../ids.ts'
 import type { Doc } from '../store/store.ts'
+import { assertWithin, rightsOfRoles } from './grants.ts'
 import { ApiKey, ApiKeyCreate } from './iam-schemas.ts'
 
 const rules: CollectionRules = {
-  async create(draft, { tx, scope }) {
-    const userid = draft.userid as string
-    if (!(await tx.table('users').get(scope, userid))) {
-      throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
+  async create(draft, { tx, scope, rights, actor }) {
+    // A key outlives the token that would make it (a rotation would not take it back), and it
+    // acts as a user the token is not: keys are made by users and the root key only.
+    if (actor.kind === 'channel') {
+      throw new AppError('forbidden', "a channel's token cannot create API keys: they are made with a user's key")
     }
+    const userid = draft.userid as string
+    const user = await tx.table('users').get(scope, userid)
+    if (!user) throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
+    // A key acts with its user's rights: whoever makes one gets them (docs/iam.md).
+    const granted = await rightsOfRoles(tx, scope, user.roles as string[])
+    assertWithin(rights, granted, 'userid', `a key for user '${String(user.login)}'`)
     const key = newApiKey()
     return {
       id: draft.id as string,

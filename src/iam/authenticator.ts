@@ -3,9 +3,10 @@ import type { CallContext } from '../collections/collection.ts'
 import type { DomainDirectory, DomainRef } from '../domains/domain-directory.ts'
 import { DEFAULT_DOMAIN, MASTER_DOMAIN } from '../domains/domain-schemas.ts'
 import { AppError } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { secretDigest } from '../ids.ts'
 import type { KeyRing } from './key-ring.ts'
-import { ALL_RIGHTS, type Rights } from './permissions.ts'
+import { ALL_RIGHTS } from './permissions.ts'
 import type { AccessRights } from './token-rights.ts'
 
 /** What a route needs: a domain to act in, or master rights (the global collections). */
@@ -14,13 +15,9 @@ export type Access = 'domain' | 'master'
 export interface Authenticated extends CallContext {
   /** The domain the call acts in (for master routes: the caller's own). */
   readonly domain: DomainRef
-  /** What the caller may do in that domain (the root key: everything). */
-  readonly rights: Rights
 }
 
 export const DOMAIN_HEADER = 'switchboard-domain'
-
-const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
 
 export const ROOT_ACTOR = Object.freeze({ kind: 'root', id: 'root' } as const)
 
@@ -43,7 +40,7 @@ export class Authenticator {
   }
 
   authenticate(authorization: string | undefined, domainName: string | undefined, access: Access): Authenticated {
-    const key = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]
+    const key = bearerToken(authorization)
     if (key === undefined) {
       throw new AppError('unauthorized', 'an API key is required: send Authorization: Bearer <key>')
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { compilePermission, type Permission, rightsOf, routeProblem } from './permissions.ts'
+import { ALL_RIGHTS, beyond, compilePermission, NO_RIGHTS, type Permission, rightsOf, routeProblem } from './permissions.ts'
 
 const rights = (...permissions: Permission[]) => rightsOf(permissions.map(compilePermission))
 const CHANNELS = '/rest/v1/service/integration_points'
@@ -69,5 +69,40 @@ describe('role permissions (SPEC §10)', () => {
     assert.match(routeProblem('/ws#rest', ['GET']) ?? '', /its methods are WEBSOCKET/)
     assert.match(routeProblem('/rest/v1/x', ['WEBSOCKET']) ?? '', /WEBSOCKET applies to \/ws#/)
     assert.match(routeProblem(`/${'x'.repeat(300)}`, ['GET']) ?? '', /at most 256/)
+  })
+
+  it('refuses . and .. segments in route patterns', () => {
+    assert.match(routeProblem('/rest/v1/service/../iam/*', ['GET']) ?? '', /may not hold \. or \.\. segments/)
+    assert.match(routeProblem('/rest/v1/./iam', ['GET']) ?? '', /may not hold \. or \.\. segments/)
+    assert.equal(routeProblem('/rest/v1/a.b/..c', ['GET']), undefined, 'dots inside a name are a name')
+  })
+
+  it('says which granted right a holder lacks, verb by verb and path by path', () => {
+    const holder = rights(
+      { route: '/rest/v1/service/*', methods: ['GET'] },
+      { route: '/rest/v1/iam/users/*/x', methods: ['PATCH', 'DELETE'] },
+      { route: CHANNELS, methods: ['*'] },
+      { route: '/ws#subscr', methods: ['WEBSOCKET'] },
+    )
+    const within = (...permissions: Permission[]) => beyond(holder, rights(...permissions))
+    assert.equal(within(), undefined)
+    assert.equal(within({ route: '/rest/v1/service/*', methods: ['GET'] }), undefined)
+    assert.equal(within({ route: '/rest/v1/service', methods: ['GET'] }), undefined, 'a trailing * covers the path itself')
+    assert.equal(within({ route: '/rest/v1/service/svcscripts/*/versions', methods: ['GET'] }), undefined)
+    assert.equal(within({ route: '/rest/v1/service/*', methods: ['LOOKUP'] }), undefined, 'GET allows lookups')
+    assert.equal(within({ route: `${CHANNELS}/lookup`, methods: ['POST'] }), 'POST /rest/v1/service/integration_points/lookup')
+    assert.equal(within({ route: CHANNELS, methods: ['*'] }), undefined)
+    assert.equal(within({ route: `/rest/v1/iam/users/${ID}/x`, methods: ['DELETE'] }), undefined)
+    assert.equal(within({ route: '/rest/v1/iam/users/*/x', methods: ['*'] }), 'GET /rest/v1/iam/users/*/x')
+    assert.equal(within({ route: '/rest/v1/iam/users/*', methods: ['PATCH'] }), 'PATCH /rest/v1/iam/users/*')
+    assert.equal(within({ route: '/rest/v1/*', methods: ['GET'] }), 'GET /rest/v1/*')
+    assert.equal(within({ route: '/rest/v1/service/*', methods: ['POST'] }), 'POST /rest/v1/service/*')
+    assert.equal(within({ route: '/ws#subscr', methods: ['WEBSOCKET'] }), undefined)
+    assert.equal(within({ route: '/ws#rest', methods: ['WEBSOCKET'] }), '/ws#rest')
+    assert.equal(within({ route: '/ws#*', methods: ['WEBSOCKET'] }), '/ws#*')
+    assert.equal(beyond(holder, ALL_RIGHTS), 'admin: everything in the domain')
+    assert.equal(beyond(ALL_RIGHTS, ALL_RIGHTS), undefined)
+    assert.equal(beyond(NO_RIGHTS, NO_RIGHTS), undefined)
+    assert.equal(beyond(rights({ route: '/*', methods: ['*'] }), rights({ route: '/rest/v1/x/*/y', methods: ['*'] })), undefined)
   })
 })

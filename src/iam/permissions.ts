@@ -14,14 +14,21 @@ export interface Permission {
 export interface Rights {
   /** Everything in the domain: the built-in `admin` role (or the root key). */
   readonly all: boolean
+  /** The permissions these rights are made of (empty when `all`: nothing needs listing). */
+  readonly permissions: readonly CompiledPermission[]
   /** Whether `method` on the REST path `path` (no query string) is allowed. */
   allows(method: string, path: string): boolean
   /** Whether the websocket capability `capability` is allowed (`/ws#<capability>`, WEBSOCKET). */
   allowsCapability(capability: string): boolean
 }
 
-export const ALL_RIGHTS: Rights = Object.freeze({ all: true, allows: () => true, allowsCapability: () => true })
-export const NO_RIGHTS: Rights = Object.freeze({ all: false, allows: () => false, allowsCapability: () => false })
+export const ALL_RIGHTS: Rights = Object.freeze({ all: true, permissions: [], allows: () => true, allowsCapability: () => true })
+export const NO_RIGHTS: Rights = Object.freeze({
+  all: false,
+  permissions: [],
+  allows: () => false,
+  allowsCapability: () => false,
+})
 
 const WS_PREFIX = '/ws#'
 const MAX_ROUTE = 256
@@ -54,6 +61,8 @@ export function routeProblem(route: string, methods: readonly string[]): string 
   if (methods.includes('WEBSOCKET')) return 'is a REST path: WEBSOCKET applies to /ws#<capability> routes'
   const segments = route === '/' ? [] : route.slice(1).split('/')
   for (const segment of segments) {
+    if (segment === '.' || segment === '..')
+      return 'may not hold . or .. segments: a permission names the path it allows as written'
     if (!SEGMENT.test(segment)) {
       return segment.includes('*')
         ? 'may use * only as a whole segment'
@@ -96,6 +105,7 @@ export function rightsOf(permissions: readonly CompiledPermission[]): Rights {
   const capabilities = permissions.filter((p): p is CompiledPermission & { kind: 'capability' } => p.kind === 'capability')
   return {
     all: false,
+    permissions,
     allows(rawMethod, path) {
       const method = rawMethod === 'HEAD' ? 'GET' : rawMethod
       if (!path.startsWith('/')) return false
@@ -115,4 +125,56 @@ export function rightsOf(permissions: readonly CompiledPermission[]): Rights {
       )
     },
   }
+}
+
+/** The verbs a REST permission grants one by one; `*` stands for all of them. */
+const REST_VERBS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'LOOKUP'] as const
+
+/** Whether every path `inner` matches, `outer` matches too (both compiled REST patterns). */
+function patternCovers(outer: readonly string[], inner: readonly string[]): boolean {
+  for (let i = 0; i < outer.length; i++) {
+    const part = outer[i]
+    // A trailing * takes the path itself and everything below: inner must not match shorter paths.
+    if (part === '*' && i === outer.length - 1) return inner.length - (inner.at(-1) === '*' ? 1 : 0) >= i
+    const other = inner[i]
+    // inner's own trailing * may match nothing here, or more than one segment.
+    if (other === undefined || (other === '*' && i === inner.length - 1)) return false
+    if (part !== '*' && part !== other) return false
+  }
+  return inner.length === outer.length
+}
+
+function verbsOf(methods: ReadonlySet<string>): readonly string[] {
+  return methods.has('*') ? REST_VERBS : [...methods]
+}
+
+function holderGrants(permission: CompiledPermission & { kind: 'rest' }, verb: string): boolean {
+  const { methods } = permission
+  return methods.has(verb) || methods.has('*') || (verb === 'LOOKUP' && methods.has('GET'))
+}
+
+/**
+ * The first part of `granted` that `holder` does not have (`GET /rest/v1/iam/*`, `/ws#rest`,
+ * `admin: everything in the domain`), or undefined when `holder` has all of it. Granting rights — a role to a
+ * user or a channel, a user to a channel, an API key for a user, a permission to a role, a
+ * channel token to whoever chose it — is allowed only within the granter's own (docs/iam.md).
+ * Checked permission by permission and verb by verb, so it never assumes more than the holder has.
+ */
+export function beyond(holder: Rights, granted: Rights): string | undefined {
+  if (holder.all) return undefined
+  if (granted.all) return 'admin: everything in the domain'
+  const rest = holder.permissions.filter((p): p is CompiledPermission & { kind: 'rest' } => p.kind === 'rest')
+  for (const permission of granted.permissions) {
+    if (permission.kind === 'capability') {
+      // allowsCapability('*') holds only for a holder of /ws#* itself.
+      if (!holder.allowsCapability(permission.capability)) return `/ws#${permission.capability}`
+      continue
+    }
+    for (const verb of verbsOf(permission.methods)) {
+      if (!rest.some((own) => holderGrants(own, verb) && patternCovers(own.segments, permission.segments))) {
+        return `${verb} /${permission.segments.join('/')}`
+      }
+    }
+  }
+  return undefined
 }

@@ -1,8 +1,9 @@
 import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
 import { AppError, type FieldError } from '../errors.ts'
 import type { Doc, Scope, Store, TableName } from '../store/store.ts'
+import { assertWithin } from './grants.ts'
 import { Role, RoleCreate } from './iam-schemas.ts'
-import { routeProblem } from './permissions.ts'
+import { compilePermission, type Rights, rightsOf, routeProblem } from './permissions.ts'
 import { ADMIN_ROLE } from './roles.ts'
 
 function complete(draft: Record<string, unknown>): Role {
@@ -57,12 +58,31 @@ async function refuseWhileHeld(tx: Store, scope: Scope, code: string, what: stri
   throw new AppError('conflict', `role '${code}' is held by ${shown}; ${what}`)
 }
 
+/**
+ * What a write adds to a role, verb by verb: its holders gain it, so it must lie within the
+ * writer's own rights (docs/iam.md). Permissions the role already had are not checked again.
+ */
+function checkGrants(role: Role, before: Doc | undefined, rights: Rights): void {
+  const had = new Set(
+    ((before?.permissions as Role['permissions'] | undefined) ?? []).flatMap(({ route, methods }) =>
+      methods.map((method) => `${method} ${route}`),
+    ),
+  )
+  const added = role.permissions.flatMap(({ route, methods }) =>
+    methods.filter((method) => !had.has(`${method} ${route}`)).map((method) => compilePermission({ route, methods: [method] })),
+  )
+  if (added.length > 0) assertWithin(rights, rightsOf(added), 'permissions', `role '${role.code}'`)
+}
+
 const rules: CollectionRules = {
-  async create(draft) {
-    return complete(draft) as unknown as Doc
+  async create(draft, { rights }) {
+    const role = complete(draft)
+    checkGrants(role, undefined, rights)
+    return role as unknown as Doc
   },
-  async update(merged, before, _patch, { tx, scope }) {
+  async update(merged, before, _patch, { tx, scope, rights }) {
     const role = complete(merged)
+    checkGrants(role, before, rights)
     if (role.code !== before.code) await refuseWhileHeld(tx, scope, before.code as string, 'take it from them before renaming it')
     return role as unknown as Doc
   },

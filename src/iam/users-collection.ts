@@ -1,6 +1,7 @@
-import type { CollectionDef, CollectionRules } from '../collections/collection.ts'
+import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError, type FieldError } from '../errors.ts'
 import type { Doc, Scope, Store } from '../store/store.ts'
+import { assertWithin, rightsOfRoles } from './grants.ts'
 import { User, UserCreate } from './iam-schemas.ts'
 import { unknownRoles } from './roles.ts'
 
@@ -23,12 +24,24 @@ async function complete(draft: Record<string, unknown>, tx: Store, scope: Scope)
   return user
 }
 
+/** The roles a write gives the user must lie within the writer's own rights (docs/iam.md). */
+async function checkGrants(user: User, before: Doc | undefined, { tx, scope, rights }: WriteContext): Promise<void> {
+  const held = (before?.roles as string[] | undefined) ?? []
+  const added = user.roles.filter((role) => !held.includes(role))
+  if (added.length === 0) return
+  assertWithin(rights, await rightsOfRoles(tx, scope, added), 'roles', `role ${added.map((role) => `'${role}'`).join(', ')}`)
+}
+
 const rules: CollectionRules = {
-  async create(draft, { tx, scope }) {
-    return (await complete(draft, tx, scope)) as unknown as Doc
+  async create(draft, context) {
+    const user = await complete(draft, context.tx, context.scope)
+    await checkGrants(user, undefined, context)
+    return user as unknown as Doc
   },
-  async update(merged, _before, _patch, { tx, scope }) {
-    return (await complete(merged, tx, scope)) as unknown as Doc
+  async update(merged, before, _patch, context) {
+    const user = await complete(merged, context.tx, context.scope)
+    await checkGrants(user, before, context)
+    return user as unknown as Doc
   },
   async remove(before, { tx, scope }) {
     const keys = await tx.table('api_keys').count(scope, [{ path: ['userid'], value: before.id }])

@@ -1,11 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { errorResponses } from '../http/shared-schemas.ts'
 import { sameSecret } from '../ids.ts'
 import type { Metrics } from './metrics.ts'
-
-const BEARER = /^Bearer +(\S+) *$/i
 
 /**
  * `GET /metrics` (SPEC §11): the Prometheus text format. Open, unless a token is configured
@@ -35,7 +34,7 @@ export function metricsRoutes(
     },
     async (request, reply) => {
       if (token !== undefined) {
-        const given = BEARER.exec(request.headers.authorization ?? '')?.[1]
+        const given = bearerToken(request.headers.authorization)
         if (given === undefined || !sameSecret(given, token)) {
           reply.header('www-authenticate', 'Bearer')
           throw new AppError(

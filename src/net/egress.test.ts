@@ -20,10 +20,17 @@ describe('egress guard', () => {
       '::ffff:10.0.0.1',
       '64:ff9b::a00:1',
       '224.0.0.1',
+      '::127.0.0.1',
+      '::ffff:0:127.0.0.1',
+      '::ffff:7f00:1',
+      '::7f00:1',
+      '::10.0.0.1',
+      '::1.1.1.1',
+      '::ffff:0:1.1.1.1',
     ]) {
       assert.match(guard.refusal(address) ?? '', /private, loopback or link-local/, address)
     }
-    for (const address of ['93.184.215.14', '1.1.1.1', '2606:4700::1111', '172.32.0.1'])
+    for (const address of ['93.184.215.14', '1.1.1.1', '::ffff:1.1.1.1', '2606:4700::1111', '172.32.0.1'])
       assert.equal(guard.refusal(address), undefined, address)
   })
 

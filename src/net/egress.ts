@@ -35,6 +35,15 @@ const BLOCKED = parseIpRanges([
   'ff00::/8',
 ])
 
+/**
+ * IPv6 addresses that embed an IPv4 address, refused whatever that address is (`::127.0.0.1`,
+ * `::ffff:0:127.0.0.1`): IPv4-compatible (deprecated; `::` and `::1` are in it), IPv4-mapped
+ * (its dotted spelling `::ffff:1.2.3.4` is checked as the IPv4 address it maps; a hex spelling,
+ * `::ffff:7f00:1`, is refused here), IPv4-translated (RFC 2765). A list of its own, consulted
+ * for IPv6 addresses only: node's BlockList matches every IPv4 address against `::ffff:0:0/96`.
+ */
+const EMBEDS_IPV4 = parseIpRanges(['::/96', '::ffff:0:0/96', '::ffff:0:0:0/96'])
+
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
 
 /** Decides which addresses scripts may connect to, and resolves names only to those. */
@@ -49,7 +58,7 @@ export class EgressGuard {
   refusal(address: string): string | undefined {
     const plain = unmapIpv4(address)
     if (this.#allow.has(plain)) return undefined
-    if (BLOCKED.has(plain))
+    if (BLOCKED.has(plain) || (isIP(plain) === 6 && EMBEDS_IPV4.has(plain)))
       return `${address} is a private, loopback or link-local address (SWITCHBOARD_EGRESS_ALLOW can allow it)`
     return undefined
   }

@@ -26,6 +26,49 @@ const TICKET_HEADER = 'switchboard-in-process-ticket'
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
 const MAX_PATH = 4096
 const REST_PREFIX = '/rest/v1/'
+/** How `inject` (light-my-request) turns a path into the URL it routes: the WHATWG parser. */
+const BASE = 'http://in-process'
+const NOT_REST = `path must be a path of the REST API, starting with ${REST_PREFIX}`
+
+/** `segment` fully percent-decoded (a few rounds: a double encoding is seen too), or undefined when malformed. */
+function decoded(segment: string): string | undefined {
+  let text = segment
+  for (let round = 0; round < 3 && text.includes('%'); round++) {
+    try {
+      text = decodeURIComponent(text)
+    } catch {
+      return undefined
+    }
+  }
+  return text
+}
+
+/**
+ * The URL an in-process call routes, `path` checked (SPEC §6.4, §10): a REST API path, whose
+ * segments are neither `.` nor `..` (nor encode one, nor an encoded `/` or `\`), with no
+ * backslash, whitespace, fragment or control character. The check runs on the URL as the router
+ * will see it, after the WHATWG parser `inject` uses has normalised it, so no spelling of a path
+ * reaches a route outside `/rest/v1/`. Throws 1400.
+ */
+export function restTarget(path: unknown): string {
+  if (typeof path !== 'string' || path.length > MAX_PATH || /[\s#\\]/.test(path) || hasControlCharacter(path)) {
+    throw new AppError('bad_request', NOT_REST)
+  }
+  const question = path.indexOf('?')
+  const pathname = question === -1 ? path : path.slice(0, question)
+  if (!pathname.startsWith(REST_PREFIX)) throw new AppError('bad_request', NOT_REST)
+  for (const segment of pathname.split('/')) {
+    const plain = decoded(segment)
+    if (plain === undefined) throw new AppError('bad_request', 'path has a malformed percent-encoding')
+    if (plain === '.' || plain === '..') throw new AppError('bad_request', 'path may not hold . or .. segments (also encoded)')
+    if (plain !== segment && /[/\\]/.test(plain)) throw new AppError('bad_request', 'path may not hold an encoded / or \\')
+  }
+  const url = new URL(path, BASE)
+  const target = url.pathname + url.search
+  // Belt and braces: what the router gets must still be under the prefix.
+  if (url.origin !== BASE || !url.pathname.startsWith(REST_PREFIX)) throw new AppError('bad_request', NOT_REST)
+  return target
+}
 
 /**
  * The project REST API called from inside the server (SPEC §6.4 `rest`, §4 `api.request`): the
@@ -71,15 +114,7 @@ export class InProcessApi {
     const verb = typeof method === 'string' ? method.toUpperCase() : undefined
     if (verb === undefined || !METHODS.has(verb))
       throw new AppError('bad_request', 'method must be one of GET, POST, PUT, PATCH, DELETE')
-    if (
-      typeof path !== 'string' ||
-      !path.startsWith(REST_PREFIX) ||
-      path.length > MAX_PATH ||
-      /[\s#]/.test(path) ||
-      hasControlCharacter(path)
-    ) {
-      throw new AppError('bad_request', `path must be a path of the REST API, starting with ${REST_PREFIX}`)
-    }
+    const url = restTarget(path)
     const http = this.#http
     if (!http) throw new AppError('unavailable', 'the server is starting')
     const domain = this.#deps.domains.byId(domainId)
@@ -91,7 +126,7 @@ export class InProcessApi {
       const withBody = body !== undefined && body !== null
       const response = await http.inject({
         method: verb as 'GET',
-        url: path,
+        url,
         headers: { [TICKET_HEADER]: ticket, ...(withBody && { 'content-type': 'application/json' }) },
         ...(withBody && { payload: JSON.stringify(body) }),
       })

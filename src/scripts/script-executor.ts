@@ -1,4 +1,4 @@
-import { channelForScripts } from '../channels/channel-runtime.ts'
+import { channelForScripts, startparamsForRecords } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
 import type { Actor } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
@@ -264,7 +264,7 @@ export interface NotRun {
 function recordedInput(request: ExecuteRequest, finished: boolean): unknown {
   const given = request.recordInput
   if (typeof given === 'function') return (given as (finished: boolean) => unknown)(finished)
-  return given ?? { startparams: request.startparams, request: request.request ?? null }
+  return given ?? { startparams: startparamsForRecords(request.startparams, request.channel), request: request.request ?? null }
 }
 
 /** An error with its line and column in the user's source, when the stack shows them. */

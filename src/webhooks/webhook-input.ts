@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { tooDeepMessage } from '../http/json-body.ts'
 import { jsonTooDeep } from '../http/json-depth.ts'
 
@@ -143,7 +144,7 @@ export interface TokenPlace {
  */
 export function placeToken(rawPath: string, authorization: string | undefined): TokenPlace {
   const rest = rawPath.slice('/exec'.length)
-  const bearer = authorization === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(authorization)?.[1]
+  const bearer = bearerToken(authorization)
   if (bearer !== undefined) return { token: bearer, shownPath: rawPath, subPath: rest === '' ? '/' : rest, fromHeader: true }
   if (rest === '' || rest === '/') return { token: undefined, shownPath: rawPath, subPath: '/', fromHeader: false }
   const slash = rest.indexOf('/', 1)

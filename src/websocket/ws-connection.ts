@@ -178,6 +178,11 @@ export class WsConnection {
 
   #dispatch({ name, payload }: Frame): void {
     const qid = qidOf(payload)
+    if (qid === null) {
+      // Answered by an error frame without the qid: it could not be matched by it anyway.
+      this.#error(1400, `the qid of '${name.slice(0, 64)}' must be a string or a number`)
+      return
+    }
     const waiting = typeof qid === 'string' ? this.#replies.get(qid) : undefined
     if (waiting && waiting.name === name) {
       this.#replies.delete(qid as string)

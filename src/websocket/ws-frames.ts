@@ -25,8 +25,13 @@ export function parseFrame(text: string): Frame | string {
   return { name, payload: payload as Record<string, unknown> }
 }
 
-/** A request's `qid` as the client sent it (string or number), or undefined. */
-export function qidOf(payload: Record<string, unknown>): string | number | undefined {
+/**
+ * A request's `qid` as the client sent it (string or number); undefined when there is none
+ * (absent or null); `null` when there is one of another type (an object, an array, a boolean),
+ * which the frame cannot be answered by.
+ */
+export function qidOf(payload: Record<string, unknown>): string | number | undefined | null {
   const qid = payload.qid
-  return typeof qid === 'string' || (typeof qid === 'number' && Number.isFinite(qid)) ? qid : undefined
+  if (typeof qid === 'string' || (typeof qid === 'number' && Number.isFinite(qid))) return qid
+  return qid === undefined || qid === null ? undefined : null
 }

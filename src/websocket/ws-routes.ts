@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
+import { bearerToken } from '../http/bearer-token.ts'
 import { sendError } from '../http/error-handler.ts'
 import { sameSecret } from '../ids.ts'
 import type { WsMetrics } from '../metrics/ws-metrics.ts'
@@ -39,8 +40,6 @@ export interface ConnectionLifecycle {
   closed(connection: WsConnection): void
 }
 
-const BEARER = /^Bearer +(\S+) *$/i
-
 /** What the upgrade checks found, for the handler. */
 interface Opened {
   readonly entry: ChannelEntry
@@ -72,8 +71,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
   const check = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       const params = request.params as { token?: string }
-      const header = request.headers.authorization
-      const token = (header === undefined ? undefined : BEARER.exec(header)?.[1]) ?? params.token
+      const token = bearerToken(request.headers.authorization) ?? params.token
       const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
       const entry = options.access.open(token, ip, '/ws/token/v1/<token>')
       if (registry.countOfChannel(entry.channel.id) >= limits.maxConnectionsPerChannel) {

@@ -1,4 +1,5 @@
 import type { CollectionService } from '../collections/collection-service.ts'
+import { ALL_RIGHTS } from '../iam/permissions.ts'
 import type { Logger } from '../logger.ts'
 import { type RunnableScript, scriptVersionKey } from '../scripts/runtime/script-runtime.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
@@ -62,7 +63,9 @@ export class Containment {
     // Saved again meanwhile: the new version has not done anything yet.
     if (!current || scriptVersionKey(current.script) !== version || current.script.quarantined !== undefined) return
     const quarantined: Quarantine = { since: new Date().toISOString(), reason, version }
-    await this.#options.scriptService.update({ scope: current.domainId, actor: ACTOR }, script.id, { quarantined })
+    await this.#options.scriptService.update({ scope: current.domainId, actor: ACTOR, rights: ALL_RIGHTS }, script.id, {
+      quarantined,
+    })
     this.#options.logger.warn(
       { script_id: script.id, domain_id: current.domainId },
       'script quarantined: it runs in script hosts only until it changes or is released',

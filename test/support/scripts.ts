@@ -1,5 +1,5 @@
 import type { Client } from './server.ts'
-import { json, SCRIPTS } from './server.ts'
+import { json, jsonArray, SCRIPTS } from './server.ts'
 
 export interface RunAnswer {
   readonly execution_id: string
@@ -30,4 +30,21 @@ export async function runScript(
 ): Promise<RunAnswer & { httpStatus: number; requestId: string | null }> {
   const reply = await client.post(`${SCRIPTS}/${id}/run`, body)
   return { ...(reply.body as RunAnswer), httpStatus: reply.status, requestId: reply.headers.get('x-request-id') }
+}
+
+/**
+ * The executions `filter` matches once there are at least `count` (records are written in batches
+ * just after the answer), or those there are after two seconds.
+ */
+export async function recordedExecutions(
+  client: Client,
+  filter: Record<string, unknown>,
+  count: number,
+): Promise<Record<string, unknown>[]> {
+  for (let i = 0; ; i++) {
+    const reply = await client.get(`/rest/v1/service/executions?filter=${encodeURIComponent(JSON.stringify(filter))}&limit=1000`)
+    const found = jsonArray(reply)
+    if (found.length >= count || i === 100) return found
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

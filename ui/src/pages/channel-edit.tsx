@@ -377,6 +377,22 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
 }
 
 function TokenPanel({ channel, onRotated }: { channel: Channel; onRotated: () => void }) {
+  // The server masks a channel's secrets for callers who may not change it or lack its token's rights (docs/iam.md).
+  if (channel.token_local.includes('…')) {
+    return (
+      <section class="panel" aria-labelledby="token-title">
+        <h2 id="token-title">Token</h2>
+        <p class="note">
+          <code class="token">{channel.token_local}</code> — masked: a channel's token is shown only to those who may change the
+          channel and hold at least the rights its token has.
+        </p>
+      </section>
+    )
+  }
+  return <TokenDetails channel={channel} onRotated={onRotated} />
+}
+
+function TokenDetails({ channel, onRotated }: { channel: Channel; onRotated: () => void }) {
   const [shown, setShown] = useState(false)
   const [asking, setAsking] = useState(false)
   const [problem, setProblem] = useState<unknown>(null)
