@@ -7,7 +7,8 @@ import { ApiKey, ApiKeyCreate } from './iam-schemas.ts'
 const rules: CollectionRules = {
   async create(draft, { tx, scope }) {
     const userid = draft.userid as string
-    if (!(await tx.table('users').get(scope, userid))) {
+    // Locked `share`: a concurrent delete of the user waits for this key, then refuses (1409).
+    if (!(await tx.table('users').read(scope, userid, { lock: 'share' }))) {
       throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
     }
     const key = newApiKey()
