@@ -8,6 +8,8 @@ export const ERRORS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** `If-Match` names no ETag the entity still has (SPEC §2): nothing was changed. */
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,

@@ -435,6 +435,44 @@ describe('admin console (a real browser against a real server)', () => {
     assert.deepEqual(failed, [], 'no request failed')
   })
 
+  it("keeps a webhook reply with inline script from reading the console's storage", async (t) => {
+    const { url, root } = await startServer(t)
+    // A domain's script author answers a webhook with a page that would read the console's key.
+    const page = `<!doctype html><title>reply</title>
+<script>document.title = 'read: ' + sessionStorage.getItem('switchboard.key')</script>`
+    await root.post(SCRIPTS, {
+      code: 'page',
+      source: `vars.headers = { 'Content-Type': 'text/html; charset=utf-8' }\nreturn ${JSON.stringify(page)}`,
+    })
+    const channel = json(
+      await root.post(CHANNELS, { code: 'page', type: 'public', recv_svcscriptcode: 'page', opts: { issync: true } }),
+    )
+    const browser = await launchBrowser(t)
+    const { page: tab } = await openPage(browser, DESKTOP)
+    tab.setDefaultTimeout(15_000)
+    await signIn(tab, url)
+    const readStorage = () =>
+      tab.evaluate(() => {
+        try {
+          return `read: ${sessionStorage.getItem('switchboard.key')}`
+        } catch (error) {
+          return (error as Error).name
+        }
+      })
+    assert.equal(await readStorage(), `read: ${ROOT_KEY}`, 'the console keeps its key in this tab')
+
+    // The root operator opens the reply in the same tab, on the same origin.
+    const reply = await tab.goto(`${url}/exec/${String(channel.token_local)}`)
+    assert.equal(reply?.headers()['content-type'], 'text/html; charset=utf-8')
+    assert.equal(await tab.locator('script').count(), 1, 'the reply is the page the script sent')
+    assert.equal(await tab.title(), 'reply', 'its inline script did not run')
+    // The page has an origin of its own (CSP sandbox): the console's storage is out of reach.
+    assert.equal(await readStorage(), 'SecurityError')
+
+    await tab.goto(`${url}/ui/`)
+    assert.equal(await readStorage(), `read: ${ROOT_KEY}`, 'the console still holds its key')
+  })
+
   it('fits a phone-width screen on every page without sideways scrolling', async (t) => {
     const { url, root } = await startServer(t)
     await root.post('/rest/v1/service/svcscripts', { code: 'hello', source: 'return { hi: startparam(4) }' })

@@ -120,6 +120,25 @@ describe('HTTP edge', () => {
     const create = paths[CHANNELS]?.post
     assert.ok(create?.requestBody, 'create documents its body')
     assert.ok(create?.responses['200'] && create.responses['409'])
+    // Optimistic concurrency (SPEC §2): ETag on reads and writes, If-Match and 412 on PATCH/DELETE.
+    type Operation = {
+      parameters?: { in: string; name: string }[]
+      responses: Record<string, { headers?: Record<string, unknown> }>
+    }
+    const item = paths[`${CHANNELS}/{id}`] as unknown as Record<string, Operation>
+    for (const method of ['get', 'patch', 'delete']) {
+      assert.ok(item[method]?.responses['200']?.headers?.etag, `${method} documents its ETag`)
+    }
+    const created = paths[CHANNELS]?.post as unknown as Operation | undefined
+    assert.ok(created?.responses['200']?.headers?.etag, 'create documents its ETag')
+    for (const method of ['patch', 'delete']) {
+      const operation = item[method]
+      assert.ok(
+        operation?.parameters?.some((parameter) => parameter.in === 'header' && parameter.name === 'if-match'),
+        `${method} documents If-Match`,
+      )
+      assert.ok(operation?.responses['412'], `${method} documents 412`)
+    }
     const text = JSON.stringify(doc)
     assert.match(text, /recv_timeout/)
     assert.match(text, /filter_capabilities/)

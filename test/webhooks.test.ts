@@ -215,6 +215,33 @@ describe('webhooks (SPEC §5)', () => {
     assertWebhookError(await call(url, `/exec/${token}`, { headers: { 'x-forwarded-for': '203.0.113.5' } }), 403)
   })
 
+  it('sends every answer with CSP sandbox and nosniff, which a script cannot change', async (t) => {
+    const { root, url } = await startServer(t)
+    const { token } = await channelWith(
+      root,
+      'page',
+      `vars.headers = { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': "script-src 'unsafe-inline'",
+        'X-Content-Type-Options': 'none', 'Service-Worker-Allowed': '/' }
+      return '<script>document.title = sessionStorage.getItem("switchboard.key")</script>'`,
+    )
+    const { token: later } = await channelWith(root, 'later', 'return 1', { opts: { issync: false } })
+    const answers = {
+      html: await call(url, `/exec/${token}`),
+      async: await call(url, `/exec/${later}`, { method: 'POST' }),
+      'unknown token': await call(url, '/exec/0123456789abcdef0123456789abcdef'),
+      'no token': await call(url, '/exec'),
+    }
+    assert.equal(answers.html.text, '<script>document.title = sessionStorage.getItem("switchboard.key")</script>')
+    assert.equal(answers.html.headers.get('content-type'), 'text/html; charset=utf-8')
+    assert.equal(answers.html.headers.get('service-worker-allowed'), null)
+    assert.match(String((answers.async.body as Record<string, unknown>).execution_id), /^[0-9a-f-]{36}$/)
+    assert.equal(answers['unknown token'].status, 404)
+    for (const [name, answer] of Object.entries(answers)) {
+      assert.equal(answer.headers.get('content-security-policy'), 'sandbox', name)
+      assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', name)
+    }
+  })
+
   it('answers from status, headers and result; filters headers a script may not set', async (t) => {
     const { root, url } = await startServer(t)
     const { token: json201 } = await channelWith(

@@ -64,9 +64,18 @@ export function channelTypesCollection(channels: CollectionDef): CollectionDef {
       }
       const doc = checked(channelType)
       const table = tx.table('integration_points')
-      for (const { scope, doc: channel } of await table.scan({ column: 'type', value: channelType.type })) {
+      for (const {
+        scope,
+        doc: { id },
+      } of await table.scan({ column: 'type', value: channelType.type })) {
+        // Each channel as it is now, locked: a PATCH of it that committed since the scan is kept.
+        // (A channel of this type cannot be created or take this type meanwhile: that locks
+        // this type's row `share` while this update holds it.)
+        const current = await table.read(scope, id, { lock: 'update' })
+        if (current?.doc.type !== channelType.type) continue
+        const channel = current.doc
         const updated = applyType(channel as unknown as Channel, channelType, now) as unknown as Doc
-        await table.update(scope, updated)
+        await table.update(scope, updated, { rev: current.rev })
         cascaded(channels, 'update', scope, updated, channel)
       }
       return doc

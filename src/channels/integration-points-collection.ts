@@ -13,6 +13,13 @@ import type { Licensing } from './licensing.ts'
 type Draft = Record<string, unknown>
 type Opts = Channel['opts']
 
+/**
+ * How the checks read what a channel refers to (its type, scripts, user; roles in roles.ts):
+ * locked `share` until commit, so that a concurrent delete or rename of it either waits for this
+ * write and then sees the reference, or goes first and this check finds it gone.
+ */
+const KEEP = { lock: 'share' } as const
+
 /** The fields a solution-defined type fixes, as [channel path, channel-type field]. */
 const LOCKED_FIELDS = [
   ...SCRIPT_FIELDS.map((field) => [[field], field] as const),
@@ -118,7 +125,7 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
         if (channel[field] !== '') problems.push({ field, message: 'must be empty on an eventing channel' })
       }
     } else if (channel.type !== 'public') {
-      const found = await tx.table('channel_types').findBy('type', channel.type)
+      const found = await tx.table('channel_types').findBy('type', channel.type, undefined, KEEP)
       if (!found) throw invalidField('type', `'${channel.type}' is not public, eventing or a channel type defined by the master`)
       const channelType = found.doc as unknown as ChannelType
       for (const [path, typeField] of LOCKED_FIELDS) {
@@ -138,7 +145,7 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
       for (const field of SCRIPT_FIELDS) {
         const code = channel[field]
         const unchanged = before !== undefined && before.type === channel.type && before[field] === code
-        if (code !== '' && !unchanged && !(await scripts.findBy('code', code, scope))) {
+        if (code !== '' && !unchanged && !(await scripts.findBy('code', code, scope, KEEP))) {
           problems.push({ field, message: `names script '${code}', which does not exist in this domain` })
         }
       }
@@ -157,7 +164,7 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
     if (
       userid !== null &&
       userid !== (before?.opts as Opts | undefined)?.userid &&
-      !(await tx.table('users').get(scope, userid))
+      !(await tx.table('users').read(scope, userid, KEEP))
     ) {
       problems.push({ field: 'opts.userid', message: `user '${userid}' does not exist in this domain` })
     }

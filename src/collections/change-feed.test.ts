@@ -27,6 +27,8 @@ describe('change feed', () => {
   it('publishes every change without secrets, and keeps another node’s directory current', async (t) => {
     const store = openSqliteStore(':memory:')
     await store.migrate()
+    // Entities are written only into a domain that exists (collection-service.ts).
+    await store.table('domains').insert(null, { id: DOMAIN, name: 'd' })
     const bus = new MemoryBus()
     const onError = (error: unknown) => assert.fail(String(error))
     const audit = new AuditLog(store, { keepCount: 100, keepMs: 60_000, retentionEveryMs: 60_000, onError })
@@ -48,13 +50,13 @@ describe('change feed', () => {
     const onA = new ChannelDirectory(store, feedA, onError)
     const onB = new ChannelDirectory(store, feedB, onError)
 
-    const created = await channels.create(context, { code: 'c', type: 'public', token_remote: 'remote-secret' })
+    const { entity: created } = await channels.create(context, { code: 'c', type: 'public', token_remote: 'remote-secret' })
     const token = created.token_local as string
     assert.equal(onA.byToken(token)?.channel.id, created.id, 'the writing node knows at once')
     await eventually(() => onB.byToken(token)?.channel.id === created.id)
     assert.equal(onB.byCode(DOMAIN, 'c')?.channel.id, created.id)
 
-    const rotated = await channels.update(context, created.id, { token_local: null })
+    const { entity: rotated } = await channels.update(context, created.id, { token_local: null })
     assert.equal(onA.byToken(token), undefined)
     await eventually(() => onB.byToken(rotated.token_local as string) !== undefined && onB.byToken(token) === undefined)
 
@@ -141,6 +143,8 @@ describe('change feed', () => {
   it('answers a write only when the other live nodes have its change, and not later than the bound', async (t) => {
     const store = openSqliteStore(':memory:')
     await store.migrate()
+    // Entities are written only into a domain that exists (collection-service.ts).
+    await store.table('domains').insert(null, { id: DOMAIN, name: 'd' })
     const bus = new MemoryBus()
     const peersA = new Peers(bus, 'node-a', { everyMs: 50 })
     const peersB = new Peers(bus, 'node-b', { everyMs: 50 })
@@ -169,9 +173,9 @@ describe('change feed', () => {
     await eventually(() => peersA.live().includes('node-b'))
 
     // No waiting after the answer: node B's copy is current when the write returns.
-    const created = await channels.create(context, { code: 'c', type: 'public' })
+    const { entity: created } = await channels.create(context, { code: 'c', type: 'public' })
     assert.equal(onB.byToken(created.token_local as string)?.channel.id, created.id)
-    const rotated = await channels.update(context, created.id, { token_local: null })
+    const { entity: rotated } = await channels.update(context, created.id, { token_local: null })
     assert.equal(onB.byToken(created.token_local as string), undefined, 'the old token fails on B at once')
     assert.equal(onB.byToken(rotated.token_local as string)?.channel.id, created.id)
     assert.deepEqual(unconfirmed, [])

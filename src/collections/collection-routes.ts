@@ -1,8 +1,10 @@
 import { type TSchema, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams, Link, Uuid } from '../http/shared-schemas.ts'
-import type { CollectionService } from './collection-service.ts'
+import type { CallContext } from './collection.ts'
+import type { CollectionService, IfMatch, Tagged } from './collection-service.ts'
 import { flatten, project } from './field-paths.ts'
 import {
   FULL_VIEW,
@@ -23,6 +25,57 @@ function shape(entity: Record<string, unknown>, view: View): Record<string, unkn
   const masked = view.mask ? project(entity, view.mask) : entity
   return view.flat ? flatten(masked) : masked
 }
+
+/** One entity tag, weak or strong, then a comma or the end (RFC 9110 §8.8.3). */
+const ENTITY_TAG = /[ \t]*(W\/)?("[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?:,|$)/y
+
+/**
+ * The request's `If-Match`: `*`, or its strong entity tags (a weak one never matches: RFC 9110
+ * §13.1.1 compares strongly); undefined without the header. Malformed: 1400.
+ */
+export function ifMatchOf(request: FastifyRequest): IfMatch | undefined {
+  const header = request.headers['if-match']
+  if (header === undefined) return undefined
+  const value = header.trim()
+  if (value === '*') return '*'
+  const tags: string[] = []
+  let at = 0
+  while (at < value.length) {
+    ENTITY_TAG.lastIndex = at
+    const match = ENTITY_TAG.exec(value)
+    if (!match) break
+    if (match[1] === undefined) tags.push(match[2] as string)
+    at = ENTITY_TAG.lastIndex
+  }
+  if (value === '' || at < value.length) {
+    throw new AppError(
+      'bad_request',
+      'If-Match must be * or a comma-separated list of ETags in double quotes, as GET answers them',
+    )
+  }
+  return tags
+}
+
+/** Answers `tagged`'s entity as the client sees it, with its ETag. */
+function sendTagged(
+  reply: FastifyReply,
+  service: CollectionService,
+  tagged: Tagged,
+  caller: CallContext,
+): Record<string, unknown> {
+  reply.header('etag', tagged.etag)
+  return service.view(tagged.entity, caller)
+}
+
+const ETagHeader = { etag: Type.String({ description: "the entity's ETag, for If-Match" }) }
+
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      description: 'ETags (or *) of which the entity must still have one; otherwise 412 (1412) and nothing changes',
+    }),
+  ),
+})
 
 /** The routes of SPEC §2 for one collection. */
 export function collectionRoutes(app: FastifyInstance, service: CollectionService): void {
@@ -65,7 +118,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         summary: `Get one ${def.noun}`,
         params: IdParams,
         querystring: ViewQuerystring,
-        response: { 200: def.entity, ...errorResponses(400, ...denied, 404) },
+        response: { 200: { ...def.entity, headers: ETagHeader }, ...errorResponses(400, ...denied, 404) },
       },
     },
     async (request, reply) => {
@@ -74,10 +127,11 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       const auth = authOf(request)
       if (view === FULL_VIEW && def.hidden.length === 0 && service.revealsAll(auth)) {
         // The stored JSON is the answer: no parse and re-serialisation (the hot admin read).
-        reply.type(JSON_TYPE)
-        return service.getJson(auth, id)
+        const { json, etag } = await service.getJson(auth, id)
+        reply.type(JSON_TYPE).header('etag', etag)
+        return json
       }
-      return shape(service.view(await service.get(auth, id), auth), view)
+      return shape(sendTagged(reply, service, await service.read(auth, id), auth), view)
     },
   )
 
@@ -96,12 +150,12 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         tags,
         summary: `Create ${aNoun}`,
         body: def.createBody,
-        response: { 200: created, ...errorResponses(400, ...denied, 409, 413) },
+        response: { 200: { ...created, headers: ETagHeader }, ...errorResponses(400, ...denied, 409, 413) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const auth = authOf(request)
-      return service.view(await service.create(auth, request.body as Record<string, unknown>), auth)
+      return sendTagged(reply, service, await service.create(auth, request.body as Record<string, unknown>), auth)
     },
   )
 
@@ -113,14 +167,17 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         tags,
         summary: `Change ${aNoun}: objects merge key by key, null resets a field`,
         params: IdParams,
+        headers: IfMatchHeaders,
         body: patchSchemaOf(def.createBody, Uuid),
-        response: { 200: def.entity, ...errorResponses(400, ...denied, 404, 409, 413) },
+        response: { 200: { ...def.entity, headers: ETagHeader }, ...errorResponses(400, ...denied, 404, 409, 412, 413) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string }
       const auth = authOf(request)
-      return service.view(await service.update(auth, id, request.body as Record<string, unknown>), auth)
+      const ifMatch = ifMatchOf(request)
+      const patch = request.body as Record<string, unknown>
+      return sendTagged(reply, service, await service.update(auth, id, patch, ifMatch && { ifMatch }), auth)
     },
   )
 
@@ -132,13 +189,15 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
         tags,
         summary: `Delete ${aNoun}; answers the deleted entity`,
         params: IdParams,
-        response: { 200: def.entity, ...errorResponses(400, ...denied, 404, 409) },
+        headers: IfMatchHeaders,
+        response: { 200: { ...def.entity, headers: ETagHeader }, ...errorResponses(400, ...denied, 404, 409, 412) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string }
       const auth = authOf(request)
-      return service.view(await service.remove(auth, id), auth)
+      const ifMatch = ifMatchOf(request)
+      return sendTagged(reply, service, await service.remove(auth, id, ifMatch && { ifMatch }), auth)
     },
   )
 

@@ -2,26 +2,50 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import { changedFields } from '../audit/changed-fields.ts'
 import { AppError } from '../errors.ts'
 import { isMaskOf, maskSecret, newId } from '../ids.ts'
-import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store } from '../store/store.ts'
+import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store, WriteConflictError } from '../store/store.ts'
 import type { ChangeFeed } from './change-feed.ts'
 import type { CallContext, CollectionDef, Operation, WriteContext } from './collection.ts'
 import { isObject } from './field-paths.ts'
 import { mergePatch, objectFieldsOf } from './patch.ts'
+
+/**
+ * An entity with its ETag (SPEC §2): `"<revision>"`, a strong entity tag that changes with every
+ * write of the entity and never comes back.
+ */
+export interface Tagged {
+  readonly entity: Doc
+  readonly etag: string
+}
+
+/** `If-Match`: `*` (any current entity), or ETags one of which the entity must still have. */
+export type IfMatch = '*' | readonly string[]
+
+export interface ChangeOptions {
+  /** Default: none (the change applies to the entity as it is then). */
+  readonly ifMatch?: IfMatch
+}
 
 /** SPEC §2 for one collection: the routes, the websocket `rest` capability and scripts all call this. */
 export interface CollectionService {
   readonly def: CollectionDef
   list(context: CallContext, query: ListQuery): Promise<{ items: Doc[]; total: number }>
   get(context: CallContext, id: string): Promise<Doc>
+  /** The entity with its ETag. */
+  read(context: CallContext, id: string): Promise<Tagged>
   /**
-   * The entity as clients see it, as JSON text: only for collections without hidden fields, and
-   * callers for whom `revealsAll` holds.
+   * The entity as clients see it, as JSON text, with its ETag: only for collections without
+   * hidden fields, and callers for whom `revealsAll` holds.
    */
-  getJson(context: CallContext, id: string): Promise<string>
+  getJson(context: CallContext, id: string): Promise<{ readonly json: string; readonly etag: string }>
   /** The new entity, with its `onceFields` (shown in the create answer only). */
-  create(context: CallContext, body: Record<string, unknown>): Promise<Doc>
-  update(context: CallContext, id: string, patch: Record<string, unknown>): Promise<Doc>
-  remove(context: CallContext, id: string): Promise<Doc>
+  create(context: CallContext, body: Record<string, unknown>): Promise<Tagged>
+  /**
+   * Merges `patch` into the entity as it is when the write runs (never into an older read, so
+   * concurrent PATCHes of different fields all keep theirs). 1412 if `ifMatch` does not hold.
+   */
+  update(context: CallContext, id: string, patch: Record<string, unknown>, options?: ChangeOptions): Promise<Tagged>
+  /** The deleted entity with its last ETag. 1412 if `ifMatch` does not hold. */
+  remove(context: CallContext, id: string, options?: ChangeOptions): Promise<Tagged>
   /** The id of the entity whose unique `key` equals `value`. */
   lookup(context: CallContext, key: string, value: string): Promise<string>
   /** The entity as `caller` sees it: hidden fields removed, guarded secrets masked unless it may see them. */
@@ -38,6 +62,11 @@ export interface CollectionServiceDeps {
   /** RFC 3339 UTC time for `ext.ct`/`ext.lwt`. */
   readonly now?: () => string
 }
+
+/** Attempts of a write that met concurrent ones (WriteConflictError) before it answers 1409. */
+const WRITE_ATTEMPTS = 4
+
+const etagOf = (rev: string): string => `"${rev}"`
 
 export function createCollectionService(def: CollectionDef, deps: CollectionServiceDeps): CollectionService {
   const { store, changes, audit } = deps
@@ -74,21 +103,78 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     return new AppError('conflict', message, [{ field: column, message: 'already exists' }], { cause: error })
   }
 
+  /** An entity the store does not hold (yet) that the collection shows (CollectionDef.missing). */
   const missing = async (scope: Scope, id: string) => (def.missing === undefined ? undefined : def.missing(scope, id))
+  /** Its ETag: it has no revision; the stored entity that replaces it will have another. */
+  const MISSING_ETAG = '"unstored"'
 
-  type Pending = { def: CollectionDef; operation: Operation; scope: Scope; entity: Doc; before: Doc | undefined }
-  type Written = { entity: Doc; before?: Doc }
+  /** 1412 unless `ifMatch` holds for revision `rev` (RFC 9110 §13.1.1: strong comparison). */
+  function precondition(ifMatch: IfMatch | undefined, rev: string, id: string): void {
+    if (ifMatch === undefined || ifMatch === '*' || ifMatch.includes(etagOf(rev))) return
+    throw new AppError(
+      'precondition_failed',
+      `${def.noun} '${id}' has changed since ETag ${ifMatch.join(', ')} (it is now ${etagOf(rev)}); read it again and retry`,
+    )
+  }
 
   /**
-   * Runs `write` in a transaction with the audit entries of its change and of the cascades it
-   * announced, then publishes them all.
+   * The entity `id` locked against other writers until commit, and its revision. SPEC §2's
+   * PATCH merge and the "still in use?" checks of a delete read it, decide, and write it back:
+   * the lock keeps any other write of it out in between (PostgreSQL; SQLite runs one write
+   * transaction at a time), and the write checks the revision besides, so a store that
+   * failed to lock would answer a conflict rather than lose an update.
    */
-  async function write(context: CallContext, operation: Operation, run: (wc: WriteContext) => Promise<Written>): Promise<Doc> {
+  async function lockedRead(wc: WriteContext, id: string, ifMatch: IfMatch | undefined) {
+    const found = await wc.tx.table(def.name).read(wc.scope, id, { lock: 'update' })
+    if (!found) throw notFound(id)
+    precondition(ifMatch, found.rev, id)
+    return found
+  }
+
+  type Pending = { def: CollectionDef; operation: Operation; scope: Scope; entity: Doc; before: Doc | undefined }
+  type Written = { entity: Doc; before?: Doc; rev: string }
+
+  /**
+   * Runs `run` in a transaction, again from the start when it met a concurrent write (a stale
+   * revision, a deadlock): a write answers 1409 only after WRITE_ATTEMPTS such meetings.
+   */
+  async function write(context: CallContext, operation: Operation, run: (wc: WriteContext) => Promise<Written>): Promise<Tagged> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writeOnce(context, operation, run)
+      } catch (error) {
+        if (!(error instanceof WriteConflictError)) throw error
+        if (attempt === WRITE_ATTEMPTS) {
+          throw new AppError(
+            'conflict',
+            `this change of ${def.noun}s met other changes at the same moment ${attempt} times in a row; try again`,
+            undefined,
+            { cause: error },
+          )
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs `run` in a transaction with the audit entries of its change and of the cascades it
+   * announced, then publishes them all. An entity of a domain is written only while its domain
+   * exists: the domain's row is locked `share` so that a concurrent delete of the domain waits
+   * (and then finds this entity in it) or goes first (and this write answers 1404).
+   */
+  async function writeOnce(
+    context: CallContext,
+    operation: Operation,
+    run: (wc: WriteContext) => Promise<Written>,
+  ): Promise<Tagged> {
     const pending: Pending[] = []
     const cascaded: WriteContext['cascaded'] = (other, op, scope, entity, before) => {
       pending.push({ def: other, operation: op, scope, entity, before })
     }
-    const entity = await store.transaction(async (tx) => {
+    const written = await store.transaction(async (tx) => {
+      if (context.scope !== null && !(await tx.table('domains').read(null, context.scope, { lock: 'share' }))) {
+        throw new AppError('not_found', `domain '${context.scope}' does not exist`)
+      }
       const written = await run({ ...context, tx, now: now(), cascaded })
       pending.unshift({ def, operation, scope: context.scope, entity: withoutOnceFields(written.entity), before: written.before })
       for (const change of pending) {
@@ -100,7 +186,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
           fields: change.operation === 'delete' ? [] : changedFields(change.before, change.entity, unaudited(change.def)),
         })
       }
-      return written.entity
+      return written
     })
     const confirmed: Promise<void>[] = []
     for (const change of pending) {
@@ -120,7 +206,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     }
     // Answered once every node's copies are current: the next request sees the change anywhere.
     await Promise.all(confirmed)
-    return entity
+    return { entity: written.entity, etag: etagOf(written.rev) }
   }
 
   function withoutOnceFields(doc: Doc): Doc {
@@ -151,34 +237,39 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         (await store.table(def.name).get(context.scope, id)) ?? (await missing(context.scope, id)) ?? Promise.reject(notFound(id))
       )
     },
-    async getJson(context, id) {
-      if (def.hidden.length > 0) throw new Error(`${def.name} has hidden fields: use get()`)
-      const stored = await store.table(def.name).getJson(context.scope, id)
-      if (stored !== undefined) return stored
+    async read(context, id) {
+      const found = await store.table(def.name).read(context.scope, id)
+      if (found) return { entity: found.doc, etag: etagOf(found.rev) }
       const shown = await missing(context.scope, id)
-      return shown === undefined ? Promise.reject(notFound(id)) : JSON.stringify(shown)
+      if (!shown) throw notFound(id)
+      return { entity: shown, etag: MISSING_ETAG }
+    },
+    async getJson(context, id) {
+      if (def.hidden.length > 0) throw new Error(`${def.name} has hidden fields: use read()`)
+      const found = await store.table(def.name).getJson(context.scope, id)
+      if (found) return { json: found.json, etag: etagOf(found.rev) }
+      const shown = await missing(context.scope, id)
+      if (!shown) throw notFound(id)
+      return { json: JSON.stringify(shown), etag: MISSING_ETAG }
     },
     async create(context, body) {
       return write(context, 'create', async (wc) => {
         const draft = { ...body, id: typeof body.id === 'string' ? body.id : newId(), ext: ext(body.ext, wc.now, wc.now) }
         const doc = await def.rules.create(draft, wc)
         try {
-          await wc.tx.table(def.name).insert(context.scope, withoutOnceFields(doc))
+          return { entity: doc, rev: await wc.tx.table(def.name).insert(context.scope, withoutOnceFields(doc)) }
         } catch (error) {
           throw conflict(error, doc)
         }
-        return { entity: doc }
       })
     },
-    async update(context, id, patch) {
+    async update(context, id, patch, options = {}) {
       const { id: patchId, ...sent } = patch
       if (patchId !== undefined && patchId !== id) {
         throw new AppError('bad_request', 'id cannot be changed', [{ field: 'id', message: 'cannot be changed' }])
       }
       return write(context, 'update', async (wc) => {
-        const table = wc.tx.table(def.name)
-        const before = await table.get(context.scope, id)
-        if (!before) throw notFound(id)
+        const { doc: before, rev } = await lockedRead(wc, id, options.ifMatch)
         const changesOnly = withoutMaskedSecrets(sent, before)
         const merged = mergePatch(before, changesOnly, objectFields)
         const beforeExt = before.ext as { ct: string }
@@ -186,21 +277,18 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         merged.ext = ext(merged.ext, beforeExt.ct, wc.now)
         const doc = await def.rules.update(merged, before, changesOnly, wc)
         try {
-          await table.update(context.scope, doc)
+          return { entity: doc, before, rev: await wc.tx.table(def.name).update(context.scope, doc, { rev }) }
         } catch (error) {
           throw conflict(error, doc)
         }
-        return { entity: doc, before }
       })
     },
-    async remove(context, id) {
+    async remove(context, id, options = {}) {
       return write(context, 'delete', async (wc) => {
-        const table = wc.tx.table(def.name)
-        const before = await table.get(context.scope, id)
-        if (!before) throw notFound(id)
+        const { doc: before, rev } = await lockedRead(wc, id, options.ifMatch)
         await def.rules.remove?.(before, wc)
-        await table.remove(context.scope, id)
-        return { entity: before, before }
+        await wc.tx.table(def.name).remove(context.scope, id, { rev })
+        return { entity: before, before, rev }
       })
     },
     async lookup(context, key, value) {

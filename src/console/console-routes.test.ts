@@ -20,6 +20,18 @@ async function serve(t: TestContext, files: Record<string, string> | null) {
   return app
 }
 
+/** What every answer under /ui carries (SECURITY_HEADERS in console-routes.ts). */
+function assertSecurityHeaders(headers: Record<string, unknown>, what: string): void {
+  assert.equal(
+    headers['content-security-policy'],
+    "default-src 'self'; script-src 'self'; object-src 'none'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    what,
+  )
+  assert.equal(headers['x-frame-options'], 'DENY', what)
+  assert.equal(headers['referrer-policy'], 'no-referrer', what)
+  assert.equal(headers['x-content-type-options'], 'nosniff', what)
+}
+
 describe('console routes', () => {
   it('serves the app: index.html for its pages, assets with long caching, 304 on a matching ETag', async (t) => {
     const app = await serve(t, { 'index.html': '<!doctype html><p>app</p>', 'assets/app-1a2b.js': 'console.log(1)' })
@@ -31,8 +43,7 @@ describe('console routes', () => {
       assert.equal(answer.body, '<!doctype html><p>app</p>')
       assert.equal(answer.headers['content-type'], 'text/html; charset=utf-8')
       assert.equal(answer.headers['cache-control'], 'no-cache')
-      assert.match(String(answer.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/)
-      assert.equal(answer.headers['x-content-type-options'], 'nosniff')
+      assertSecurityHeaders(answer.headers, page)
     }
     const asset = await app.inject('/ui/assets/app-1a2b.js')
     assert.equal(asset.body, 'console.log(1)')
@@ -41,6 +52,8 @@ describe('console routes', () => {
     const again = await app.inject({ url: '/ui/assets/app-1a2b.js', headers: { 'if-none-match': String(asset.headers.etag) } })
     assert.equal(again.statusCode, 304)
     assert.equal(again.body, '')
+    assertSecurityHeaders(asset.headers, 'asset')
+    assertSecurityHeaders(again.headers, '304')
   })
 
   it('answers 404 for a missing file and never reads outside the build', async (t) => {
@@ -50,6 +63,7 @@ describe('console routes', () => {
       assert.notEqual(answer.body, '', path)
       assert.ok(answer.statusCode === 404 || answer.body === 'app', `${path}: ${answer.statusCode} ${answer.body.slice(0, 80)}`)
       assert.doesNotMatch(answer.body, /"name"|root:/)
+      if (path === '/ui/assets/gone.js') assertSecurityHeaders(answer.headers, path)
     }
   })
 
@@ -58,5 +72,6 @@ describe('console routes', () => {
     const answer = await app.inject('/ui/')
     assert.equal(answer.statusCode, 503)
     assert.match(answer.body, /The console is not built/)
+    assertSecurityHeaders(answer.headers, '503')
   })
 })

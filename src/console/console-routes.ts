@@ -18,12 +18,14 @@ const TYPES: Readonly<Record<string, string>> = {
 }
 
 /**
- * The page may talk to this origin only (REST, /exec, websockets); CodeMirror sets its styles
- * inline, hence 'unsafe-inline' for styles and nothing else.
+ * Sent with every answer under /ui. The page may talk to this origin only (REST, /exec,
+ * websockets) and runs only the script files of its build: no inline script, no eval, no
+ * plugins. CodeMirror sets its styles inline, hence 'unsafe-inline' for styles and nothing else.
+ * No other site may frame it (clickjacking), and no URL of it leaves as a referrer.
  */
 const SECURITY_HEADERS = {
   'content-security-policy':
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "default-src 'self'; script-src 'self'; object-src 'none'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
@@ -47,7 +49,6 @@ export function consoleRoutes(app: FastifyInstance, dist: string = CONSOLE_DIST)
   const index = assets.get('index.html')
 
   const send = (reply: FastifyReply, asset: Asset, request: FastifyRequest) => {
-    reply.headers(SECURITY_HEADERS)
     reply.header('etag', asset.etag)
     reply.header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
     if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send()
@@ -57,6 +58,7 @@ export function consoleRoutes(app: FastifyInstance, dist: string = CONSOLE_DIST)
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/ui/'))
   app.get('/ui', { schema: { hide: true } }, (_request, reply) => reply.redirect('/ui/'))
   app.get('/ui/*', { schema: { hide: true } }, (request, reply) => {
+    reply.headers(SECURITY_HEADERS)
     if (!index) {
       return reply
         .code(503)

@@ -13,7 +13,8 @@ const rules: CollectionRules = {
       throw new AppError('forbidden', "a channel's token cannot create API keys: they are made with a user's key")
     }
     const userid = draft.userid as string
-    const user = await tx.table('users').get(scope, userid)
+    // Locked `share`: a concurrent delete of the user waits for this key, then refuses (1409).
+    const user = (await tx.table('users').read(scope, userid, { lock: 'share' }))?.doc
     if (!user) throw invalidField('userid', `names user '${userid}', which does not exist in this domain`)
     // A key acts with its user's rights: whoever makes one gets them (docs/iam.md).
     const granted = await rightsOfRoles(tx, scope, user.roles as string[])

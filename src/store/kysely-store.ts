@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { CompiledQuery, type Expression, type Kysely, type LogEvent, sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { jobTable } from './job-table.ts'
@@ -10,12 +11,14 @@ import {
   type ListQuery,
   type QueryObserver,
   type QueryOperation,
+  type ReadOptions,
   type Scope,
   type ScopedDoc,
   type Settings,
   type Store,
   TABLES,
   type TableName,
+  WriteConflictError,
 } from './store.ts'
 import type { StoreTraits } from './traits.ts'
 
@@ -78,7 +81,14 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, options
     jobs: jobTable(db, traits, (fn) => (inTransaction ? fn(db) : db.transaction().execute(fn))),
     async transaction(fn) {
       if (inTransaction) return fn(store)
-      return db.transaction().execute((trx) => fn(storeOn(trx, traits, true, options)))
+      try {
+        return await db.transaction().execute((trx) => fn(storeOn(trx, traits, true, options)))
+      } catch (error) {
+        if (traits.writeConflict(error)) {
+          throw new WriteConflictError('the database aborted the transaction: it conflicted with another one', { cause: error })
+        }
+        throw error
+      }
     },
     async lock(key) {
       if (!inTransaction) throw new Error('Store.lock() needs a transaction')
@@ -105,13 +115,16 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, options
 
 type Run = (compiled: string, parameters: readonly unknown[]) => Promise<Record<string, unknown>[]>
 
+/** A new revision for a document being written (see `Revised`). */
+const newRevision = (): string => randomUUID()
+
 function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run): DocumentTable {
   const { scoped, columns } = TABLES[name]
   const mirrored = new Set<string>(['id', ...columns])
   // The read by id is the hot one: its SQL is compiled once (parameters: [domain_id?, id]).
   const byId = (scoped ? db.selectFrom(name).where('domain_id', '=', '') : db.selectFrom(name)).where('id', '=', '')
   const getById = byId.select('doc').compile().sql
-  const getJsonById = byId.select(traits.docText.as('doc')).compile().sql
+  const getJsonById = byId.select([traits.docText.as('doc'), 'rev']).compile().sql
 
   function columnValues(doc: Doc): Record<string, unknown> {
     const values: Record<string, unknown> = {}
@@ -150,22 +163,35 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     return scoped ? query.where('domain_id', '=', scope) : query
   }
 
+  function locked<Q extends { forUpdate(): Q; forShare(): Q }>(query: Q, { lock }: ReadOptions): Q {
+    if (lock === undefined || !traits.rowLocks) return query
+    return lock === 'update' ? query.forUpdate() : query.forShare()
+  }
+
+  function stale(rev: string, id: string): WriteConflictError {
+    return new WriteConflictError(`${name} '${id}' is no longer at revision ${rev}`)
+  }
+
   return {
     async get(scope, id) {
       const [row] = await run(getById, scoped ? [scope, id] : [id])
       return row ? traits.readDoc(row.doc) : undefined
     },
+    async read(scope, id, options = {}) {
+      const row = await locked(select(scope).select(['doc', 'rev']).where('id', '=', id), options).executeTakeFirst()
+      return row ? { doc: traits.readDoc(row.doc), rev: row.rev } : undefined
+    },
     async getJson(scope, id) {
       const [row] = await run(getJsonById, scoped ? [scope, id] : [id])
-      return row ? (row.doc as string) : undefined
+      return row ? { json: row.doc as string, rev: row.rev as string } : undefined
     },
-    async findBy(column, value, scope) {
+    async findBy(column, value, scope, options = {}) {
       let query = db
         .selectFrom(name)
         .select(scoped ? ['doc', 'domain_id'] : ['doc'])
         .where(column, '=', value)
       if (scoped && scope !== undefined) query = query.where('domain_id', '=', scope)
-      const row = await query.executeTakeFirst()
+      const row = await locked(query, options).executeTakeFirst()
       return row ? { scope: scoped ? row.domain_id : null, doc: traits.readDoc(row.doc) } : undefined
     },
     async list(scope, query: ListQuery) {
@@ -197,27 +223,34 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
       return new Map(rows.map((row) => [String(row[column]), traits.readCount(row.n)]))
     },
     async insert(scope, doc) {
-      const values = { id: doc.id, ...(scoped && { domain_id: scope }), ...columnValues(doc), doc: JSON.stringify(doc) }
+      const rev = newRevision()
+      const values = { id: doc.id, ...(scoped && { domain_id: scope }), ...columnValues(doc), doc: JSON.stringify(doc), rev }
       try {
         await db.insertInto(name).values(values).execute()
       } catch (error) {
         throw duplicate(error)
       }
+      return rev
     },
-    async update(scope, doc) {
+    async update(scope, doc, options = {}) {
+      const rev = newRevision()
+      let result: { numUpdatedRows: bigint }
       try {
         let query = db
           .updateTable(name)
-          .set({ ...columnValues(doc), doc: JSON.stringify(doc) })
+          .set({ ...columnValues(doc), doc: JSON.stringify(doc), rev })
           .where('id', '=', doc.id)
         if (scoped) query = query.where('domain_id', '=', scope)
-        await query.execute()
+        if (options.rev !== undefined) query = query.where('rev', '=', options.rev)
+        result = await query.executeTakeFirst()
       } catch (error) {
         throw duplicate(error)
       }
+      if (options.rev !== undefined && result.numUpdatedRows === 0n) throw stale(options.rev, doc.id)
+      return rev
     },
     async upsert(scope, doc) {
-      const values = { ...columnValues(doc), doc: JSON.stringify(doc) }
+      const values = { ...columnValues(doc), doc: JSON.stringify(doc), rev: newRevision() }
       await db
         .insertInto(name)
         .values({ id: doc.id, ...(scoped && { domain_id: scope }), ...values })
@@ -231,6 +264,7 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         ...(scoped && { domain_id: scope }),
         ...columnValues(doc),
         doc: text ?? JSON.stringify(doc),
+        rev: newRevision(),
       }))
       await db
         .insertInto(name)
@@ -241,7 +275,7 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
             : oc
                 .column('id')
                 .doUpdateSet((eb) =>
-                  Object.fromEntries(['doc', ...columns].map((column) => [column, eb.ref(`excluded.${column}`)])),
+                  Object.fromEntries(['doc', 'rev', ...columns].map((column) => [column, eb.ref(`excluded.${column}`)])),
                 ),
         )
         .execute()
@@ -271,10 +305,12 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         .executeTakeFirst()
       return Number(result.numDeletedRows)
     },
-    async remove(scope, id) {
+    async remove(scope, id, options = {}) {
       let query = db.deleteFrom(name).where('id', '=', id)
       if (scoped) query = query.where('domain_id', '=', scope)
+      if (options.rev !== undefined) query = query.where('rev', '=', options.rev)
       const result = await query.executeTakeFirst()
+      if (options.rev !== undefined && result.numDeletedRows === 0n) throw stale(options.rev, id)
       return Number(result.numDeletedRows) > 0
     },
   }

@@ -170,5 +170,30 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('jobs_by_owner').on('jobs').columns(['owner']).execute()
       },
     },
+    '0008_revisions': {
+      async up(db: Kysely<unknown>) {
+        // Every write of a document gives it a new revision (kysely-store.ts): the ETag of the
+        // REST API and the check of a read-modify-write. A constant default keeps this instant
+        // on both engines (no table rewrite); rows stored before it have revision '0'.
+        for (const table of [
+          'domains',
+          'channel_types',
+          'integration_points',
+          'svcscripts',
+          'users',
+          'api_keys',
+          'executions',
+          'jobs',
+          'temp_links',
+          'roles',
+          'audit',
+        ]) {
+          await db.schema
+            .alterTable(table)
+            .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+            .execute()
+        }
+      },
+    },
   }
 }

@@ -20,6 +20,12 @@ export const postgresTraits: StoreTraits = {
     const at = constraint.indexOf('__')
     return at === -1 ? constraint : constraint.slice(at + 2)
   },
+  rowLocks: true,
+  // 40P01 deadlock_detected, 40001 serialization_failure: the whole transaction was rolled back.
+  writeConflict: (error) => {
+    const code = (error as { code?: unknown }).code
+    return code === '40P01' || code === '40001'
+  },
   async lock(db, key) {
     await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(db)
   },

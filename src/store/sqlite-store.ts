@@ -39,6 +39,11 @@ export const sqliteTraits: StoreTraits = {
     const message = (error as Error).message
     return message.slice(message.lastIndexOf('.') + 1).trim()
   },
+  // SQLite locks the database, not rows: one write transaction at a time (see `lock` below).
+  rowLocks: false,
+  // A deferred transaction that read a snapshot and then tries to write after another
+  // connection committed: SQLite refuses the write rather than lose the other one.
+  writeConflict: (error) => (error as { code?: unknown }).code === 'SQLITE_BUSY_SNAPSHOT',
   // Write transactions hold SQLite's one write lock from their start (`begin immediate`), across
   // the processes sharing the file: they are already serialised, so there is nothing more to lock.
   lock: async () => {},

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
-import { type Doc, DuplicateKeyError, type Store } from './store.ts'
+import { type Doc, DuplicateKeyError, type Store, WriteConflictError } from './store.ts'
 
 const DOMAIN_A = 'aaaaaaaa-0000-4000-8000-000000000001'
 const DOMAIN_B = 'bbbbbbbb-0000-4000-8000-000000000002'
@@ -44,7 +44,7 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       const doc = channel(1, { opts: { issync: true, nested: { deep: [1, 'two', null] } } })
       await table.insert(DOMAIN_A, doc)
       assert.deepEqual(await table.get(DOMAIN_A, doc.id), doc)
-      assert.deepEqual(JSON.parse((await table.getJson(DOMAIN_A, doc.id)) ?? 'null'), doc)
+      assert.deepEqual(JSON.parse((await table.getJson(DOMAIN_A, doc.id))?.json ?? 'null'), doc)
       assert.equal(await table.get(DOMAIN_B, doc.id), undefined)
       assert.equal(await table.getJson(DOMAIN_B, doc.id), undefined)
       assert.deepEqual(await table.findBy('code', 'c1', DOMAIN_A), { scope: DOMAIN_A, doc })
@@ -315,6 +315,112 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       const results = await Promise.all(attempts)
       assert.equal(results.filter(Boolean).length, 3)
       assert.equal(await table.count(DOMAIN_A, []), 3)
+    })
+
+    it('gives every write a new revision, and writes with `rev` only over that revision', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      const first = await table.insert(DOMAIN_A, channel(1))
+      assert.deepEqual(await table.read(DOMAIN_A, channel(1).id), { doc: channel(1), rev: first })
+      assert.equal((await table.getJson(DOMAIN_A, channel(1).id))?.rev, first)
+      assert.equal(await table.read(DOMAIN_B, channel(1).id), undefined)
+      const second = await table.update(DOMAIN_A, channel(1, { code: 'second' }), { rev: first })
+      assert.notEqual(second, first)
+      // A write over a revision that is gone changes nothing.
+      await assert.rejects(table.update(DOMAIN_A, channel(1, { code: 'stale' }), { rev: first }), WriteConflictError)
+      await assert.rejects(table.remove(DOMAIN_A, channel(1).id, { rev: first }), WriteConflictError)
+      await assert.rejects(table.update(DOMAIN_B, channel(1, { code: 'elsewhere' }), { rev: second }), WriteConflictError)
+      assert.deepEqual(await table.read(DOMAIN_A, channel(1).id), { doc: channel(1, { code: 'second' }), rev: second })
+      await table.upsert(DOMAIN_A, channel(1, { code: 'third' }))
+      const third = (await table.read(DOMAIN_A, channel(1).id))?.rev
+      assert.ok(third !== undefined && third !== second)
+      assert.equal(await table.remove(DOMAIN_A, channel(1).id, { rev: third }), true)
+      // Deleted and created again with the same id: never an old revision.
+      const again = await table.insert(DOMAIN_A, channel(1))
+      assert.ok(![first, second, third].includes(again))
+    })
+
+    it('loses no field of 2×50 concurrent read-modify-write transactions of one document', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1, { ext: {} }))
+      const id = channel(1).id
+      // Each adds its own key to `ext` after reading the document locked: none may write over
+      // another's key, and none may need a retry (the lock makes them wait instead).
+      const addKey = (key: string) =>
+        store.transaction(async (tx) => {
+          const found = await tx.table('integration_points').read(DOMAIN_A, id, { lock: 'update' })
+          assert.ok(found)
+          const ext = { ...(found.doc.ext as Record<string, unknown>), [key]: true }
+          await tx.table('integration_points').update(DOMAIN_A, { ...found.doc, ext }, { rev: found.rev })
+        })
+      const keys = ['a', 'b'].flatMap((side) => Array.from({ length: 50 }, (_, i) => `${side}${i}`))
+      await Promise.all(keys.map(addKey))
+      const ext = (await table.get(DOMAIN_A, id))?.ext as Record<string, unknown>
+      assert.deepEqual(Object.keys(ext).sort(), [...keys].sort())
+    })
+
+    it('keeps a row locked `share` from being removed until commit, so no reference to it dangles', async (t) => {
+      const store = await fresh(t)
+      const scripts = store.table('svcscripts')
+      const refersTo = (code: string) => ({ path: ['recv_svcscriptcode'], value: code })
+      // Each round races a channel that refers to script s<n> (checked under a share lock)
+      // with a delete of s<n> (locked for update, refused while a channel refers to it).
+      const rounds = Array.from({ length: 20 }, (_, n) => n)
+      for (const n of rounds)
+        await scripts.insert(DOMAIN_A, { id: `10000000-0000-4000-8000-${String(n).padStart(12, '0')}`, code: `s${n}` })
+      const outcomes = await Promise.all(
+        rounds.map(async (n) => {
+          const create = store.transaction(async (tx) => {
+            if (!(await tx.table('svcscripts').findBy('code', `s${n}`, DOMAIN_A, { lock: 'share' }))) return 'no script'
+            await tx.table('integration_points').insert(DOMAIN_A, channel(n + 1, { recv_svcscriptcode: `s${n}` }))
+            return 'created'
+          })
+          const remove = store.transaction(async (tx) => {
+            const id = `10000000-0000-4000-8000-${String(n).padStart(12, '0')}`
+            const found = await tx.table('svcscripts').read(DOMAIN_A, id, { lock: 'update' })
+            assert.ok(found)
+            if ((await tx.table('integration_points').count(DOMAIN_A, [refersTo(`s${n}`)])) > 0) return 'in use'
+            await tx.table('svcscripts').remove(DOMAIN_A, id, { rev: found.rev })
+            return 'deleted'
+          })
+          return `${await create}/${await remove}`
+        }),
+      )
+      for (const outcome of outcomes) assert.ok(['created/in use', 'no script/deleted'].includes(outcome), outcome)
+      for (const { doc } of await store.table('integration_points').scan()) {
+        assert.ok(
+          await scripts.findBy('code', doc.recv_svcscriptcode as string, DOMAIN_A),
+          `${doc.code} refers to a deleted script`,
+        )
+      }
+    })
+
+    it('rejects with WriteConflictError a transaction the database aborts to break a deadlock', async (t) => {
+      const store = await fresh(t)
+      if (store.kind === 'sqlite') {
+        t.skip('SQLite runs one write transaction at a time: two of them never wait for each other')
+        return
+      }
+      const table = store.table('integration_points')
+      await table.insert(DOMAIN_A, channel(1))
+      await table.insert(DOMAIN_A, channel(2))
+      // Each locks its first row, waits until the other has too, then asks for the other's.
+      let locked = 0
+      const bothLocked = async () => {
+        locked++
+        while (locked < 2) await new Promise((resolve) => setImmediate(resolve))
+      }
+      const crossing = (first: Doc, second: Doc) =>
+        store.transaction(async (tx) => {
+          await tx.table('integration_points').read(DOMAIN_A, first.id, { lock: 'update' })
+          await bothLocked()
+          await tx.table('integration_points').read(DOMAIN_A, second.id, { lock: 'update' })
+        })
+      const results = await Promise.allSettled([crossing(channel(1), channel(2)), crossing(channel(2), channel(1))])
+      const rejected = results.filter((result) => result.status === 'rejected')
+      assert.equal(rejected.length, 1, 'the database aborts one of the two')
+      assert.ok(rejected[0]?.reason instanceof WriteConflictError, String(rejected[0]?.reason))
     })
 
     it('keeps settings, setting a value only once with setIfAbsent', async (t) => {

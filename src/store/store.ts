@@ -62,6 +62,37 @@ export interface ScopedDoc {
   readonly text?: string
 }
 
+/**
+ * A row lock held until the transaction ends. `update`: no other transaction may lock, change or
+ * remove the row (take it before a read-modify-write of that row). `share`: the row may be locked
+ * `share` by others too, but no one may change or remove it (take it on a row you refer to, so
+ * it cannot go away under the reference). Outside a transaction a lock ends with its statement.
+ */
+export type RowLock = 'update' | 'share'
+
+export interface ReadOptions {
+  /** Default: none (a plain read of the committed row). */
+  readonly lock?: RowLock
+}
+
+export interface WriteOptions {
+  /**
+   * Write only if the stored revision is still this one (the one read); otherwise write nothing
+   * and throw WriteConflictError. Default: write whatever the stored revision is.
+   */
+  readonly rev?: string
+}
+
+/**
+ * A document with its revision: an opaque value, stored beside the document, that every write
+ * of the document replaces with a new unique one (so it never comes back, even when an id is
+ * deleted and created again). Documents stored before revisions existed have revision "0".
+ */
+export interface Revised {
+  readonly doc: Doc
+  readonly rev: string
+}
+
 /** Thrown by `insert`/`update` when a unique column (or the id) is already taken. */
 export class DuplicateKeyError extends Error {
   override readonly name = 'DuplicateKeyError'
@@ -72,23 +103,46 @@ export class DuplicateKeyError extends Error {
   }
 }
 
+/**
+ * Another transaction changed what this one read, so its write could not be made as asked: a
+ * write with `rev` found another revision (or no row), or the database broke a deadlock or a
+ * serialization conflict by aborting this transaction. Nothing of the transaction was kept; it
+ * may be run again from the start.
+ */
+export class WriteConflictError extends Error {
+  override readonly name = 'WriteConflictError'
+}
+
 export interface DocumentTable {
   get(scope: Scope, id: string): Promise<Doc | undefined>
-  /** The document as JSON text, for answering without a parse and re-serialisation. */
-  getJson(scope: Scope, id: string): Promise<string | undefined>
-  /** The document whose mirrored `column` equals `value`, in `scope` or, with `scope` undefined, anywhere. */
-  findBy(column: string, value: string, scope?: Scope): Promise<ScopedDoc | undefined>
+  /** The document with its revision; `lock` (in a transaction) holds its row until commit. */
+  read(scope: Scope, id: string, options?: ReadOptions): Promise<Revised | undefined>
+  /** The document as JSON text with its revision, for answering without a parse and re-serialisation. */
+  getJson(scope: Scope, id: string): Promise<{ readonly json: string; readonly rev: string } | undefined>
+  /**
+   * The document whose mirrored `column` equals `value`, in `scope` or, with `scope` undefined,
+   * anywhere; `lock` (in a transaction) holds its row until commit.
+   */
+  findBy(column: string, value: string, scope?: Scope, options?: ReadOptions): Promise<ScopedDoc | undefined>
   list(scope: Scope, query: ListQuery): Promise<Doc[]>
   count(scope: Scope, filter: readonly FieldFilter[]): Promise<number>
   /** Every document of every scope (cache warm-up), or those whose mirrored `column` equals `value`. */
   scan(where?: { readonly column: string; readonly value: string }): Promise<ScopedDoc[]>
   /** How many documents in `scope` have each value of the mirrored `column`. */
   countBy(scope: Scope, column: string): Promise<Map<string, number>>
-  /** @throws DuplicateKeyError */
-  insert(scope: Scope, doc: Doc): Promise<void>
-  /** Replaces the document with the same id. @throws DuplicateKeyError */
-  update(scope: Scope, doc: Doc): Promise<void>
-  remove(scope: Scope, id: string): Promise<boolean>
+  /** Answers the new document's revision. @throws DuplicateKeyError */
+  insert(scope: Scope, doc: Doc): Promise<string>
+  /**
+   * Replaces the document with the same id (if there is one) and answers its new revision.
+   * @throws DuplicateKeyError
+   * @throws WriteConflictError with `rev`, when the stored revision is another or the row is gone
+   */
+  update(scope: Scope, doc: Doc, options?: WriteOptions): Promise<string>
+  /**
+   * Whether a document went.
+   * @throws WriteConflictError with `rev`, when the stored revision is another or the row is gone
+   */
+  remove(scope: Scope, id: string, options?: WriteOptions): Promise<boolean>
   /** Removes documents by id, whatever their scope, in one statement; answers how many went. */
   removeMany(ids: readonly string[]): Promise<number>
   /** Inserts, or replaces the document with the same id. */
@@ -155,7 +209,14 @@ export interface Store {
   table(name: TableName): DocumentTable
   readonly settings: Settings
   readonly jobs: JobTable
-  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  /**
+   * Runs `fn` in one transaction; nested calls join the outer one. Reads see what other
+   * transactions committed before each statement (PostgreSQL's read committed; SQLite's write
+   * transactions exclude each other): what a read-modify-write depends on must be locked
+   * (`read(…, {lock})`, `lock(key)`) or checked (`update(…, {rev})`). The outermost call rejects
+   * with WriteConflictError when the database aborted it for a deadlock or a serialization
+   * conflict.
+   */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   /** Inside a transaction: serialise on `key` with every node that shares this database until commit. */
   lock(key: string): Promise<void>

@@ -17,6 +17,13 @@ export interface StoreTraits {
   docSortKey(path: readonly string[]): RawBuilder<unknown>
   /** The column a unique-constraint violation is about, or undefined if `error` is not one. */
   duplicateColumn(error: unknown): string | undefined
+  /**
+   * Whether `select … for update | for share` locks single rows. Without it (SQLite) a write
+   * transaction must exclude every other writer of the database until it ends.
+   */
+  readonly rowLocks: boolean
+  /** Whether `error` aborted a transaction because another one conflicted with it (it may be retried). */
+  writeConflict(error: unknown): boolean
   /** Transaction-scoped lock on `key` across every connection to this database. */
   lock(db: Kysely<unknown>, key: string): Promise<void>
   /** Turns a count(*) result into a number (PostgreSQL answers bigint as a string). */

@@ -8,9 +8,20 @@ export interface WebhookReply {
 }
 
 /**
+ * Sent with every answer of `/exec`, over whatever the script set: a reply never runs as a page of
+ * this origin, where the console keeps its key (an HTML reply is shown in a sandbox, with an
+ * origin of its own and no script), and browsers never guess another type than the one sent.
+ */
+export const REPLY_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': 'sandbox',
+  'x-content-type-options': 'nosniff',
+}
+
+/**
  * Headers a script may not set: hop-by-hop ones (the server manages the connection and the
- * framing) and those that would act on the server's own origin — cookies, CORS, HSTS, CSP — which
- * a channel's script has no business deciding for every other user of the server.
+ * framing) and those that would act on the server's own origin — cookies, CORS, HSTS, CSP,
+ * content sniffing, service worker scope — which a channel's script has no business deciding
+ * for every other user of the server.
  */
 const REFUSED = new Set([
   'connection',
@@ -28,6 +39,8 @@ const REFUSED = new Set([
   'strict-transport-security',
   'content-security-policy',
   'content-security-policy-report-only',
+  'x-content-type-options',
+  'service-worker-allowed',
   'alt-svc',
   'clear-site-data',
   'public-key-pins',

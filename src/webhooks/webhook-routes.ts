@@ -3,7 +3,7 @@ import { AppError } from '../errors.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from './sender-ip.ts'
 import { headerObject, placeToken, queryObject, readBody, type WebhookInput } from './webhook-input.ts'
-import type { WebhookReply } from './webhook-reply.ts'
+import { REPLY_SECURITY_HEADERS, type WebhookReply } from './webhook-reply.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
 export interface WebhookRoutesOptions {
@@ -35,6 +35,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOption
 }
 
 async function handle(request: FastifyRequest, reply: FastifyReply, options: WebhookRoutesOptions): Promise<FastifyReply> {
+  reply.headers(REPLY_SECURITY_HEADERS)
   const raw = request.url
   const question = raw.indexOf('?')
   const rawPath = question === -1 ? raw : raw.slice(0, question)
