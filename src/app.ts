@@ -80,6 +80,7 @@ import { filesCapability } from './websocket/capabilities/files.ts'
 import { restCapability } from './websocket/capabilities/rest.ts'
 import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
+import { CapabilityGate } from './websocket/capability-gate.ts'
 import { ConnectionCensus } from './websocket/connection-census.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
 import { connectionRoutes } from './websocket/connection-routes.ts'
@@ -491,6 +492,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             domains,
             scripts: scriptDirectory,
             executor,
+            site: nodeId,
             eventsDropped: (connection) => delivery.dropped(connection),
           }),
           ...svcscriptCapability({ scripts: scriptDirectory, executor }),
@@ -504,6 +506,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           ...restCapability({ api: projectApi }),
         }),
       ),
+      gate: new CapabilityGate(rights),
       trustProxy: parseIpRanges(config.trustProxy),
       closing: () =>
         closeCode === 1012

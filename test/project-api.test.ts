@@ -28,7 +28,10 @@ async function role(root: Client, code: string, permissions: { route: string; me
 describe('the project API from inside: the rest capability and api.request (SPEC §6.4, §10)', () => {
   it("answers a token's rest calls with its rights: its roles plus its user's, 403 for the rest", async (t) => {
     const { root, url } = await startServer(t)
-    await role(root, 'reader', [{ route: '/rest/v1/service/*', methods: ['GET'] }])
+    await role(root, 'reader', [
+      { route: '/rest/v1/service/*', methods: ['GET'] },
+      { route: '/ws#rest', methods: ['WEBSOCKET'] },
+    ])
     await role(root, 'scripter', [{ route: '/rest/v1/service/svcscripts', methods: ['POST'] }])
     const channel = json(
       await root.post(CHANNELS, { code: 'console', type: 'public', opts: { roles: ['reader'], filter_capabilities: ['rest'] } }),
@@ -123,7 +126,7 @@ describe('the project API from inside: the rest capability and api.request (SPEC
       qid: 'z',
       result: 'error',
       error_code: 1403,
-      error_message: "the channel does not allow the 'rest' capability",
+      error_message: "the channel does not allow the 'rest' capability (opts.filter_capabilities)",
     })
   })
 
