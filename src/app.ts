@@ -14,6 +14,7 @@ import { Peers } from './bus/peers.ts'
 import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
 import { channelRoutes } from './channels/channel-routes.ts'
+import { ChannelTypeDirectory } from './channels/channel-type-directory.ts'
 import { channelTypesCollection } from './channels/channel-types-collection.ts'
 import { type ChannelsModuleDeps, channelsModule } from './channels/channels-module.ts'
 import { integrationPointsCollection } from './channels/integration-points-collection.ts'
@@ -349,12 +350,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const keys = new KeyRing(store, changes, onError)
     const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
+    const channelTypes = new ChannelTypeDirectory(store, changes, onError)
     const executor = new ScriptExecutor({
       runner,
       recorder,
       maxLogLines: MAX_LOG_LINES,
       metrics: metrics.executions,
       logger,
+      relativeUrlsOnly: (channel) => channelTypes.relativeUrlsOnly(channel),
     })
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId, onError })
     opened.push(push)
@@ -396,7 +399,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
-    await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
+    await Promise.all([domains.load(), channels.load(), channelTypes.load(), keys.load(), roles.load(), scriptDirectory.load()])
     // The caches are current: from now on this node confirms changes, so the others may wait for it.
     peers.announce()
 

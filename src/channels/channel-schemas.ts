@@ -71,6 +71,10 @@ export const ChannelCreate = Type.Object(
   { additionalProperties: false },
 )
 
+const RELATIVE_URLS_ONLY =
+  "scripts of its channels may call http.request only with paths relative to the channel's url (default false; " +
+  'types stored before this field existed show none: false)'
+
 /** A solution-defined channel type (SPEC §3.1): the values its channels take. */
 export const ChannelType = Type.Object(
   {
@@ -83,6 +87,7 @@ export const ChannelType = Type.Object(
     url: Url,
     issync: Type.Boolean(),
     recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S }),
+    relative_urls_only: Type.Optional(Type.Boolean({ description: RELATIVE_URLS_ONLY })),
     ext: Ext,
   },
   { additionalProperties: false, title: 'Channel type' },
@@ -100,6 +105,7 @@ export const ChannelTypeCreate = Type.Object(
     url: Type.Optional(Url),
     issync: Type.Optional(Type.Boolean()),
     recv_timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S })),
+    relative_urls_only: Type.Optional(Type.Boolean({ description: RELATIVE_URLS_ONLY })),
     ext: Type.Optional(ExtInput),
   },
   { additionalProperties: false },
