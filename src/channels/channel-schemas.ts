@@ -11,9 +11,13 @@ export const MAX_RECV_TIMEOUT_S = 60
 
 const Token = Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })
 const RemoteSecret = Type.String({ maxLength: 4096 })
-const RoleCode = Type.String({ minLength: 1, maxLength: 64 })
 const CapabilityName = Type.Union([...CAPABILITIES.map((name) => Type.Literal(name)), Type.Literal('*')])
 const IpMask = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })
+/** On input, `ipmask` may also be one string of entries separated by commas (Era's form). */
+const IpMaskInput = Type.Union([
+  IpMask,
+  Type.String({ maxLength: 256 * 65, description: 'the same entries in one string, separated by commas' }),
+])
 const Url = Type.String({ maxLength: 2048, description: 'empty, or an absolute http(s) URL' })
 
 const ChannelOpts = Type.Object(
@@ -22,7 +26,7 @@ const ChannelOpts = Type.Object(
     comment: Type.String({ maxLength: 4096 }),
     issync: Type.Boolean(),
     recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S, description: 'seconds; 0 = 10 s' }),
-    roles: Type.Array(RoleCode, { maxItems: 64 }),
+    roles: Type.Array(Code, { maxItems: 64 }),
     userid: Type.Union([Uuid, Type.Null()]),
     title: Type.String({ maxLength: 256 }),
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
@@ -59,7 +63,7 @@ export const ChannelCreate = Type.Object(
     token_local: Type.Optional(Token),
     token_remote: Type.Optional(RemoteSecret),
     token_remote2: Type.Optional(RemoteSecret),
-    ipmask: Type.Optional(IpMask),
+    ipmask: Type.Optional(IpMaskInput),
     url: Type.Optional(Url),
     recv_svcscriptcode: Type.Optional(ScriptRef),
     send_svcscriptcode: Type.Optional(ScriptRef),
@@ -110,6 +114,16 @@ export const ChannelTypeCreate = Type.Object(
   },
   { additionalProperties: false },
 )
+
+/** `ipmask` as stored: a comma-separated string becomes its entries (spaces trimmed, empty ones dropped). */
+export function ipMaskEntries(value: readonly string[] | string | undefined): string[] {
+  if (value === undefined) return []
+  if (typeof value !== 'string') return [...value]
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+}
 
 /** Why `url` is not empty or an absolute http(s) URL, or undefined. */
 export function urlProblem(url: string): string | undefined {
