@@ -181,7 +181,8 @@ declare namespace api {
   /**
    * A call of the project's REST API (`/rest/v1/…`, query string allowed) with the channel
    * token's rights: its `opts.roles` plus the roles of its `opts.userid` user. A call they do not
-   * allow answers `status: 403`. Changes are audited as the channel's.
+   * allow answers `status: 403`. Changes are audited as the `opts.userid` user via the channel
+   * (as the channel when it names no user).
    */
   function request(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<Answer>
 }

@@ -14,6 +14,7 @@ import { Peers } from './bus/peers.ts'
 import { ChannelAccess } from './channels/channel-access.ts'
 import { ChannelDirectory } from './channels/channel-directory.ts'
 import { channelRoutes } from './channels/channel-routes.ts'
+import { ChannelTypeDirectory } from './channels/channel-type-directory.ts'
 import { channelTypesCollection } from './channels/channel-types-collection.ts'
 import { type ChannelsModuleDeps, channelsModule } from './channels/channels-module.ts'
 import { integrationPointsCollection } from './channels/integration-points-collection.ts'
@@ -80,6 +81,7 @@ import { filesCapability } from './websocket/capabilities/files.ts'
 import { restCapability } from './websocket/capabilities/rest.ts'
 import { subscrCapability } from './websocket/capabilities/subscr.ts'
 import { svcscriptCapability } from './websocket/capabilities/svcscript.ts'
+import { CapabilityGate } from './websocket/capability-gate.ts'
 import { ConnectionCensus } from './websocket/connection-census.ts'
 import { ConnectionRegistry } from './websocket/connection-registry.ts'
 import { connectionRoutes } from './websocket/connection-routes.ts'
@@ -349,12 +351,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const keys = new KeyRing(store, changes, onError)
     const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
+    const channelTypes = new ChannelTypeDirectory(store, changes, onError)
     const executor = new ScriptExecutor({
       runner,
       recorder,
       maxLogLines: MAX_LOG_LINES,
       metrics: metrics.executions,
       logger,
+      relativeUrlsOnly: (channel) => channelTypes.relativeUrlsOnly(channel),
     })
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId, onError })
     opened.push(push)
@@ -401,7 +405,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const firstStart = await ensureBuiltInDomains(store, domainService)
     const rootKey = await ensureRootKey(store.settings, config.adminKey)
-    await Promise.all([domains.load(), channels.load(), keys.load(), roles.load(), scriptDirectory.load()])
+    await Promise.all([domains.load(), channels.load(), channelTypes.load(), keys.load(), roles.load(), scriptDirectory.load()])
     // The caches are current: from now on this node confirms changes, so the others may wait for it.
     peers.announce()
 
@@ -497,6 +501,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             domains,
             scripts: scriptDirectory,
             executor,
+            site: nodeId,
             eventsDropped: (connection) => delivery.dropped(connection),
           }),
           ...svcscriptCapability({ scripts: scriptDirectory, executor }),
@@ -510,6 +515,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           ...restCapability({ api: projectApi }),
         }),
       ),
+      gate: new CapabilityGate(rights),
       trustProxy: parseIpRanges(config.trustProxy),
       closing: () =>
         closeCode === 1012

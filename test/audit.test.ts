@@ -134,6 +134,7 @@ describe('audit log (SPEC §2, §10)', () => {
           'url',
           'issync',
           'recv_timeout',
+          'relative_urls_only',
         ],
         ['recv_svcscriptcode'],
       ],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { type ClusterNode, startCluster } from './support/cluster.ts'
+import { capabilityRole } from './support/iam.ts'
 import { deleteStreamsOf, newNatsPrefix, TEST_NATS_URL } from './support/nats.ts'
 import { startNode } from './support/node.ts'
 import { dropSchema, newSchemaName, TEST_DATABASE_URL } from './support/postgres.ts'
@@ -137,8 +138,9 @@ return await ws.send(to, 'confirm', { order: 7 }, { sync, timeout: 10_000 })`,
     const { nodes } = await startCluster(t, 3)
     const [a] = nodes as [ClusterNode]
     const emitter = await hookChannel(a.root, 'emitter', 'for (let n = 0; n < 100; n++) await events.emit("tick", { n })')
-    const bus = json(await a.root.post(CHANNELS, { code: 'bus', type: 'eventing', opts: { filter_capabilities: ['subscr'] } }))
-    const pub = json(await a.root.post(CHANNELS, { code: 'pub', type: 'public', opts: { filter_capabilities: ['subscr'] } }))
+    const opts = { filter_capabilities: ['subscr'], roles: [await capabilityRole(a.root, ['subscr'])] }
+    const bus = json(await a.root.post(CHANNELS, { code: 'bus', type: 'eventing', opts }))
+    const pub = json(await a.root.post(CHANNELS, { code: 'pub', type: 'public', opts }))
     const shared: TestSocket[] = []
     const everyone: TestSocket[] = []
     for (const node of nodes) {

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test'
 import type { Locator, Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { launchBrowser, openPage, overflow, screenshot } from './support/browser.ts'
+import { capabilityRole } from './support/iam.ts'
 import { API_KEYS, CHANNELS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
 
 const DESKTOP = { width: 1280, height: 800 }
@@ -200,7 +201,8 @@ describe('admin console (a real browser against a real server)', () => {
     const source = json(
       await root.post(CHANNELS, { code: 'shop', type: 'public', recv_svcscriptcode: 'emit', opts: { issync: true } }),
     )
-    await root.post(CHANNELS, { code: 'watch', type: 'eventing', opts: { filter_capabilities: ['subscr'] } })
+    const subscriber = await capabilityRole(root, ['subscr'])
+    await root.post(CHANNELS, { code: 'watch', type: 'eventing', opts: { filter_capabilities: ['subscr'], roles: [subscriber] } })
     const browser = await launchBrowser(t)
     const { page, errors, failed } = await openPage(browser, DESKTOP)
     page.setDefaultTimeout(15_000)

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { capabilityRole, ROLES } from './support/iam.ts'
 import { CHANNELS, type Client, json, SCRIPTS, startServer, USERS } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
 
@@ -55,8 +56,10 @@ function takeEvents(client: TestSocket): Frame[] {
   return events
 }
 
+/** A channel whose token may subscribe: `subscr` in its filter and a role with /ws#subscr. */
 async function channel(root: Client, code: string, type: string, opts: Record<string, unknown> = {}) {
-  const reply = await root.post(CHANNELS, { code, type, opts: { filter_capabilities: ['subscr'], ...opts } })
+  const roles = [await capabilityRole(root, ['subscr']), ...((opts.roles as string[] | undefined) ?? [])]
+  const reply = await root.post(CHANNELS, { code, type, opts: { filter_capabilities: ['subscr'], ...opts, roles } })
   assert.equal(reply.status, 200, reply.text)
   return json(reply) as { id: string; token_local: string }
 }
@@ -168,10 +171,25 @@ describe('events and subscriptions (SPEC §8)', () => {
       client.send(['subscribe', { qid: 'm', id: 'm', events: ['modelevents.data_changed'], expires: 60 }])
       const [, answer] = await client.answer('subscribe_result', 'm')
       assert.deepEqual([answer.result, answer.error_code], ['error', 1403])
-      assert.match(String(answer.error_message), /may not read any collection/)
+      assert.equal(
+        answer.error_message,
+        "the token's rights do not allow reading any collection: give the channel (opts.roles) or its opts.userid user a role that may GET the collection",
+      )
       client.send(['subscribe', { qid: 'p', id: 'p', events: ['modelevents'], objects: { collection: 'users' }, expires: 60 }])
-      assert.match(String((await client.answer('subscribe_result', 'p'))[1].error_message), /may not read 'users'/)
+      assert.match(String((await client.answer('subscribe_result', 'p'))[1].error_message), /do not allow reading 'users'/)
     }
+
+    // The channel's own roles are enough: no opts.userid needed (SPEC §10: the token's rights).
+    await root.post(ROLES, { code: 'channel-reader', permissions: [{ route: CHANNELS, methods: ['GET'] }] })
+    const byRole = await channel(root, 'by-role', 'eventing', { roles: ['channel-reader'] })
+    const roleClient = await connect(url, byRole.token_local, t)
+    roleClient.send(['subscribe', { qid: 'u', id: 'u', events: ['modelevents'], objects: { collection: 'users' }, expires: 60 }])
+    assert.match(String((await roleClient.answer('subscribe_result', 'u'))[1].error_message), /do not allow reading 'users'/)
+    assert.deepEqual(await subscribe(roleClient, { id: 'all', events: ['modelevents.data_changed'], expires: 60 }), {
+      result: 'ok',
+      id: 'all',
+      expires: 60,
+    })
 
     const client = await connect(url, allowed.token_local, t)
     await subscribe(client, {
@@ -186,6 +204,17 @@ describe('events and subscriptions (SPEC §8)', () => {
     )
     await root.patch(`${CHANNELS}/${String(created.id)}`, { opts: { title: 'CRM' } })
     await root.delete(`${CHANNELS}/${String(created.id)}`)
+    // The role-only subscriber hears the channel changes it may read, and nothing of the scripts.
+    const heard = []
+    for (let i = 0; i < 3; i++) heard.push((await roleClient.next(([name]) => name === 'event'))[1])
+    assert.deepEqual(
+      heard.map((event) => [(event.data as { collection: string }).collection, (event.data as { operation: string }).operation]),
+      [
+        ['integration_points', 'create'],
+        ['integration_points', 'update'],
+        ['integration_points', 'delete'],
+      ],
+    )
     const [, first] = await client.next(([name]) => name === 'event')
     const [, second] = await client.next(([name]) => name === 'event')
     await settled(client)

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { FileEntry } from '../src/files/file-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
-import { auditOf } from './support/iam.ts'
+import { auditOf, capabilityRole } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
 import { saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, DOMAINS, json, ROOT_KEY, startServer } from './support/server.ts'
@@ -554,7 +554,11 @@ describe('files from scripts and websockets, and temporary links (SPEC §4, §6.
     const auth = { authorization: `Bearer ${String(store.token_local)}` }
     await rawRequest(url, 'PUT', '/files/report.csv', auth, 'a,b\n1,2\n')
     const withFiles = json(
-      await root.post(CHANNELS, { code: 'ws', type: 'public', opts: { filter_capabilities: ['files'], allow_files_api: true } }),
+      await root.post(CHANNELS, {
+        code: 'ws',
+        type: 'public',
+        opts: { filter_capabilities: ['files'], allow_files_api: true, roles: [await capabilityRole(root, ['files'])] },
+      }),
     )
     const without = json(await root.post(CHANNELS, { code: 'ws2', type: 'public' }))
     const connect = async (token: string) => {
@@ -598,7 +602,7 @@ describe('files from scripts and websockets, and temporary links (SPEC §4, §6.
     plain.send(['file_get_link', { qid: 'x', path: 'report.csv' }])
     assert.deepEqual(
       (await plain.answer('file_get_link_result', 'x'))[1],
-      error('x', 1403, "the channel does not allow the 'files' capability"),
+      error('x', 1403, "the channel does not allow the 'files' capability (opts.filter_capabilities)"),
     )
 
     // A link to a file deleted since answers 404.

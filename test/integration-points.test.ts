@@ -89,7 +89,10 @@ for (const backend of BACKENDS) {
         [{ ...base, token_local: 'x'.repeat(129) }, 'token_local'],
         [{ ...base, ipmask: ['10.0.0.0/8', 'not-an-ip'] }, 'ipmask.1', /not an IPv4\/IPv6 address/],
         [{ ...base, ipmask: ['10.0.0.0/33'] }, 'ipmask.0', /prefix length/],
-        [{ ...base, ipmask: '10.0.0.1' }, 'ipmask'],
+        [{ ...base, ipmask: '10.0.0.1, nope' }, 'ipmask.1', /not an IPv4\/IPv6 address/],
+        [{ ...base, ipmask: 42 }, 'ipmask'],
+        [{ ...base, code: 'smile😀' }, 'code', /may contain only letters, digits and _ \. -/],
+        [{ ...base, code: 'half½' }, 'code', /may contain only letters, digits/],
         [{ ...base, url: 'ftp://example.com' }, 'url', /http or https/],
         [{ ...base, url: '/relative' }, 'url', /absolute/],
         [{ ...base, url: 'https://user:pw@example.com' }, 'url', /credentials/],
@@ -113,6 +116,79 @@ for (const backend of BACKENDS) {
         assertError(reply, 400, message, field)
       }
       assert.equal((await root.get(CHANNELS)).headers.get('x-total-count'), '0')
+    })
+
+    it('takes codes in any script, kept in NFC so both spellings of a name are one code', async (t) => {
+      const { root, url } = await startServer(t, { backend })
+      const nfc = 'caf\u00e9'
+      const nfd = 'cafe\u0301'
+      // Script, role, channel type and channel codes; references spelled the other way round.
+      const script = json(await root.post(SCRIPTS, { code: 'заказы', source: 'return channel.code' }))
+      const sender = json(
+        await root.post(SCRIPTS, { code: '注文-送信', source: `return await channels.send('${nfd}', { n: 1 })` }),
+      )
+      const role = json(await root.post('/rest/v1/iam/roles', { code: 'оператор_1', permissions: [] }))
+      const channelType = json(await root.post(CHANNEL_TYPES, { type: 'банк' }))
+      const user = json(await root.post(USERS, { login: 'ann', roles: ['оператор_1'] }))
+      const channel = json(
+        await root.post(CHANNELS, {
+          code: nfd,
+          type: 'public',
+          recv_svcscriptcode: 'заказы',
+          send_svcscriptcode: 'заказы',
+          opts: { issync: true, roles: ['оператор_1'] },
+        }),
+      )
+      assert.deepEqual(
+        [script.code, sender.code, role.code, channelType.type, user.roles, channel.code],
+        ['заказы', '注文-送信', 'оператор_1', 'банк', ['оператор_1'], nfc],
+      )
+      assert.deepEqual((channel.opts as { roles: string[] }).roles, ['оператор_1'])
+      assert.equal(json(await root.get(`${CHANNELS}/${String(channel.id)}`)).code, nfc, 'stored in NFC')
+      for (const code of ['हिन्दी', 'دفع_١٢', 'Straße.v2']) {
+        assert.equal(json(await root.post(CHANNELS, { code, type: 'банк' })).code, code)
+      }
+
+      // Lookups, filters and uniqueness see one code, however it is spelled.
+      assert.equal(json(await root.post(`${CHANNELS}/lookup`, { code: nfd })).id, channel.id)
+      assert.equal(json(await root.post(`${CHANNELS}/lookup`, { code: nfc })).id, channel.id)
+      const filtered = jsonArray(
+        await root.get(`${CHANNELS}?filter=${encodeURIComponent(JSON.stringify({ code: nfd }))}&mask=id`),
+      )
+      assert.deepEqual(filtered, [{ id: channel.id }])
+      assertError(
+        await root.post(CHANNELS, { code: nfc, type: 'public' }),
+        409,
+        new RegExp(`code '${nfc}' already exists`),
+        'code',
+      )
+
+      // Webhooks and channels.send reach them.
+      const hook = await fetch(`${url}/exec`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${String(channel.token_local)}` },
+      })
+      assert.equal(await hook.text(), nfc)
+      const sent = json(await root.post(`${SCRIPTS}/${String(sender.id)}/run`, {}))
+      assert.deepEqual(sent.variables, { result: { result: nfc } })
+    })
+
+    it('takes ipmask as a list or as one comma-separated string', async (t) => {
+      const { root, url } = await startServer(t, { backend })
+      const channel = json(
+        await root.post(CHANNELS, { code: 'masked', type: 'public', ipmask: ' 203.0.113.0/24, 2001:db8::1 ,,127.0.0.1' }),
+      )
+      assert.deepEqual(channel.ipmask, ['203.0.113.0/24', '2001:db8::1', '127.0.0.1'])
+      const exec = () =>
+        fetch(`${url}/exec`, { method: 'POST', headers: { authorization: `Bearer ${String(channel.token_local)}` } })
+      assert.notEqual((await exec()).status, 403, '127.0.0.1 is in the mask')
+      const patched = json(await root.patch(`${CHANNELS}/${String(channel.id)}`, { ipmask: '203.0.113.7' }))
+      assert.deepEqual(patched.ipmask, ['203.0.113.7'])
+      assert.deepEqual(json(await root.get(`${CHANNELS}/${String(channel.id)}`)).ipmask, ['203.0.113.7'])
+      assert.equal((await exec()).status, 403)
+      assert.deepEqual(json(await root.patch(`${CHANNELS}/${String(channel.id)}`, { ipmask: '' })).ipmask, [])
+      const many = Array.from({ length: 257 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(',')
+      assertError(await root.patch(`${CHANNELS}/${String(channel.id)}`, { ipmask: many }), 400, /at most 256 entries/, 'ipmask')
     })
 
     it('keeps codes unique per domain and tokens unique in the installation (1409)', async (t) => {

@@ -62,6 +62,7 @@ describe('master collections', () => {
       url: '',
       issync: true,
       recv_timeout: 0,
+      relative_urls_only: false,
       ext: created.ext,
     })
     assertError(await root.post(CHANNEL_TYPES, { type: 'whatsapp' }), 409, /already exists/)

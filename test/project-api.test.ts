@@ -28,7 +28,10 @@ async function role(root: Client, code: string, permissions: { route: string; me
 describe('the project API from inside: the rest capability and api.request (SPEC §6.4, §10)', () => {
   it("answers a token's rest calls with its rights: its roles plus its user's, 403 for the rest", async (t) => {
     const { root, url } = await startServer(t)
-    await role(root, 'reader', [{ route: '/rest/v1/service/*', methods: ['GET'] }])
+    await role(root, 'reader', [
+      { route: '/rest/v1/service/*', methods: ['GET'] },
+      { route: '/ws#rest', methods: ['WEBSOCKET'] },
+    ])
     await role(root, 'scripter', [{ route: '/rest/v1/service/svcscripts', methods: ['POST'] }])
     const channel = json(
       await root.post(CHANNELS, { code: 'console', type: 'public', opts: { roles: ['reader'], filter_capabilities: ['rest'] } }),
@@ -62,9 +65,10 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     assert.equal(created.status, 200, JSON.stringify(created))
     const script = created.body as { id: string; code: string }
     assert.equal(script.code, 'made-by-token')
+    // The token acted with its user's rights: the audit names that user, through the channel.
     assert.deepEqual(await auditOf(root, script.id), [
       {
-        actor: { kind: 'channel', id: channel.id },
+        actor: { kind: 'user', id: user.id, via: { kind: 'channel', id: channel.id } },
         collection: 'svcscripts',
         entity_id: script.id,
         operation: 'create',
@@ -123,7 +127,7 @@ describe('the project API from inside: the rest capability and api.request (SPEC
       qid: 'z',
       result: 'error',
       error_code: 1403,
-      error_message: "the channel does not allow the 'rest' capability",
+      error_message: "the channel does not allow the 'rest' capability (opts.filter_capabilities)",
     })
   })
 
@@ -136,7 +140,7 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     }
   })
 
-  it("lets a channel's script call the API with the token's rights, and audits its changes as the channel's", async (t) => {
+  it("lets a channel's script call the API with the token's rights, and audits its changes as its user via the channel", async (t) => {
     const { root, client, url } = await startServer(t)
     await role(root, 'script-writer', [{ route: '/rest/v1/service/svcscripts/*', methods: ['GET', 'POST'] }])
     await saveScript(
@@ -166,7 +170,30 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     assert.deepEqual(
       (await auditOf(root, made.id as string)).map((entry) => entry.actor),
       [{ kind: 'channel', id: channel.id }],
+      'a channel without opts.userid acts as itself',
     )
+
+    // With opts.userid, the script acts as that user through the channel, still with the token's
+    // rights (the channel's role allows the write; the user itself holds no role).
+    const bot = await userWith(root, 'bot', [])
+    await root.patch(`${CHANNELS}/${String(channel.id)}`, { opts: { userid: bot.id } })
+    await root.patch(`${SCRIPTS}/${String(made.id)}`, { code: 'from-script-old' })
+    const again = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(channel.token_local)}` })
+    assert.deepEqual((again.body as { made: unknown }).made, [200, 'from-script'])
+    const remade = json(await root.post(`${SCRIPTS}/lookup`, { code: 'from-script' }))
+    const asUser = { kind: 'user', id: bot.id, via: { kind: 'channel', id: channel.id } }
+    assert.deepEqual(
+      (await auditOf(root, remade.id as string)).map((entry) => entry.actor),
+      [asUser],
+    )
+    const viaChannel = jsonArray(
+      await root.get(`${AUDIT}?filter=${encodeURIComponent(JSON.stringify({ 'actor.via.id': channel.id }))}`),
+    )
+    assert.deepEqual(
+      viaChannel.map((entry) => [entry.entity_id, entry.actor]),
+      [[remade.id, asUser]],
+    )
+    await root.patch(`${CHANNELS}/${String(channel.id)}`, { opts: { userid: null } })
 
     // Bad calls fail the script with a message saying why.
     const bad = await saveScript(root, 'bad-call', "await api.request('GET', '/exec/x')")
@@ -194,6 +221,23 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     )
     const entries = jsonArray(await root.get(`${AUDIT}?limit=1000`))
     assert.ok(entries.every((entry) => (entry.actor as { kind: string }).kind !== 'channel' || entry.collection === 'svcscripts'))
+
+    // A channel of the master domain whose user is a master admin still has no master rights.
+    const masterAdmin = await userWith(master, 'chief', ['admin'])
+    await saveScript(master, 'grab', "return (await api.request('POST', '/rest/v1/master/domains', { name: 'grabbed' })).body")
+    const masterHook = json(
+      await master.post(CHANNELS, {
+        code: 'master-hook',
+        type: 'public',
+        recv_svcscriptcode: 'grab',
+        opts: { issync: true, roles: ['admin'], userid: masterAdmin.id },
+      }),
+    )
+    const grabbed = await rawRequest(url, 'POST', '/exec', { authorization: `Bearer ${String(masterHook.token_local)}` })
+    assert.deepEqual(grabbed.body, {
+      error_code: 1403,
+      error_message: 'this needs master rights: the root key or an admin of the master domain',
+    })
   })
 
   it('reaches only /rest/v1/ routes: the path is checked as the router will see it, dot segments refused in every spelling', async (t) => {

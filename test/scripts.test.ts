@@ -3,8 +3,9 @@ import { createHash, createHmac } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { Execution } from '../src/executions/execution-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
+import { rawRequest } from './support/raw-http.ts'
 import { runScript, saveScript } from './support/scripts.ts'
-import { CHANNELS, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
+import { CHANNEL_TYPES, CHANNELS, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
 import { startStub } from './support/stub-server.ts'
 
 const EXECUTIONS = '/rest/v1/service/executions'
@@ -312,6 +313,74 @@ describe('http.request from scripts', () => {
     assert.equal(stub.requests[0]?.body, '{"id":5}')
     assert.equal(answer.logs.length, 1)
     assert.match(answer.logs[0]?.text ?? '', new RegExp(`^http POST ${stub.url}/api/orders\\?… → 200 \\(\\d+ ms\\)$`))
+  })
+
+  it("lets scripts of a relative_urls_only type's channels call only paths under the channel url", async (t) => {
+    const stub = await startStub(t, (request, response) => {
+      response.end(request.url)
+    })
+    const { root, url } = await startServer(t, { env: { SWITCHBOARD_EGRESS_ALLOW: '127.0.0.1/32' } })
+    const bankType = json(
+      await root.post(CHANNEL_TYPES, {
+        type: 'bank',
+        url: `${stub.url}/api/`,
+        recv_svcscriptcode: 'bank-in',
+        issync: true,
+        relative_urls_only: true,
+      }),
+    )
+    assert.equal(bankType.relative_urls_only, true)
+    await saveScript(
+      root,
+      'bank-in',
+      `try { return (await http.request({ url: startparam(4).url })).body } catch (error) { return 'refused: ' + error.message }`,
+    )
+    const bank = json(await root.post(CHANNELS, { code: 'acme', type: 'bank' }))
+    const call = async (target: string) => {
+      const answer = await rawRequest(
+        url,
+        'POST',
+        '/exec',
+        {
+          authorization: `Bearer ${String(bank.token_local)}`,
+          'content-type': 'application/json',
+        },
+        JSON.stringify({ url: target }),
+      )
+      assert.equal(answer.status, 200, answer.text)
+      return answer.text
+    }
+    const refused = (target: string) =>
+      `refused: http.request: channels of type 'bank' may call only paths relative to the channel's url (relative_urls_only); '${target}' is not one`
+    assert.equal(await call('orders?page=2'), '/api/orders?page=2')
+    assert.equal(await call('sub/./items'), '/api/sub/items')
+    for (const outside of [
+      `${stub.url}/api/orders`,
+      'https://example.com/api/orders',
+      `//${new URL(stub.url).host}/api/orders`,
+      '/other',
+      '../other',
+      '%2e%2e/other',
+      'a/../../other',
+      '\\\\example.com/x',
+    ]) {
+      assert.equal(await call(outside), refused(outside), outside)
+    }
+    assert.deepEqual(
+      stub.requests.map((request) => request.url),
+      ['/api/orders?page=2', '/api/sub/items'],
+      'nothing outside the channel url was called',
+    )
+
+    // The same script on a channel of another type may name full URLs.
+    const open = await saveScript(root, 'open', `return (await http.request({ url: '${stub.url}/elsewhere' })).body`)
+    assert.equal((await runScript(root, open)).variables.result, '/elsewhere')
+    // The test-run endpoint runs as for the channel: the rule holds there too.
+    const asBank = await runScript(root, open, { channel: 'acme' })
+    assert.equal(asBank.error?.message, refused(`${stub.url}/elsewhere`).slice('refused: '.length))
+    // A changed type applies to the next run.
+    await root.patch(`${CHANNEL_TYPES}/${String(bankType.id)}`, { relative_urls_only: false })
+    assert.equal((await runScript(root, open, { channel: 'acme' })).variables.result, '/elsewhere')
   })
 
   it('bounds time and response size, and needs a url for relative paths', async (t) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import WebSocket from 'ws'
+import { capabilityRole } from './support/iam.ts'
 import { recordedExecutions } from './support/scripts.ts'
 import { CHANNELS, type Client, json, jsonArray, ROOT_KEY, SCRIPTS, startServer } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
@@ -47,7 +48,13 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.equal(info.integration_point_id, channel.id)
     assert.equal(info.integration_point_type, 'public')
     assert.match(String(info.connectionid), /^[0-9a-f-]{36}$/)
+    assert.equal(info.sessionid, info.connectionid)
+    assert.equal(info.ownertype, 'integration_point')
+    assert.deepEqual(info.capabilities, [])
+    assert.deepEqual(info.roles, [])
     assert.equal(typeof info.timestamp, 'number')
+    const [listed] = jsonArray(await root.get('/rest/v1/service/connections'))
+    assert.deepEqual([info.site, info.connectionid], [listed?.node, listed?.id], 'site names the node holding the connection')
 
     // 50 at once, the slow ones first: answers come as they finish, matched by qid.
     for (let i = 0; i < 50; i++) client.send(['message', { qid: i, data: { n: i, wait: i < 5 ? 300 : 0 } }])
@@ -80,6 +87,80 @@ describe('websocket Token API (SPEC §6)', () => {
     const replayed = json(await root.post(`/rest/v1/service/executions/${String(sample?.id)}/replay`))
     assert.equal(replayed.trigger, 'replay')
     assert.deepEqual(replayed.output, sample?.output)
+  })
+
+  it('opens a capability when the channel filter and the token rights both allow it, and lists those by name', async (t) => {
+    const { root, url } = await startServer(t)
+    const subscriber = await capabilityRole(root, ['subscr'])
+    const everything = await capabilityRole(root)
+    const user = json(await root.post('/rest/v1/iam/users', { login: 'bot', roles: [everything] }))
+    await root.post(SCRIPTS, { code: 'one', source: 'return 1' })
+    const open = async (code: string, opts: Record<string, unknown>) => {
+      const channel = json(await root.post(CHANNELS, { code, type: 'public', opts }))
+      const client = new TestSocket(`${url.replace('http', 'ws')}/ws/token/v1/${String(channel.token_local)}`)
+      t.after(() => client.socket.close())
+      await client.opened()
+      return client
+    }
+    const capabilities = async (client: TestSocket) => {
+      const qid = Math.random()
+      client.send(['connection_info', { qid }])
+      return (await client.answer('connection_info_result', qid))[1].capabilities
+    }
+    const start = async (client: TestSocket) => {
+      const qid = Math.random()
+      client.send(['start_svcscript', { qid, code: 'one' }])
+      const { qid: _qid, ...answer } = (await client.answer('start_svcscript_result', qid))[1]
+      return answer
+    }
+    const subscribe = async (client: TestSocket) => {
+      const qid = Math.random()
+      client.send(['subscribe', { qid, id: 's', events: ['projectevents'], expires: 60 }])
+      const { qid: _qid, ...answer } = (await client.answer('subscribe_result', qid))[1]
+      return answer
+    }
+    const noRights = (capability: string) => ({
+      result: 'error',
+      error_code: 1403,
+      error_message:
+        `the token's rights do not allow the '${capability}' capability: give the channel (opts.roles) ` +
+        `or its opts.userid user a role with /ws#${capability} (method WEBSOCKET)`,
+    })
+    const notInFilter = (capability: string) => ({
+      result: 'error',
+      error_code: 1403,
+      error_message: `the channel does not allow the '${capability}' capability (opts.filter_capabilities)`,
+    })
+
+    // A filter alone opens nothing: the rights must allow it too.
+    const filterOnly = await open('filter-only', { filter_capabilities: ['*'] })
+    assert.deepEqual(await capabilities(filterOnly), [])
+    assert.deepEqual(await start(filterOnly), noRights('svcscript'))
+    // A /ws#subscr permission opens subscr, and only that; never '*' in the list.
+    const subscribing = await open('subscribing', { filter_capabilities: ['*'], roles: [subscriber] })
+    assert.deepEqual(await capabilities(subscribing), ['subscr'])
+    assert.deepEqual(await subscribe(subscribing), { result: 'ok', id: 's', expires: 60 })
+    assert.deepEqual(await start(subscribing), noRights('svcscript'))
+    // Rights alone open nothing either: the filter narrows them (admin included).
+    const narrowed = await open('narrowed', { filter_capabilities: ['svcscript'], roles: ['admin'] })
+    assert.deepEqual(await capabilities(narrowed), ['svcscript'])
+    assert.deepEqual(await start(narrowed), { result: 'ok', data: { variables: { result: 1 } } })
+    assert.deepEqual(await subscribe(narrowed), notInFilter('subscr'))
+    // The opts.userid user's roles count as the channel's own do.
+    const byUser = await open('by-user', { filter_capabilities: ['subscr', 'rest'], userid: user.id })
+    assert.deepEqual(await capabilities(byUser), ['subscr', 'rest'])
+    // A changed role applies to the next frame of open connections.
+    const [role] = jsonArray(
+      await root.get(`/rest/v1/iam/roles?filter=${encodeURIComponent(JSON.stringify({ code: subscriber }))}`),
+    )
+    await root.patch(`/rest/v1/iam/roles/${String(role?.id)}`, {
+      permissions: [
+        { route: '/ws#subscr', methods: ['WEBSOCKET'] },
+        { route: '/ws#svcscript', methods: ['WEBSOCKET'] },
+      ],
+    })
+    assert.deepEqual(await capabilities(subscribing), ['svcscript', 'subscr'])
+    assert.deepEqual(await start(subscribing), { result: 'ok', data: { variables: { result: 1 } } })
   })
 
   it('lists the live connections of the domain, by channel', async (t) => {
@@ -207,7 +288,10 @@ describe('websocket Token API (SPEC §6)', () => {
 
   it('starts and aborts service scripts with the svcscript capability', async (t) => {
     const { root, url } = await startServer(t)
-    const channel = await wsChannel(root, 'runner', 'return 1', { filter_capabilities: ['svcscript'] })
+    const channel = await wsChannel(root, 'runner', 'return 1', {
+      filter_capabilities: ['svcscript'],
+      roles: [await capabilityRole(root, ['svcscript'])],
+    })
     await root.post(SCRIPTS, {
       code: 'sum',
       source: 'vars.sum = startparam(1) + startparam(2)\nvars.third = startparam(3) ?? null',

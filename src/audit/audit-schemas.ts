@@ -11,6 +11,15 @@ export const AuditEntry = Type.Object(
         kind: Type.Union([Type.Literal('root'), Type.Literal('user'), Type.Literal('channel'), Type.Literal('system')]),
         id: Type.String({ description: '"root", the user id, or the channel id' }),
         key_id: Type.Optional(Type.String({ description: 'the API key a user acted with' })),
+        via: Type.Optional(
+          Type.Object(
+            { kind: Type.Literal('channel'), id: Type.String({ description: 'the channel id' }) },
+            {
+              additionalProperties: false,
+              description: "the channel through which the user acted: its token, with the user's rights (opts.userid)",
+            },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),

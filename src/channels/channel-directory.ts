@@ -1,4 +1,5 @@
 import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
+import { normaliseCode } from '../collections/codes.ts'
 import { sameSecret, secretHash } from '../ids.ts'
 import type { Store } from '../store/store.ts'
 import type { Channel } from './channel-schemas.ts'
@@ -64,8 +65,9 @@ export class ChannelDirectory {
     return this.#byId.get(id)
   }
 
+  /** The channel with `code` (in any Unicode spelling: codes are kept in NFC). */
   byCode(domainId: string, code: string): ChannelEntry | undefined {
-    return this.#byCode.get(`${domainId}\u0000${code}`)
+    return this.#byCode.get(`${domainId}\u0000${normaliseCode(code)}`)
   }
 
   #put(domainId: string, channel: Channel): void {

@@ -27,9 +27,13 @@ const RemoteSecret = Type.String({
   maxLength: 4096,
   description: 'shown in clear only to callers who may change the channel; masked (abcdef…wxyz) for others',
 })
-const RoleCode = Type.String({ minLength: 1, maxLength: 64 })
 const CapabilityName = Type.Union([...CAPABILITIES.map((name) => Type.Literal(name)), Type.Literal('*')])
 const IpMask = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })
+/** On input, `ipmask` may also be one string of entries separated by commas (Era's form). */
+const IpMaskInput = Type.Union([
+  IpMask,
+  Type.String({ maxLength: 256 * 65, description: 'the same entries in one string, separated by commas' }),
+])
 const Url = Type.String({ maxLength: 2048, description: 'empty, or an absolute http(s) URL' })
 
 const ChannelOpts = Type.Object(
@@ -38,7 +42,7 @@ const ChannelOpts = Type.Object(
     comment: Type.String({ maxLength: 4096 }),
     issync: Type.Boolean(),
     recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S, description: 'seconds; 0 = 10 s' }),
-    roles: Type.Array(RoleCode, { maxItems: 64 }),
+    roles: Type.Array(Code, { maxItems: 64 }),
     userid: Type.Union([Uuid, Type.Null()]),
     title: Type.String({ maxLength: 256 }),
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
@@ -75,7 +79,7 @@ export const ChannelCreate = Type.Object(
     token_local: Type.Optional(TokenInput),
     token_remote: Type.Optional(RemoteSecret),
     token_remote2: Type.Optional(RemoteSecret),
-    ipmask: Type.Optional(IpMask),
+    ipmask: Type.Optional(IpMaskInput),
     url: Type.Optional(Url),
     recv_svcscriptcode: Type.Optional(ScriptRef),
     send_svcscriptcode: Type.Optional(ScriptRef),
@@ -86,6 +90,10 @@ export const ChannelCreate = Type.Object(
   },
   { additionalProperties: false },
 )
+
+const RELATIVE_URLS_ONLY =
+  "scripts of its channels may call http.request only with paths relative to the channel's url (default false; " +
+  'types stored before this field existed show none: false)'
 
 /** A solution-defined channel type (SPEC §3.1): the values its channels take. */
 export const ChannelType = Type.Object(
@@ -99,6 +107,7 @@ export const ChannelType = Type.Object(
     url: Url,
     issync: Type.Boolean(),
     recv_timeout: Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S }),
+    relative_urls_only: Type.Optional(Type.Boolean({ description: RELATIVE_URLS_ONLY })),
     ext: Ext,
   },
   { additionalProperties: false, title: 'Channel type' },
@@ -116,10 +125,21 @@ export const ChannelTypeCreate = Type.Object(
     url: Type.Optional(Url),
     issync: Type.Optional(Type.Boolean()),
     recv_timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_RECV_TIMEOUT_S })),
+    relative_urls_only: Type.Optional(Type.Boolean({ description: RELATIVE_URLS_ONLY })),
     ext: Type.Optional(ExtInput),
   },
   { additionalProperties: false },
 )
+
+/** `ipmask` as stored: a comma-separated string becomes its entries (spaces trimmed, empty ones dropped). */
+export function ipMaskEntries(value: readonly string[] | string | undefined): string[] {
+  if (value === undefined) return []
+  if (typeof value !== 'string') return [...value]
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+}
 
 /** Why `url` is not empty or an absolute http(s) URL, or undefined. */
 export function urlProblem(url: string): string | undefined {

@@ -15,6 +15,7 @@ function complete(draft: Record<string, unknown>): ChannelType {
     url: text('url'),
     issync: (draft.issync as boolean | undefined) ?? false,
     recv_timeout: (draft.recv_timeout as number | undefined) ?? 0,
+    relative_urls_only: (draft.relative_urls_only as boolean | undefined) ?? false,
     ext: draft.ext as ChannelType['ext'],
   }
 }

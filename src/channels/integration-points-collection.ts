@@ -7,10 +7,20 @@ import { newChannelToken } from '../ids.ts'
 import { ipRangeProblem } from '../net/ip-ranges.ts'
 import { SCRIPT_FIELDS } from '../scripts/svcscripts-collection.ts'
 import type { Doc } from '../store/store.ts'
-import { type Channel, ChannelCreate, Channel as ChannelSchema, type ChannelType, urlProblem } from './channel-schemas.ts'
+import {
+  type Channel,
+  ChannelCreate,
+  Channel as ChannelSchema,
+  type ChannelType,
+  ipMaskEntries,
+  urlProblem,
+} from './channel-schemas.ts'
 import type { Licensing } from './licensing.ts'
 
 type Draft = Record<string, unknown>
+
+/** Entries of `ipmask` (the list schema says so too; a comma-separated string is checked here). */
+const MAX_IPMASK_ENTRIES = 256
 type Opts = Channel['opts']
 
 /**
@@ -37,7 +47,7 @@ function complete(draft: Draft, token: string): Channel {
     token_local: token,
     token_remote: (draft.token_remote as string | undefined) ?? '',
     token_remote2: (draft.token_remote2 as string | undefined) ?? '',
-    ipmask: (draft.ipmask as string[] | undefined) ?? [],
+    ipmask: ipMaskEntries(draft.ipmask as string[] | string | undefined),
     url: (draft.url as string | undefined) ?? '',
     recv_svcscriptcode: (draft.recv_svcscriptcode as string | undefined) ?? '',
     send_svcscriptcode: (draft.send_svcscriptcode as string | undefined) ?? '',
@@ -151,6 +161,9 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
       }
     }
 
+    if (channel.ipmask.length > MAX_IPMASK_ENTRIES) {
+      problems.push({ field: 'ipmask', message: `may hold at most ${MAX_IPMASK_ENTRIES} entries` })
+    }
     channel.ipmask.forEach((entry, i) => {
       const problem = ipRangeProblem(entry)
       if (problem) problems.push({ field: `ipmask.${i}`, message: problem })

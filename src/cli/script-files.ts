@@ -20,7 +20,8 @@ export interface ScriptFile {
   readonly meta: ScriptMeta
 }
 
-const CODE = /^[A-Za-z0-9_.-]{1,64}$/
+/** A script code as the server takes it (http/shared-schemas.ts): letters of any script, digits, _ . - */
+const CODE = /^[\p{L}\p{M}\p{Nd}_.-]{1,64}$/u
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error']
 const META_SUFFIX = '.meta.json'
 
@@ -48,13 +49,17 @@ export function readScriptDir(dir: string): ScriptFile[] {
   for (const name of names.sort()) {
     const match = /^(.+)\.(js|ts)$/.exec(name)
     if (!match || name.endsWith('.d.ts')) continue
-    const [, code, lang] = match as unknown as [string, string, 'js' | 'ts']
-    if (!CODE.test(code)) throw new CliError(`${join(dir, name)}: '${code}' is not a script code (1–64 of A-Z a-z 0-9 _ . -)`)
+    const [, fileCode, lang] = match as unknown as [string, string, 'js' | 'ts']
+    if (!CODE.test(fileCode)) {
+      throw new CliError(`${join(dir, name)}: '${fileCode}' is not a script code (1–64 letters, digits, _ . -)`)
+    }
+    // The server keeps codes in NFC; file names may come decomposed (macOS): compare in NFC.
+    const code = fileCode.normalize('NFC')
     if (scripts.has(code)) throw new CliError(`${dir}: both ${code}.js and ${code}.ts; keep one`)
-    scripts.set(code, { code, lang, source: readFileSync(join(dir, name), 'utf8'), meta: readMeta(dir, code) })
+    scripts.set(code, { code, lang, source: readFileSync(join(dir, name), 'utf8'), meta: readMeta(dir, fileCode) })
   }
   for (const name of names) {
-    if (name.endsWith(META_SUFFIX) && !scripts.has(name.slice(0, -META_SUFFIX.length))) {
+    if (name.endsWith(META_SUFFIX) && !scripts.has(name.slice(0, -META_SUFFIX.length).normalize('NFC'))) {
       throw new CliError(`${join(dir, name)} has no script beside it (${name.slice(0, -META_SUFFIX.length)}.js or .ts)`)
     }
   }

@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts'
 import { isMaskOf, maskSecret, newId } from '../ids.ts'
 import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store, WriteConflictError } from '../store/store.ts'
 import type { ChangeFeed } from './change-feed.ts'
+import { codePathsOf, normaliseCode, withNormalisedCodes } from './codes.ts'
 import type { CallContext, CollectionDef, Operation, WriteContext } from './collection.ts'
 import { isObject } from './field-paths.ts'
 import { mergePatch, objectFieldsOf } from './patch.ts'
@@ -89,6 +90,8 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     return out
   }
 
+  const codePaths = codePathsOf(def.createBody)
+  const codeKeys = new Set(codePaths.filter((path) => path.length === 1).map(([key]) => key as string))
   /** Fields an audit entry never names: the server's own, and those never shown. */
   const unaudited = (of: CollectionDef) => new Set(['id', 'ext.ct', 'ext.lwt', ...of.hidden, ...of.onceFields])
 
@@ -252,7 +255,8 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       if (!shown) throw notFound(id)
       return { json: JSON.stringify(shown), etag: MISSING_ETAG }
     },
-    async create(context, body) {
+    async create(context, rawBody) {
+      const body = withNormalisedCodes(rawBody, codePaths)
       return write(context, 'create', async (wc) => {
         const draft = { ...body, id: typeof body.id === 'string' ? body.id : newId(), ext: ext(body.ext, wc.now, wc.now) }
         const doc = await def.rules.create(draft, wc)
@@ -264,7 +268,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       })
     },
     async update(context, id, patch, options = {}) {
-      const { id: patchId, ...sent } = patch
+      const { id: patchId, ...sent } = withNormalisedCodes(patch, codePaths)
       if (patchId !== undefined && patchId !== id) {
         throw new AppError('bad_request', 'id cannot be changed', [{ field: 'id', message: 'cannot be changed' }])
       }
@@ -291,7 +295,8 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
         return { entity: before, before, rev }
       })
     },
-    async lookup(context, key, value) {
+    async lookup(context, key, rawValue) {
+      const value = codeKeys.has(key) ? normaliseCode(rawValue) : rawValue
       const found = await store.table(def.name).findBy(key, value, context.scope)
       if (!found) {
         const shown = def.secrets.includes(key) ? 'that value' : `'${value}'`

@@ -6,12 +6,15 @@ import type { Doc, FieldOrder, Scope, Store, TableName } from '../store/store.ts
  * Who made a change: the root key (`id` "root"), a user (`id` the user's, `key_id` the API key
  * used), a channel (`id` the channel's: its token through the websocket `rest` capability or
  * the files API, or its scripts), or the server itself (`id` what acted: `containment` for a
- * script quarantine, SPEC §13).
+ * script quarantine, SPEC §13). A channel whose token acts with its `opts.userid` user's rights
+ * (the `rest` capability, `api.request`) is that user, `via` the channel.
  */
 export interface Actor {
   readonly kind: 'root' | 'user' | 'channel' | 'system'
   readonly id: string
   readonly key_id?: string
+  /** The channel through which a user acted (its token's rights: the channel's roles and the user's). */
+  readonly via?: { readonly kind: 'channel'; readonly id: string }
 }
 
 /** The domain and actor a collection call runs for. `scope` is null for the master collections. */

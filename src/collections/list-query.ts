@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { AppError, invalidField } from '../errors.ts'
 import { COUNT_PATTERN } from '../http/shared-schemas.ts'
 import type { FieldFilter, FieldOrder, JsonValue, ListQuery } from '../store/store.ts'
+import { codePathsOf, normalisedValue } from './codes.ts'
 import type { CollectionDef } from './collection.ts'
 import { type FieldPath, fieldPathProblem, isObject } from './field-paths.ts'
 
@@ -108,10 +109,24 @@ function parseFilter(def: CollectionDef, text: string | undefined): FieldFilter[
     throw invalidField('filter', 'must be a JSON object, e.g. {"type":"public"}')
   }
   if (!isObject(parsed)) throw invalidField('filter', 'must be a JSON object, e.g. {"type":"public"}')
+  const codes = codeFieldsOf(def)
   return Object.entries(parsed).map(([field, value]) => ({
     path: checkedPath(def, 'filter', field),
-    value: value as JsonValue,
+    // Codes are stored in NFC: a filter spelled another way still finds them.
+    value: (codes.has(field) ? normalisedValue(value) : value) as JsonValue,
   }))
+}
+
+const codeFields = new WeakMap<CollectionDef, ReadonlySet<string>>()
+
+/** The dotted paths of a collection's codes (`code`, `opts.roles`, …), worked out once. */
+function codeFieldsOf(def: CollectionDef): ReadonlySet<string> {
+  let fields = codeFields.get(def)
+  if (!fields) {
+    fields = new Set(codePathsOf(def.createBody).map((path) => path.join('.')))
+    codeFields.set(def, fields)
+  }
+  return fields
 }
 
 function parseMask(def: CollectionDef, text: string | undefined): FieldPath[] | undefined {

@@ -70,9 +70,34 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>>
   HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request headers are too large'],
 }
 
+/**
+ * Era's `LOOKUP <collection>` verb, which Node's HTTP parser refuses before any route runs: the
+ * answer names the POST form that does the same (SPEC §2). `rawPacket` holds the bytes that
+ * failed, and maybe requests before them on the connection: the failed one starts on the line
+ * where parsing stopped.
+ */
+function lookupVerbAnswer(error: Error & { code?: string; rawPacket?: unknown; bytesParsed?: unknown }) {
+  if (error.code !== 'HPE_INVALID_METHOD' || !Buffer.isBuffer(error.rawPacket)) return undefined
+  const stop = typeof error.bytesParsed === 'number' ? error.bytesParsed : 0
+  const start = error.rawPacket.lastIndexOf('\n', stop - 1) + 1
+  const line = error.rawPacket.subarray(start, start + 512).toString('latin1')
+  const target = /^LOOKUP +(\S+)/.exec(line)?.[1]
+  if (target === undefined) return undefined
+  const path = target.split('?')[0] as string
+  const post = /^\/rest\/v1\/[A-Za-z0-9_/-]{1,200}$/.test(path)
+    ? `POST ${path.replace(/\/+$/, '')}/lookup`
+    : 'POST <collection>/lookup'
+  return [
+    400,
+    'Bad Request',
+    `the LOOKUP verb is not accepted (Node's HTTP parser refuses unknown verbs): send ${post} with one unique key in a JSON body, e.g. {"code": "…"}`,
+  ] as const
+}
+
 function writeClientError(error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP']
+  const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ??
+    lookupVerbAnswer(error) ?? [400, 'Bad Request', 'the request is not valid HTTP']
   const body = JSON.stringify({ error_code: 1000 + status, error_message: message })
   if (socket.writable) {
     socket.write(

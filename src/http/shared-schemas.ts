@@ -3,13 +3,14 @@ import { type TSchema, Type } from '@sinclair/typebox'
 /** Schemas that several capabilities share, and the plain-words messages for their patterns. */
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-export const CODE_PATTERN = '^[A-Za-z0-9_.-]+$'
-export const OPTIONAL_CODE_PATTERN = '^[A-Za-z0-9_.-]*$'
+/** Unicode letters (with their combining marks) and decimal digits, `_`, `.`, `-`; stored in NFC (collections/codes.ts). */
+export const CODE_PATTERN = '^[\\p{L}\\p{M}\\p{Nd}_.-]+$'
+export const OPTIONAL_CODE_PATTERN = '^[\\p{L}\\p{M}\\p{Nd}_.-]*$'
 export const COUNT_PATTERN = '^[0-9]{1,9}$'
 
 export const Uuid = Type.String({ pattern: UUID_PATTERN, description: 'UUID' })
 
-/** A code: 1–64 characters of `[A-Za-z0-9_.-]`, unique where the collection says. */
+/** A code: 1–64 letters (any script), digits, `_`, `.` or `-`, unique where the collection says. */
 export const Code = Type.String({ minLength: 1, maxLength: 64, pattern: CODE_PATTERN })
 
 /** Empty, or the code of a service script in the domain. */

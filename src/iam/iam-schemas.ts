@@ -3,7 +3,7 @@ import { Code, Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
 import { PERMISSION_METHODS } from './permissions.ts'
 
 const Login = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@+-]+$' })
-const RoleCodes = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })
+const RoleCodes = Type.Array(Code, { maxItems: 64 })
 const UserOpts = Type.Object(
   { comment: Type.String({ maxLength: 4096 }), email: Type.String({ maxLength: 256 }) },
   { additionalProperties: false },

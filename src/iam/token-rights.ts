@@ -52,6 +52,16 @@ export class AccessRights {
     return this.ofRoles(domainId, [...channel.opts.roles, ...userRoles])
   }
 
+  /**
+   * The user whose rights a channel's token acts with besides its own roles (`opts.userid`), or
+   * undefined when it names none, or a user that does not exist in `domainId`.
+   */
+  channelUser(domainId: string, channel: RightsHolder): string | undefined {
+    const userId = channel.opts.userid
+    if (userId === null) return undefined
+    return this.#deps.users.user(userId)?.domainId === domainId ? userId : undefined
+  }
+
   /** May this channel's token do `method` on the REST path `path` (no query string)? */
   channelMay(domainId: string, channel: RightsHolder, method: string, path: string): boolean {
     return this.ofChannel(domainId, channel).allows(method, path)

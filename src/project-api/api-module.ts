@@ -5,7 +5,8 @@ import type { InProcessApi } from './in-process-api.ts'
 /**
  * `api.request(method, path, body)` (SPEC §4, §10): the project REST API from a script, in the
  * main process, through the same routes (InProcessApi). A channel's script acts with the
- * channel token's rights, and its changes are audited as the channel's; a test run acts as its
+ * channel token's rights, and its changes are audited as its `opts.userid` user via the channel
+ * (or as the channel: InProcessApi decides); a test run acts as its
  * caller. Resolves `{status, body}`; refusals are answers (`status: 403`), not exceptions.
  */
 export function apiModule(api: () => InProcessApi): HostModule {

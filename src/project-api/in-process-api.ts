@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
+import type { Channel } from '../channels/channel-schemas.ts'
 import type { Actor } from '../collections/collection.ts'
 import type { DomainDirectory } from '../domains/domain-directory.ts'
 import { AppError } from '../errors.ts'
@@ -119,7 +120,12 @@ export class InProcessApi {
     if (!http) throw new AppError('unavailable', 'the server is starting')
     const domain = this.#deps.domains.byId(domainId)
     if (!domain) throw new AppError('not_found', 'the domain no longer exists')
-    const principal: Authenticated = { domain, scope: domain.id, actor: { ...actor }, rights: this.#rightsOf(domainId, actor) }
+    const principal: Authenticated = {
+      domain,
+      scope: domain.id,
+      actor: this.#actorOf(domainId, actor),
+      rights: this.#rightsOf(domainId, actor),
+    }
     const ticket = randomBytes(32).toString('base64url')
     this.#tickets.set(ticket, principal)
     try {
@@ -138,11 +144,28 @@ export class InProcessApi {
     }
   }
 
+  /**
+   * Who the call acts as, for the audit log and the runs it starts: a channel whose token acts
+   * with its `opts.userid` user's rights is that user, `via` the channel (SPEC §10); a channel
+   * without one is the channel.
+   */
+  #actorOf(domainId: string, actor: Actor): Actor {
+    if (actor.kind !== 'channel') return { ...actor }
+    const userId = this.#deps.rights.channelUser(domainId, this.#channel(domainId, actor.id))
+    return userId === undefined ? { ...actor } : { kind: 'user', id: userId, via: { kind: 'channel', id: actor.id } }
+  }
+
+  /** The rights of `actor`: a channel's (or a user's through a channel) are its token's, as they are now. */
   #rightsOf(domainId: string, actor: Actor): Rights {
     if (actor.kind === 'root') return ALL_RIGHTS
-    if (actor.kind === 'user') return this.#deps.rights.ofUser(domainId, actor.id)
-    const entry = this.#deps.channels.byId(actor.id)
+    const channelId = actor.kind === 'channel' ? actor.id : actor.via?.id
+    if (channelId === undefined) return this.#deps.rights.ofUser(domainId, actor.id)
+    return this.#deps.rights.ofChannel(domainId, this.#channel(domainId, channelId))
+  }
+
+  #channel(domainId: string, id: string): Channel {
+    const entry = this.#deps.channels.byId(id)
     if (!entry || entry.domainId !== domainId) throw new AppError('not_found', 'the channel no longer exists')
-    return this.#deps.rights.ofChannel(domainId, entry.channel)
+    return entry.channel
   }
 }

@@ -1,4 +1,5 @@
 import type { ChangeFeed, Mirror } from '../collections/change-feed.ts'
+import { normaliseCode } from '../collections/codes.ts'
 import type { Store } from '../store/store.ts'
 import type { Svcscript } from './svcscript-schemas.ts'
 
@@ -32,8 +33,9 @@ export class ScriptDirectory {
     return this.#byId.get(id)
   }
 
+  /** The script with `code` (in any Unicode spelling: codes are kept in NFC). */
   byCode(domainId: string, code: string): Svcscript | undefined {
-    return this.#byCode.get(`${domainId}\u0000${code}`)
+    return this.#byCode.get(`${domainId}\u0000${normaliseCode(code)}`)
   }
 
   #put(domainId: string, script: Svcscript): void {

@@ -77,6 +77,8 @@ export interface ScriptExecutorOptions {
   readonly metrics: ExecutionMetrics
   /** Each execution ends with a line: `execution finished` at debug, `execution failed` (error, timeout) at info. */
   readonly logger: Logger
+  /** Whether a channel's type allows only relative `http.request` URLs (ExecutionScope.relativeUrlsOnly). Default: never. */
+  readonly relativeUrlsOnly?: (channel: Channel) => boolean
 }
 
 /**
@@ -96,6 +98,7 @@ export class ScriptExecutor {
   readonly #maxLogLines: number
   readonly #metrics: ExecutionMetrics
   readonly #logger: Logger
+  readonly #relativeUrlsOnly: (channel: Channel) => boolean
 
   constructor(options: ScriptExecutorOptions) {
     this.#runner = options.runner
@@ -103,6 +106,7 @@ export class ScriptExecutor {
     this.#maxLogLines = options.maxLogLines
     this.#metrics = options.metrics
     this.#logger = options.logger
+    this.#relativeUrlsOnly = options.relativeUrlsOnly ?? (() => false)
   }
 
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
@@ -118,6 +122,7 @@ export class ScriptExecutor {
       executionId: id,
       domainId: request.domainId,
       channel,
+      ...(channel && this.#relativeUrlsOnly(channel) && { relativeUrlsOnly: true }),
       ...(request.caller && { caller: request.caller }),
       scriptCode: request.script.code,
       depth: request.depth ?? 0,

@@ -8,6 +8,8 @@ export interface BaseProtocolDeps {
   readonly domains: DomainDirectory
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
+  /** The node's name: `site` in `connection_info_result` (the `node` of the connection listing). */
+  readonly site: string
   /** Events the connection lost because it did not read them fast enough. */
   readonly eventsDropped: (connection: WsConnection) => number
 }
@@ -23,7 +25,10 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           result: 'ok',
           domain: deps.domains.byId(connection.domainId)?.name ?? null,
           connectionid: connection.id,
-          capabilities: connection.channel.opts.filter_capabilities,
+          sessionid: connection.id,
+          site: deps.site,
+          ownertype: 'integration_point',
+          capabilities: connection.capabilities(),
           integration_point_id: connection.channelId,
           integration_point_type: connection.channel.type,
           roles: connection.channel.opts.roles,

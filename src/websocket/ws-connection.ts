@@ -3,6 +3,7 @@ import type { Channel } from '../channels/channel-schemas.ts'
 import { newId } from '../ids.ts'
 import type { Series } from '../metrics/metric-families.ts'
 import type { JsonValue } from '../store/store.ts'
+import type { CapabilityGate } from './capability-gate.ts'
 import { type Frame, parseFrame, qidOf } from './ws-frames.ts'
 
 /** What became of a sync push: the client's answer, or why there is none. */
@@ -26,6 +27,8 @@ export interface ConnectionOptions {
   /** The upgrade request's id: the connection's executions carry it. */
   readonly requestId: string
   readonly handlers: ReadonlyMap<string, FrameHandler>
+  /** Which capabilities the channel's token may use (its filter and its rights). */
+  readonly gate: CapabilityGate
   readonly limits: ConnectionLimits
   /** Frames received and sent, counted. */
   readonly frames: { readonly in: Series; readonly out: Series }
@@ -57,6 +60,7 @@ export class WsConnection {
   #channel: Channel
   readonly #socket: WebSocket
   readonly #handlers: ReadonlyMap<string, FrameHandler>
+  readonly #gate: CapabilityGate
   readonly #limits: ConnectionLimits
   readonly #onClosing: (connection: WsConnection) => void
   readonly #framesIn: Series
@@ -76,6 +80,7 @@ export class WsConnection {
     this.ip = options.ip
     this.requestId = options.requestId
     this.#handlers = options.handlers
+    this.#gate = options.gate
     this.#limits = options.limits
     this.#framesIn = options.frames.in
     this.#framesOut = options.frames.out
@@ -95,10 +100,14 @@ export class WsConnection {
     return this.#socket.readyState === this.#socket.OPEN
   }
 
-  /** Capabilities the channel allows (`opts.filter_capabilities`, `*` for all). */
-  allows(capability: string): boolean {
-    const allowed = this.#channel.opts.filter_capabilities
-    return allowed.includes('*') || allowed.includes(capability as never)
+  /** Why the token may not use `capability` now (capability-gate.ts), or undefined when it may. */
+  refusal(capability: string): string | undefined {
+    return this.#gate.refusal(this.domainId, this.#channel, capability)
+  }
+
+  /** The capabilities the token may use now, by name. */
+  capabilities(): string[] {
+    return this.#gate.usable(this.domainId, this.#channel)
   }
 
   /** Sends `[name, payload]`; a client that does not read is closed instead of buffered without end. */
@@ -195,8 +204,9 @@ export class WsConnection {
       this.#error(1400, `unknown frame '${name.slice(0, 64)}'`, qid)
       return
     }
-    if (handler.capability !== undefined && !this.allows(handler.capability)) {
-      this.#answerError(name, handler, qid, 1403, `the channel does not allow the '${handler.capability}' capability`)
+    const refused = handler.capability === undefined ? undefined : this.refusal(handler.capability)
+    if (refused !== undefined) {
+      this.#answerError(name, handler, qid, 1403, refused)
       return
     }
     if (this.#inFlight >= this.#limits.maxInFlight) {

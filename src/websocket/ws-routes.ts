@@ -9,6 +9,7 @@ import { sameSecret } from '../ids.ts'
 import type { WsMetrics } from '../metrics/ws-metrics.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
+import type { CapabilityGate } from './capability-gate.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
 import { type ConnectionLimits, type FrameHandler, WsConnection } from './ws-connection.ts'
 
@@ -17,6 +18,8 @@ export interface WsRoutesOptions {
   readonly channels: ChannelDirectory
   readonly registry: ConnectionRegistry
   readonly handlers: ReadonlyMap<string, FrameHandler>
+  /** Which capabilities a connection's token may use. */
+  readonly gate: CapabilityGate
   readonly trustProxy: IpRanges
   /** Told of every connection that opens and closes (events, subscriptions). */
   readonly lifecycle: ConnectionLifecycle
@@ -95,6 +98,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
       ip: found.ip,
       requestId: request.id,
       handlers: options.handlers,
+      gate: options.gate,
       limits,
       frames,
       onClosing: (closing) => options.lifecycle.closing(closing),

@@ -22,3 +22,16 @@ export async function auditOf(client: Client, entityId: string): Promise<Record<
   for (const entry of entries) assertMatchesSchema(AuditEntry, entry)
   return entries.map(({ id: _id, ts: _ts, ...rest }) => rest)
 }
+
+/**
+ * The code of a role that opens websocket capabilities (`/ws#<capability>`, method WEBSOCKET):
+ * a channel's token uses a capability when its filter and its rights both allow it. Made once
+ * per domain; `capabilities` default to all.
+ */
+export async function capabilityRole(admin: Client, capabilities: readonly string[] = ['*']): Promise<string> {
+  const code = `ws-${capabilities.join('-').replace('*', 'all')}`
+  const permissions = capabilities.map((capability) => ({ route: `/ws#${capability}`, methods: ['WEBSOCKET'] }))
+  const reply = await admin.post(ROLES, { code, permissions })
+  if (reply.status !== 409) assert.equal(reply.status, 200, reply.text)
+  return code
+}

@@ -112,14 +112,46 @@ async function send(scope: ExecutionScope, input: unknown, options: HttpModuleOp
 
 function resolveUrl(raw: string, scope: ExecutionScope): URL {
   let url: URL
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(raw)
+  if (scope.relativeUrlsOnly && (absolute || namesHost(raw))) throw outsideBase(raw, scope)
   try {
-    url = /^[a-z][a-z0-9+.-]*:/i.test(raw) ? new URL(raw) : new URL(raw, baseOf(scope))
+    url = absolute ? new URL(raw) : new URL(raw, baseOf(scope))
   } catch (error) {
     if (error instanceof ScriptApiError) throw error
     throw new ScriptApiError(`http.request: '${raw}' is not a valid URL`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ScriptApiError('http.request: only http and https URLs')
+  if (scope.relativeUrlsOnly && !under(url, new URL(baseOf(scope)))) throw outsideBase(raw, scope)
   return url
+}
+
+/** Whether `raw` names a host of its own (`//host/x`, `\\host`, ` https://x`), however it is spelled. */
+function namesHost(raw: string): boolean {
+  try {
+    return new URL(raw, PROBE_BASE).host !== PROBE_HOST
+  } catch {
+    return false
+  }
+}
+const PROBE_HOST = 'relative.invalid'
+const PROBE_BASE = `http://${PROBE_HOST}/`
+
+/**
+ * Whether `url` stays at or below `base`: its origin, and a path under the base's path. Checked
+ * on the resolved URL, so `//host/x`, `/x`, `../x` and their encoded forms are judged where they
+ * really lead.
+ */
+function under(url: URL, base: URL): boolean {
+  return url.origin === base.origin && url.pathname.startsWith(base.pathname)
+}
+
+/** A channel type with `relative_urls_only` (SPEC §3.1): its scripts name paths under the channel's url only. */
+function outsideBase(raw: string, scope: ExecutionScope): ScriptApiError {
+  const shown = raw.length > 200 ? `${raw.slice(0, 200)}…` : raw
+  return new ScriptApiError(
+    `http.request: channels of type '${scope.channel?.type ?? ''}' may call only paths relative to the channel's url ` +
+      `(relative_urls_only); '${shown}' is not one`,
+  )
 }
 
 function baseOf(scope: ExecutionScope): string {

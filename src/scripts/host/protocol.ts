@@ -45,6 +45,8 @@ export interface RunScope {
   readonly requestId: string | null
   /** Lines below this level are not kept. */
   readonly logLevel: ScriptLogLevel
+  /** ExecutionScope.relativeUrlsOnly (absent: false). */
+  readonly relativeUrlsOnly?: boolean
 }
 
 /** Main process → script host. */

@@ -271,7 +271,7 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, scriptCode, depth, requestId, logLevel, channel, rawBody } = pending.scope
+    const { executionId, domainId, scriptCode, depth, requestId, logLevel, channel, rawBody, relativeUrlsOnly } = pending.scope
     host.send({
       t: 'run',
       run,
@@ -288,6 +288,7 @@ export class ScriptHosts implements ScriptRunner {
         logLevel,
         channel,
         ...(rawBody !== undefined && { rawBody: Buffer.from(rawBody).toString('base64') }),
+        ...(relativeUrlsOnly && { relativeUrlsOnly }),
       },
     })
     if (pending.abort) {

@@ -13,6 +13,11 @@ export interface ExecutionScope {
   /** The channel the execution belongs to (without its token_local), or null. */
   readonly channel: Channel | null
   /**
+   * The channel's type allows `http.request` only with paths relative to the channel's `url`
+   * (`relative_urls_only`, SPEC §3.1). Absent: false.
+   */
+  readonly relativeUrlsOnly?: boolean
+  /**
    * Who started the run, when that is not the channel: the caller of the run endpoint. Calls
    * the script makes to the project API act with the caller's rights then. Only known in the
    * main process.

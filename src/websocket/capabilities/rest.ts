@@ -4,7 +4,8 @@ import type { FrameHandler } from '../ws-connection.ts'
 /**
  * The `rest` capability (SPEC §6.4): `["rest", {qid, method, path, body}]` →
  * `["rest_result", {qid, result: "ok", status, body}]`, a call of the REST API with the token's
- * rights (the channel's `opts.roles` and `opts.userid`), audited as the channel's. A call the
+ * rights (the channel's `opts.roles` and `opts.userid`), audited as its user via the channel
+ * (or as the channel, without `opts.userid`: InProcessApi decides). A call the
  * rights do not allow is answered like any HTTP error: `status: 403` and the error body. A frame
  * that is not a REST call (no method, a path outside `/rest/v1/`) is `result: "error"`, 1400.
  */

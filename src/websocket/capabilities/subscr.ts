@@ -7,11 +7,13 @@ export interface SubscrDeps {
   readonly delivery: EventDelivery<WsConnection>
   /** Collections whose changes are `modelevents` (the filter's `collection` values). */
   readonly collections: ReadonlySet<string>
-  /** Whether the channel may see changes of `collection` (its `opts.userid` may read it). */
+  /** Whether the channel's token may see changes of `collection`: its rights (opts.roles, opts.userid) read it. */
   readonly mayRead: (connection: WsConnection, collection: string) => boolean
   /** Resolves when the bus has the node's subscriptions (cluster mode: the NATS server). */
   readonly flush: () => Promise<void>
 }
+
+const NEEDS_READ = ': give the channel (opts.roles) or its opts.userid user a role that may GET the collection'
 
 /**
  * The `subscr` capability (SPEC §8): `subscribe` adds, renews or (`expires: 0`) removes a
@@ -28,10 +30,10 @@ export function subscrCapability(deps: SubscrDeps): Record<string, FrameHandler>
           const named = request.objects?.collections
           const refused = named?.find((collection) => !deps.mayRead(connection, collection))
           if (refused !== undefined) {
-            throw new AppError('forbidden', `the channel's user may not read '${refused}' (opts.userid needs read permission)`)
+            throw new AppError('forbidden', `the token's rights do not allow reading '${refused}'${NEEDS_READ}`)
           }
           if (!named && ![...deps.collections].some((collection) => deps.mayRead(connection, collection))) {
-            throw new AppError('forbidden', "the channel's user may not read any collection (opts.userid needs read permission)")
+            throw new AppError('forbidden', `the token's rights do not allow reading any collection${NEEDS_READ}`)
           }
         }
         const { id, expires } = deps.delivery.subscribe(connection, request)

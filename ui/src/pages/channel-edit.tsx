@@ -264,7 +264,11 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             hint="0–60; 0 means the default, 10 s"
             error={about('opts.recv_timeout')}
           />
-          <Field label="Websocket capabilities" error={about('opts.filter_capabilities')}>
+          <Field
+            label="Websocket capabilities"
+            hint="the token also needs a role with /ws#<capability> (or admin), below or on its user"
+            error={about('opts.filter_capabilities')}
+          >
             {(inputId) => (
               <div class="checks" id={inputId}>
                 {[...CAPABILITIES, '*'].map((capability) => (

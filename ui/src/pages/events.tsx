@@ -114,8 +114,8 @@ export function Events() {
           if (usable.length === 0) {
             return (
               <Empty>
-                Events reach websocket clients of channels with the subscr capability. Allow it on a channel to watch its events
-                here.
+                Events reach websocket clients of channels with the subscr capability. Allow it on a channel (and give the channel
+                a role with /ws#subscr) to watch its events here.
               </Empty>
             )
           }
