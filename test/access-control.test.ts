@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { Channel } from '../src/channels/channel-schemas.ts'
 import { assertError, assertMatchesSchema } from './support/assertions.ts'
-import { auditOf, ROLES, userWith } from './support/iam.ts'
+import { auditOf, capabilityRole, ROLES, userWith } from './support/iam.ts'
 import { recordedExecutions, saveScript } from './support/scripts.ts'
 import { API_KEYS, CHANNELS, type Client, httpClient, json, jsonArray, startServer, USERS } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
@@ -116,7 +116,7 @@ describe('channel secrets and granting rights (SPEC §3, §10; docs/iam.md)', ()
       await root.post(CHANNELS, {
         code: 'reader-token',
         type: 'public',
-        opts: { roles: ['reader'], filter_capabilities: ['rest'] },
+        opts: { roles: ['reader', await capabilityRole(root, ['rest'])], filter_capabilities: ['rest'] },
       }),
     )
     const socket = await connect(t, url, readerChannel.token_local as string)
@@ -257,7 +257,7 @@ describe('channel secrets and granting rights (SPEC §3, §10; docs/iam.md)', ()
       await root.post(CHANNELS, {
         code: 'key-token',
         type: 'public',
-        opts: { roles: ['token-keys'], filter_capabilities: ['rest'] },
+        opts: { roles: ['token-keys', await capabilityRole(root, ['rest'])], filter_capabilities: ['rest'] },
       }),
     )
     const socket = await connect(t, url, keyToken.token_local as string)

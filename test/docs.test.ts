@@ -57,6 +57,8 @@ const VARIABLES: Record<string, (world: World) => string> = {
   TOKEN: (world) => world.token,
   FILES_TOKEN: (world) => world.token,
   ID: (world) => world.scriptId,
+  // If-Match: any current entity (the example reads the real ETag; the test runs each curl alone).
+  ETAG: () => '*',
 }
 
 /** A path as documented (`/coll/<id>`, `…`, `[?channel_id=<id>]`) made concrete. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { assertError } from './support/assertions.ts'
-import { AUDIT, auditOf, ROLES, userWith } from './support/iam.ts'
+import { AUDIT, auditOf, capabilityRole, ROLES, userWith } from './support/iam.ts'
 import { rawRequest } from './support/raw-http.ts'
 import { recordedExecutions, runScript, saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, DOMAINS, json, jsonArray, ROOT_KEY, SCRIPTS, startServer, USERS } from './support/server.ts'
@@ -250,8 +250,14 @@ describe('the project API from inside: the rest capability and api.request (SPEC
       await acme.post(CHANNELS, { code: 'hook', type: 'public', recv_svcscriptcode: 'echo', opts: { issync: true } }),
     )
     const token = target.token_local as string
-    // A channel of default with no roles at all.
-    const channel = json(await root.post(CHANNELS, { code: 'nobody', type: 'public', opts: { filter_capabilities: ['rest'] } }))
+    // A channel of default whose roles give it the rest capability and nothing else.
+    const channel = json(
+      await root.post(CHANNELS, {
+        code: 'nobody',
+        type: 'public',
+        opts: { filter_capabilities: ['rest'], roles: [await capabilityRole(root, ['rest'])] },
+      }),
+    )
     const socket = await connect(t, url, channel.token_local as string)
     const refused = (qid: string, message: string) => ({ qid, result: 'error', error_code: 1400, error_message: message })
     const dots = 'path may not hold . or .. segments (also encoded)'
