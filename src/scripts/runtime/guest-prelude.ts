@@ -135,7 +135,9 @@ class ExecutionLog {
   }
 }
 
-function api(execId, log) {
+// The script API values of one execution: \`log\` and every module the script can reach (\`used\`,
+// aligned with them); undefined for the others, which the script never names.
+function api(execId, log, used) {
   const call = (name, ...args) => {
     if (log.pending.length > 0) emitLog.applyIgnored(undefined, [execId, log.take(false)], { arguments: { copy: true } })
     return dispatch.apply(undefined, [execId, name, args], { arguments: { copy: true }, result: { promise: true, copy: true } })
@@ -143,8 +145,13 @@ function api(execId, log) {
   const callSync = (name, ...args) =>
     dispatchSync.applySync(undefined, [execId, name, args], { arguments: { copy: true }, result: { copy: true } })
   const write = (rank) => (...args) => log.write(rank, args)
-  const values = [{ debug: write(0), info: write(1), warn: write(2), error: write(3) }]
-  for (const [name, factory] of factories) {
+  const values = [used[0] ? { debug: write(0), info: write(1), warn: write(2), error: write(3) } : undefined]
+  for (let i = 0; i < factories.length; i++) {
+    if (!used[i + 1]) {
+      values.push(undefined)
+      continue
+    }
+    const [name, factory] = factories[i]
     values.push(factory((fn, ...args) => call(name + '.' + fn, ...args), (fn, ...args) => callSync(name + '.' + fn, ...args), tools))
   }
   return values
@@ -152,12 +159,12 @@ function api(execId, log) {
 
 // Compiles the prelude's own functions before a script needs them (spare isolates run this).
 globalThis.__warm = () => {
-  api(0, new ExecutionLog(0)).shift().info('warm', { a: 1 })
+  api(0, new ExecutionLog(0), factories.map(() => true).concat(true)).shift().info('warm', { a: 1 })
   stringify({ a: [1, 'b'] }, encodeBytes)
   delete globalThis.__warm
 }
 
-return function setup(main) {
+return function setup(main, used) {
   // Outcomes by execution id: [1, outputJson, logs, ms] or [2, message, logs, ms, stack], where
   // ms is the time since the start as the script sees it. The host takes an outcome right after
   // \`start\` when the script finished without waiting on a host call (most do); otherwise it
@@ -234,7 +241,7 @@ return function setup(main) {
       let returned
       try {
         returned = main(startparam, vars, input.request === undefined ? null : input.request,
-          input.channel === undefined ? null : input.channel, ...api(execId, log))
+          input.channel === undefined ? null : input.channel, ...api(execId, log, used))
       } catch (error) {
         logs.delete(execId)
         return failure(error, log, began)

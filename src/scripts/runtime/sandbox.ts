@@ -196,9 +196,12 @@ export class Sandbox {
    * Compiles the wrapped script (script-source.ts) into this context. Synchronous calls: the
    * sandbox is fresh and idle, and a changed script's first run waits on this.
    */
-  load(code: string): void {
+  load(code: string, used: readonly boolean[]): void {
     const main = this.#context.evalSync(code, { reference: true, filename: 'svcscript' }) as ivm.Reference
-    this.#entry = this.#setup.applySync(undefined, [main.derefInto()], { result: { reference: true } }) as ivm.Reference
+    this.#entry = this.#setup.applySync(undefined, [main.derefInto(), [...used]], {
+      arguments: { copy: true },
+      result: { reference: true },
+    }) as ivm.Reference
   }
 
   /** Runs in progress or about to start here. */

@@ -3,7 +3,7 @@ import type { ScriptRunner } from '../script-runner.ts'
 import { guestPrelude, type PreludeLimits, scriptParameters } from './guest-prelude.ts'
 import type { ExecutionScope, HostFunction, HostModule } from './host-api.ts'
 import { Sandbox, type SandboxResult, type StopCause } from './sandbox.ts'
-import { type ScriptLang, SourceChecker, type SourceProblem, wrapSource } from './script-source.ts'
+import { namesUsed, type ScriptLang, SourceChecker, type SourceProblem, wrapSource } from './script-source.ts'
 
 export interface RuntimeOptions {
   /** Memory limit of one isolate. */
@@ -100,6 +100,8 @@ interface Pool {
   readonly key: string
   readonly script: RunnableScript
   readonly code: string
+  /** Which of the script API's values (`log`, then the modules) the source can reach. */
+  readonly used: readonly boolean[]
   /** A synchronous run of it spun past the slice (sandbox.ts SYNC_SLICE_MS): its runs stay asynchronous. */
   noSync: boolean
   /** What its taint set going (Containment), when an isolate of it reached its memory limit. */
@@ -120,6 +122,8 @@ export class ScriptRuntime implements ScriptRunner {
   readonly #options: RuntimeOptions
   readonly #prelude: string
   readonly #parameters: readonly string[]
+  /** `log` and the modules' names, in the order the scripts get them. */
+  readonly #apiNames: readonly string[]
   readonly #functions: ReadonlyMap<string, HostFunction>
   readonly #checker: SourceChecker
   /** Pools in least-recently-used order (a use moves a pool to the end). */
@@ -144,6 +148,7 @@ export class ScriptRuntime implements ScriptRunner {
     this.#options = options
     this.#prelude = guestPrelude(options.modules, options.limits, { wasm: options.wasm })
     this.#parameters = scriptParameters(options.modules.map((module) => module.name))
+    this.#apiNames = ['log', ...options.modules.map((module) => module.name)]
     const functions = new Map<string, HostFunction>([['request.rawBody', RAW_BODY]])
     for (const module of options.modules) {
       for (const [name, fn] of Object.entries(module.functions)) functions.set(`${module.name}.${name}`, fn)
@@ -237,6 +242,7 @@ export class ScriptRuntime implements ScriptRunner {
         key,
         script,
         code: '',
+        used: namesUsed(script.source, this.#apiNames),
         noSync: false,
         tainting: undefined,
         sandboxes: [],
@@ -287,7 +293,7 @@ export class ScriptRuntime implements ScriptRunner {
         if (cause === 'memory') pool.tainting = this.#options.onTainted?.(pool.script, reason)
       })
       try {
-        sandbox.load(pool.code)
+        sandbox.load(pool.code, pool.used)
       } catch (error) {
         sandbox.stop('load_failed', 'the script does not load')
         pool.broken = `the script does not load: ${error instanceof Error ? error.message : String(error)}`

@@ -28,6 +28,16 @@ export function wrapSource(lang: ScriptLang, source: string, parameters: readonl
   return lang === 'ts' ? stripTypeScriptTypes(wrapped, { mode: 'strip' }) : wrapped
 }
 
+/**
+ * Which of `names` (the script API's module names, `log` first) the source can reach: a name it
+ * mentions as a word, or all of them when it uses `eval` (which reaches parameters by strings).
+ * A module the script cannot reach is not built for its runs: most scripts use few of them.
+ */
+export function namesUsed(source: string, names: readonly string[]): boolean[] {
+  if (/\beval\b/.test(source)) return names.map(() => true)
+  return names.map((name) => new RegExp(`\\b${name}\\b`).test(source))
+}
+
 /** Maps a line of the wrapped code to the user's line. */
 export function sourceLine(wrappedLine: number): number {
   return Math.max(1, wrappedLine - WRAPPER_LINES)
