@@ -63,6 +63,15 @@ import type { JobQueue } from './queue/job-queue.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
 import { localModules } from './scripts/api/local-modules.ts'
 import { DomainHosts } from './scripts/host/domain-hosts.ts'
+import {
+  DEFAULT_TIMEOUT_MS,
+  HTTP_MAX_REQUEST_BYTES,
+  HTTP_MAX_RESPONSE_BYTES,
+  MAX_LOG_CHARS,
+  MAX_LOG_LINE_CHARS,
+  MAX_LOG_LINES,
+  MAX_OUTPUT_CHARS,
+} from './scripts/run-limits.ts'
 import { ScriptRuntime } from './scripts/runtime/script-runtime.ts'
 import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
@@ -131,9 +140,6 @@ export interface AppOptions {
    */
   readonly worker?: WorkerLink
 }
-
-/** Log lines kept per execution. */
-const MAX_LOG_LINES = 500
 
 /** The composition root: config → engines → capabilities → HTTP server. The only file that picks engines. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -274,13 +280,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxInFlightPerIsolate: 64,
       maxQueuedPerScript: 1000,
       egressAllow: config.egressAllow,
-      httpTimeoutMs: 10_000,
-      httpMaxResponseBytes: 5 << 20,
-      httpMaxRequestBytes: 5 << 20,
-      maxOutputChars: 1 << 20,
-      maxLogLineChars: 4096,
+      httpTimeoutMs: DEFAULT_TIMEOUT_MS,
+      httpMaxResponseBytes: HTTP_MAX_RESPONSE_BYTES,
+      httpMaxRequestBytes: HTTP_MAX_REQUEST_BYTES,
+      maxOutputChars: MAX_OUTPUT_CHARS,
+      maxLogLineChars: MAX_LOG_LINE_CHARS,
       maxLogLines: MAX_LOG_LINES,
-      maxLogChars: 64 * 1024,
+      maxLogChars: MAX_LOG_CHARS,
       wasm: config.scriptWasm,
     }
     const workerModules = [

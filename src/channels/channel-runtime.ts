@@ -1,12 +1,10 @@
 import { maskSecret } from '../ids.ts'
+import { DEFAULT_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import type { Channel } from './channel-schemas.ts'
-
-/** The wait for a script a channel runs when `opts.recv_timeout` is 0 (SPEC §5.4), ms. */
-export const DEFAULT_RECV_TIMEOUT_MS = 10_000
 
 /** How long a channel waits for its webhook and message scripts: `opts.recv_timeout` s, 0 → 10 s. */
 export function recvTimeoutMs(channel: Channel): number {
-  return channel.opts.recv_timeout > 0 ? channel.opts.recv_timeout * 1000 : DEFAULT_RECV_TIMEOUT_MS
+  return channel.opts.recv_timeout > 0 ? channel.opts.recv_timeout * 1000 : DEFAULT_TIMEOUT_MS
 }
 
 /** A channel as its scripts see it, and as JSON text, made once per version of the channel. */

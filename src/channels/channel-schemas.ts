@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { Code, Ext, ExtInput, ScriptRef, Uuid } from '../http/shared-schemas.ts'
+import { MAX_TIMEOUT_MS } from '../scripts/run-limits.ts'
 
 /** Websocket Token-APIs a channel may open besides the base protocol (SPEC §6.4). */
 export const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
@@ -7,7 +8,7 @@ export type Capability = (typeof CAPABILITIES)[number]
 
 export const BUILT_IN_TYPES = ['public', 'eventing'] as const
 
-export const MAX_RECV_TIMEOUT_S = 60
+const MAX_RECV_TIMEOUT_S = MAX_TIMEOUT_MS / 1000
 
 const TOKEN = '[A-Za-z0-9_-]{16,128}'
 /** A token as a caller who may not see it gets it (ids.ts maskSecret). */

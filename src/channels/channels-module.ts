@@ -1,7 +1,8 @@
 import { AppError } from '../errors.ts'
+import { MAX_CHAIN_DEPTH } from '../scripts/run-limits.ts'
 import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import { type ExecutionResult, MAX_CHAIN_DEPTH, type ScriptExecutor } from '../scripts/script-executor.ts'
+import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { ChannelDirectory } from './channel-directory.ts'
 import { channelForScripts, recvTimeoutMs } from './channel-runtime.ts'
 

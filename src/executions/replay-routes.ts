@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
-import { channelForScripts, DEFAULT_RECV_TIMEOUT_MS, isChannelEntity, recvTimeoutMs } from '../channels/channel-runtime.ts'
+import { channelForScripts, isChannelEntity, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { CollectionService } from '../collections/collection-service.ts'
 import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams } from '../http/shared-schemas.ts'
+import { DEFAULT_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import { restoredInput, type StoredWebhookInput } from '../webhooks/webhook-input.ts'
@@ -73,7 +74,7 @@ function replay(deps: ReplayDeps, domainId: string, original: Execution, request
     channel,
     startparams,
     request: input.request ?? null,
-    timeoutMs: channel === null ? DEFAULT_RECV_TIMEOUT_MS : recvTimeoutMs(channel),
+    timeoutMs: channel === null ? DEFAULT_TIMEOUT_MS : recvTimeoutMs(channel),
     ...options,
   })
 }

@@ -82,13 +82,6 @@ export interface ScriptExecutorOptions {
 }
 
 /**
- * The longest chain of executions started by executions (`channels.send`, a push through a
- * channel's `send_svcscriptcode_ws`): beyond it the next start is refused, so scripts that call
- * each other in a loop end instead of running forever.
- */
-export const MAX_CHAIN_DEPTH = 8
-
-/**
  * Runs a script for a trigger and records the execution (SPEC §5.5): every trigger goes through
  * here, so every execution is recorded, counted and logged the same way.
  */

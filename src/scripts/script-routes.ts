@@ -6,12 +6,9 @@ import { invalidField } from '../errors.ts'
 import { Execution } from '../executions/execution-schemas.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { Code, errorResponses, IdParams } from '../http/shared-schemas.ts'
+import { DEFAULT_TIMEOUT_MS, MAX_STARTPARAMS, MAX_TIMEOUT_MS } from './run-limits.ts'
 import type { ScriptExecutor } from './script-executor.ts'
 import { Svcscript } from './svcscript-schemas.ts'
-
-export const MAX_STARTPARAMS = 20
-export const DEFAULT_TIMEOUT_MS = 10_000
-export const MAX_TIMEOUT_MS = 60_000
 
 const RunBody = Type.Object(
   {

@@ -1,9 +1,7 @@
 import { AppError } from '../errors.ts'
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
 import type { WsPush } from './ws-push.ts'
-
-const DEFAULT_TIMEOUT_MS = 10_000
-const MAX_TIMEOUT_MS = 60_000
 
 /**
  * `ws.send(target, name, data, {sync, timeout})` (SPEC §4, §7): a push to a websocket connection

@@ -5,8 +5,9 @@ import type { ChannelDirectory } from '../channels/channel-directory.ts'
 import { channelForScripts } from '../channels/channel-runtime.ts'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
+import { DEFAULT_TIMEOUT_MS, MAX_CHAIN_DEPTH } from '../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import { MAX_CHAIN_DEPTH, type ScriptExecutor } from '../scripts/script-executor.ts'
+import type { ScriptExecutor } from '../scripts/script-executor.ts'
 import type { JsonValue } from '../store/store.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
 import type { WsConnection } from './ws-connection.ts'
@@ -60,8 +61,6 @@ export interface PushOptions {
   /** The pushing execution's depth (0 for a trigger's). */
   readonly depth: number
 }
-
-const TRANSFORM_TIMEOUT_MS = 10_000
 
 /**
  * Pushes from scripts to websocket clients (SPEC §7, `ws.send`). A push travels on the bus
@@ -218,7 +217,7 @@ export class WsPush {
       trigger: 'send',
       channel,
       startparams: [channelForScripts(channel), { name, data }, connection.id],
-      timeoutMs: TRANSFORM_TIMEOUT_MS,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
       requestId: message.requestId,
       depth: message.depth + 1,
     })

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { EgressGuard } from '../../net/egress.ts'
+import { MAX_TIMEOUT_MS } from '../run-limits.ts'
 import { type ExecutionScope, type HostModule, ScriptApiError } from '../runtime/host-api.ts'
 
 export interface HttpModuleOptions {
@@ -30,7 +31,6 @@ export interface HttpCallNote {
 const REQUEST_ID_HEADER = 'x-request-id'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
-const MAX_TIMEOUT_MS = 60_000
 
 interface HttpAnswer {
   status: number

@@ -1,4 +1,5 @@
 import { AppError, ERRORS } from '../../errors.ts'
+import { DEFAULT_TIMEOUT_MS, MAX_STARTPARAMS, MAX_TIMEOUT_MS } from '../../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../../scripts/script-directory.ts'
 import type { ScriptExecutor } from '../../scripts/script-executor.ts'
 import type { FrameHandler, WsConnection } from '../ws-connection.ts'
@@ -7,10 +8,6 @@ export interface SvcscriptDeps {
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
 }
-
-const MAX_STARTPARAMS = 20
-const DEFAULT_TIMEOUT_MS = 10_000
-const MAX_TIMEOUT_MS = 60_000
 
 /**
  * The `svcscript` capability (SPEC §6.4): `start_svcscript` runs a script of the domain by code
