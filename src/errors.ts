@@ -52,10 +52,18 @@ export class AppError extends Error {
   }
 
   toBody(): ErrorBody {
-    const body: ErrorBody = { error_code: 1000 + this.status, error_message: this.message }
-    if (this.details) body.error_details = this.details
-    return body
+    return errorBody(this.status, this.message, this.details)
   }
+}
+
+/**
+ * The one place that builds the wire shape of an error: HTTP answers, webhook failures and
+ * websocket error frames (which add their `qid`) all go through here.
+ */
+export function errorBody(status: number, message: string, details?: FieldError[]): ErrorBody {
+  const body: ErrorBody = { error_code: 1000 + status, error_message: message }
+  if (details) body.error_details = details
+  return body
 }
 
 /** A validation failure on one field: 1400 with the field named in `error_details`. */

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, type ErrorBody, type FieldError } from '../errors.ts'
+import { AppError, type ErrorBody, errorBody, type FieldError } from '../errors.ts'
 import { storageFull } from '../store/storage-errors.ts'
 import { PATTERN_MESSAGES } from './shared-schemas.ts'
 
@@ -33,23 +33,20 @@ export function toHttpError(error: unknown): HttpError {
     const first = details[0]
     const part = fastifyError.validationContext === 'querystring' ? 'query' : (fastifyError.validationContext ?? 'body')
     const message = first ? `invalid ${part}: ${first.field} ${first.message}` : `invalid ${part}`
-    return { status: 400, body: { error_code: 1400, error_message: message, error_details: details } }
+    return { status: 400, body: errorBody(400, message, details) }
   }
   const status = fastifyError.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message = (fastifyError.code && FASTIFY_MESSAGES[fastifyError.code]) ?? fastifyError.message ?? 'bad request'
-    return { status, body: { error_code: 1000 + status, error_message: message } }
+    return { status, body: errorBody(status, message) }
   }
   if (storageFull(error)) {
     return {
       status: 507,
-      body: {
-        error_code: 1507,
-        error_message: 'the server’s storage is full: nothing was stored; try again once an operator has made room',
-      },
+      body: errorBody(507, 'the server’s storage is full: nothing was stored; try again once an operator has made room'),
     }
   }
-  return { status: 500, body: { error_code: 1500, error_message: 'internal error' } }
+  return { status: 500, body: errorBody(500, 'internal error') }
 }
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

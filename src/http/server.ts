@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify'
-import { AppError } from '../errors.ts'
+import { AppError, errorBody } from '../errors.ts'
 import { type Logger, redactUrl } from '../logger.ts'
 import type { HttpMetrics } from '../metrics/metrics.ts'
 import { sendError } from './error-handler.ts'
@@ -98,7 +98,7 @@ function writeClientError(error: Error & { code?: string }, socket: Duplex): voi
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ??
     lookupVerbAnswer(error) ?? [400, 'Bad Request', 'the request is not valid HTTP']
-  const body = JSON.stringify({ error_code: 1000 + status, error_message: message })
+  const body = JSON.stringify(errorBody(status, message))
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

@@ -2,7 +2,7 @@ import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
 import { channelForScriptsJson, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { Channel } from '../channels/channel-schemas.ts'
-import { AppError } from '../errors.ts'
+import { AppError, errorBody } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
 import { bounded, JsonText } from '../executions/record-bounds.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
@@ -191,7 +191,7 @@ function failure(executionId: string, status: number, message: string): WebhookR
   return {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', [EXECUTION_HEADER]: executionId },
-    body: JSON.stringify({ error_code: 1000 + status, error_message: message }),
+    body: JSON.stringify(errorBody(status, message)),
   }
 }
 

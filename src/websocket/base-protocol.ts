@@ -1,5 +1,6 @@
 import { channelForScripts, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { DomainDirectory } from '../domains/domain-directory.ts'
+import { errorBody } from '../errors.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ScriptExecutor } from '../scripts/script-executor.ts'
 import type { FrameHandler, WsConnection } from './ws-connection.ts'
@@ -47,7 +48,7 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
         if (!script) {
           const why =
             code === '' ? 'the channel has no script for messages (recv_svcscriptcode_ws)' : `the script '${code}' does not exist`
-          if (qid !== undefined) connection.send('message_result', { qid, success: false, error_code: 1404, error_message: why })
+          if (qid !== undefined) connection.send('message_result', { qid, success: false, ...errorBody(404, why) })
           return
         }
         const result = await deps.executor.execute({
@@ -67,12 +68,14 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           connection.send('message_result', {
             qid,
             success: false,
-            error_code: timedOut ? 1504 : 1500,
-            error_message: `${timedOut ? 'the script did not answer in time' : 'script failed'} (execution ${result.id})`,
+            ...errorBody(
+              timedOut ? 504 : 500,
+              `${timedOut ? 'the script did not answer in time' : 'script failed'} (execution ${result.id})`,
+            ),
           })
         }
       },
-      errorAnswer: (qid, code, message) => ({ qid, success: false, error_code: code, error_message: message }),
+      errorAnswer: (qid, error) => ({ qid, success: false, ...error }),
     },
   }
 }

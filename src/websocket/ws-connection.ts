@@ -1,5 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { Channel } from '../channels/channel-schemas.ts'
+import { type ErrorBody, errorBody } from '../errors.ts'
+import { toHttpError } from '../http/error-handler.ts'
 import { newId } from '../ids.ts'
 import type { Series } from '../metrics/metric-families.ts'
 import type { JsonValue } from '../store/store.ts'
@@ -15,7 +17,7 @@ export interface FrameHandler {
   readonly capability?: string
   handle(connection: WsConnection, payload: Record<string, unknown>, qid: string | number | undefined): Promise<void> | void
   /** The answer's payload for an error (`message_result` says `success: false`, others `result: "error"`). */
-  errorAnswer?(qid: string | number | undefined, code: number, message: string): Record<string, unknown>
+  errorAnswer?(qid: string | number | undefined, error: ErrorBody): Record<string, unknown>
 }
 
 /** What a connection is opened with, by the upgrade. */
@@ -168,7 +170,7 @@ export class WsConnection {
   receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.#framesIn.value++
     if (isBinary) {
-      this.#error(1400, 'binary frames are not accepted: send JSON text frames [name, payload]')
+      this.#error(400, 'binary frames are not accepted: send JSON text frames [name, payload]')
       return
     }
     // ws hands over a Buffer (one fragment) unless asked otherwise: read it without a copy.
@@ -179,7 +181,7 @@ export class WsConnection {
         : Buffer.from(data).toString('utf8')
     const frame = parseFrame(text)
     if (typeof frame === 'string') {
-      this.#error(1400, frame)
+      this.#error(400, frame)
       return
     }
     this.#dispatch(frame)
@@ -189,7 +191,7 @@ export class WsConnection {
     const qid = qidOf(payload)
     if (qid === null) {
       // Answered by an error frame without the qid: it could not be matched by it anyway.
-      this.#error(1400, `the qid of '${name.slice(0, 64)}' must be a string or a number`)
+      this.#error(400, `the qid of '${name.slice(0, 64)}' must be a string or a number`)
       return
     }
     const waiting = typeof qid === 'string' ? this.#replies.get(qid) : undefined
@@ -201,16 +203,21 @@ export class WsConnection {
     }
     const handler = this.#handlers.get(name)
     if (!handler) {
-      this.#error(1400, `unknown frame '${name.slice(0, 64)}'`, qid)
+      this.#error(400, `unknown frame '${name.slice(0, 64)}'`, qid)
       return
     }
     const refused = handler.capability === undefined ? undefined : this.refusal(handler.capability)
     if (refused !== undefined) {
-      this.#answerError(name, handler, qid, 1403, refused)
+      this.#answerError(name, handler, qid, errorBody(403, refused))
       return
     }
     if (this.#inFlight >= this.#limits.maxInFlight) {
-      this.#answerError(name, handler, qid, 1429, `more than ${this.#limits.maxInFlight} requests in flight on this connection`)
+      this.#answerError(
+        name,
+        handler,
+        qid,
+        errorBody(429, `more than ${this.#limits.maxInFlight} requests in flight on this connection`),
+      )
       return
     }
     this.#inFlight++
@@ -237,28 +244,20 @@ export class WsConnection {
     )
   }
 
-  /** A handler threw: an AppError's code and message, else 1500 (the details stay in the log). */
+  /** A handler threw: an AppError answers its code and message (as over HTTP), else 1500 (the details stay in the log). */
   #failed(name: string, handler: FrameHandler, qid: string | number | undefined, error: unknown): void {
-    const status = (error as { status?: unknown }).status
-    const known = typeof status === 'number' && error instanceof Error
-    this.#answerError(name, handler, qid, known ? 1000 + status : 1500, known ? error.message : 'internal error')
+    this.#answerError(name, handler, qid, toHttpError(error).body)
   }
 
-  #answerError(name: string, handler: FrameHandler, qid: string | number | undefined, code: number, message: string): void {
+  #answerError(name: string, handler: FrameHandler, qid: string | number | undefined, error: ErrorBody): void {
     if (qid === undefined) {
-      this.#error(code, message)
+      this.send('error', error)
       return
     }
-    const payload = handler.errorAnswer?.(qid, code, message) ?? {
-      qid,
-      result: 'error',
-      error_code: code,
-      error_message: message,
-    }
-    this.send(`${name}_result`, payload)
+    this.send(`${name}_result`, handler.errorAnswer?.(qid, error) ?? { qid, result: 'error', ...error })
   }
 
-  #error(code: number, message: string, qid?: string | number): void {
-    this.send('error', { ...(qid !== undefined && { qid }), error_code: code, error_message: message })
+  #error(status: number, message: string, qid?: string | number): void {
+    this.send('error', { ...(qid !== undefined && { qid }), ...errorBody(status, message) })
   }
 }

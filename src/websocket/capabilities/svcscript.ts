@@ -1,4 +1,4 @@
-import { AppError, ERRORS } from '../../errors.ts'
+import { AppError, ERRORS, errorBody } from '../../errors.ts'
 import { DEFAULT_TIMEOUT_MS, MAX_STARTPARAMS, MAX_TIMEOUT_MS } from '../../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../../scripts/script-directory.ts'
 import type { ScriptExecutor } from '../../scripts/script-executor.ts'
@@ -62,17 +62,16 @@ export function svcscriptCapability(deps: SvcscriptDeps): Record<string, FrameHa
             connection.send('start_svcscript_result', { qid, result: 'ok', data: { variables: result.output } })
             return
           }
-          const [errorCode, what] =
+          const [status, what] =
             result.status === 'timeout'
-              ? [1000 + ERRORS.script_timeout, 'the script did not finish in time']
+              ? [ERRORS.script_timeout, 'the script did not finish in time']
               : result.status === 'aborted'
-                ? [1000 + ERRORS.aborted, 'the script was aborted']
-                : [1000 + ERRORS.internal, 'script failed']
+                ? [ERRORS.aborted, 'the script was aborted']
+                : [ERRORS.internal, 'script failed']
           connection.send('start_svcscript_result', {
             qid,
             result: 'error',
-            error_code: errorCode,
-            error_message: `${what} (execution ${result.id})`,
+            ...errorBody(status, `${what} (execution ${result.id})`),
           })
         } finally {
           if (qid !== undefined) running.get(connection)?.delete(qid)
