@@ -21,6 +21,8 @@ export const ERRORS = {
   script_timeout: 504,
   /** The database or the data directory's disk is full. */
   insufficient_storage: 507,
+  /** A run that would be more than MAX_CHAIN_DEPTH executions deep in one chain (scripts starting each other). */
+  loop_detected: 508,
 } as const satisfies Record<string, number>
 
 export type ErrorName = keyof typeof ERRORS

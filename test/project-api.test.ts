@@ -320,3 +320,92 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     assert.doesNotMatch(JSON.stringify(records), /switchboard-in-process-ticket/)
   })
 })
+
+const EXECUTIONS = '/rest/v1/service/executions'
+
+/** The executions matching `filter` once `done` holds for them, polled (records are written in batches). */
+async function executionsWhen(
+  root: Client,
+  filter: Record<string, unknown>,
+  done: (found: Record<string, unknown>[]) => boolean,
+): Promise<Record<string, unknown>[]> {
+  const end = performance.now() + 20_000
+  for (;;) {
+    const found = jsonArray(await root.get(`${EXECUTIONS}?filter=${encodeURIComponent(JSON.stringify(filter))}&limit=1000`))
+    if (done(found)) return found
+    if (performance.now() > end) throw new Error(`executions ${JSON.stringify(filter)}: ${JSON.stringify(found)}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** `{below: …}` nested as deep as the chain went, the refusal at the bottom: the depth and the refusal. */
+function unnest(value: unknown): { depth: number; bottom: unknown } {
+  let depth = 0
+  let at = value
+  while (at !== null && typeof at === 'object' && 'below' in at) {
+    at = (at as { below: unknown }).below
+    depth++
+  }
+  return { depth, bottom: at }
+}
+
+describe('runs started through api.request (issue 15, item 4)', () => {
+  it('carries the chain depth into runs a script starts, and refuses the ninth with 1508', async (t) => {
+    const { root } = await startServer(t)
+    const id = await saveScript(root, 'self', 'return 0')
+    // The script runs itself through the run endpoint: without a bound, it never ends.
+    const source = `const nested = await api.request('POST', '${SCRIPTS}/${id}/run', {})
+      return { below: nested.status === 200 ? nested.body.variables.result : nested.body }`
+    assert.equal((await root.patch(`${SCRIPTS}/${id}`, { source })).status, 200)
+
+    const top = await runScript(root, id, { timeout: 30_000 })
+    assert.equal(top.status, 'ok', JSON.stringify(top))
+    const { depth, bottom } = unnest(top.variables.result)
+    assert.equal(depth, 9, 'the first run and eight nested ones answered')
+    assert.deepEqual(bottom, {
+      error_code: 1508,
+      error_message: "more than 8 executions in one chain: script 'self' was not run (do scripts start each other in a loop?)",
+    })
+    const runs = await executionsWhen(root, { script_code: 'self' }, (found) => found.length >= 9)
+    assert.equal(runs.length, 9)
+    assert.ok(runs.every((run) => run.status === 'ok'))
+  })
+
+  it('carries the chain depth into replays a script starts', async (t) => {
+    const { root } = await startServer(t)
+    await role(root, 'replayer', [{ route: `${EXECUTIONS}/*`, methods: ['POST'] }])
+    assert.equal((await root.post(CHANNELS, { code: 'loop', type: 'public', opts: { roles: ['replayer'] } })).status, 200)
+    const id = await saveScript(root, 'replays', 'return 0')
+    const first = await runScript(root, id, { channel: 'loop' })
+    // A replay runs the script's current source: now it replays its own first execution.
+    const source = `const again = await api.request('POST', '${EXECUTIONS}/${first.execution_id}/replay')
+      return { below: again.status === 200 ? again.body.output.result : again.body }`
+    assert.equal((await root.patch(`${SCRIPTS}/${id}`, { source })).status, 200)
+
+    const top = await runScript(root, id, { channel: 'loop', timeout: 30_000 })
+    assert.equal(top.status, 'ok', JSON.stringify(top))
+    const { depth, bottom } = unnest(top.variables.result)
+    assert.equal(depth, 9)
+    assert.equal((bottom as { error_code: number }).error_code, 1508)
+    const replays = await executionsWhen(root, { script_code: 'replays', trigger: 'replay' }, (found) => found.length >= 8)
+    assert.equal(replays.length, 8)
+  })
+
+  it('ends the runs a script started when that script ends', async (t) => {
+    const { root } = await startServer(t)
+    const inner = await saveScript(root, 'inner', 'await sleep(20000)\nreturn "finished"')
+    const outer = await saveScript(
+      root,
+      'outer',
+      `await api.request('POST', '${SCRIPTS}/${inner}/run', { timeout: 30000 })
+      return 'unreachable'`,
+    )
+    const answer = await runScript(root, outer, { timeout: 500 })
+    assert.equal(answer.status, 'timeout')
+    // The inner run ends with its caller, not 20 s later, and says so.
+    const [run] = await executionsWhen(root, { script_code: 'inner' }, (found) => found.length === 1)
+    assert.equal(run?.status, 'aborted', JSON.stringify(run))
+    assert.deepEqual(run?.error, { message: 'the execution was aborted' })
+    assert.ok((run?.duration_ms as number) < 20_000)
+  })
+})

@@ -5,6 +5,7 @@ import type { CollectionService } from '../collections/collection-service.ts'
 import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { errorResponses, IdParams } from '../http/shared-schemas.ts'
+import type { CallOrigin } from '../iam/authenticator.ts'
 import { DEFAULT_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
@@ -36,26 +37,38 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
         tags: ['executions'],
         summary: 'Run the input of an execution again through the current script; answers the new execution',
         params: IdParams,
-        response: { 200: Execution, ...errorResponses(400, 401, 403, 404, 409, 429) },
+        response: { 200: Execution, ...errorResponses(400, 401, 403, 404, 409, 429, 508) },
       },
     },
     async (request) => {
       const auth = authOf(request)
       const { id } = request.params as { id: string }
       const original = (await deps.executions.get(auth, id)) as unknown as Execution
-      const result = await replay(deps, auth.domain.id, original, request.id)
+      const result = await replay(deps, auth.domain.id, original, request.id, auth.origin)
       await result.recorded
       return deps.executions.get(auth, result.id)
     },
   )
 }
 
-function replay(deps: ReplayDeps, domainId: string, original: Execution, requestId: string): Promise<ExecutionResult> {
+function replay(
+  deps: ReplayDeps,
+  domainId: string,
+  original: Execution,
+  requestId: string,
+  origin: CallOrigin | undefined,
+): Promise<ExecutionResult> {
   const input = original.input as Record<string, unknown> | null
   if (input === null || typeof input !== 'object' || input.truncated === true) {
     throw new AppError('conflict', `the input of execution ${original.id} was too large to keep whole, so it cannot be replayed`)
   }
-  const options = { replayOf: original.id, recordSoon: true, requestId }
+  // Started by a script (api.request): one deeper in its chain, and over when it is.
+  const options = {
+    replayOf: original.id,
+    recordSoon: true,
+    requestId,
+    ...(origin && { depth: origin.depth + 1, abort: origin.signal }),
+  }
   if (input.webhook !== undefined) {
     if (original.channel_id === null) throw new AppError('conflict', 'the execution has no channel to replay through')
     const target = deps.webhooks.targetById(original.channel_id)

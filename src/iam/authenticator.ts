@@ -15,6 +15,19 @@ export type Access = 'domain' | 'master'
 export interface Authenticated extends CallContext {
   /** The domain the call acts in (for master routes: the caller's own). */
   readonly domain: DomainRef
+  /** The execution whose script made this call (`api.request`); undefined for every other caller. */
+  readonly origin?: CallOrigin
+}
+
+/**
+ * The execution behind an in-process call, which the runs the call starts (a test run, a
+ * replay) continue: they are one deeper in its chain (MAX_CHAIN_DEPTH) and end when it ends.
+ */
+export interface CallOrigin {
+  /** Its depth in the chain (0: a trigger started it). */
+  readonly depth: number
+  /** Aborted when it ends (done, timed out, aborted). */
+  readonly signal: AbortSignal
 }
 
 export const DOMAIN_HEADER = 'switchboard-domain'

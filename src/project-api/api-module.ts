@@ -21,7 +21,8 @@ export function apiModule(api: () => InProcessApi): HostModule {
           const actor = scope.caller ?? (scope.channel && { kind: 'channel' as const, id: scope.channel.id })
           if (!actor) throw new ScriptApiError('api.request needs a channel: the script runs without one, so it has no rights')
           try {
-            return await api().call(scope.domainId, actor, method, path, body)
+            // A run the call starts (POST …/run, a replay) is the next link of this execution's chain.
+            return await api().call(scope.domainId, actor, method, path, body, { depth: scope.depth, signal: scope.signal })
           } catch (error) {
             throw error instanceof AppError ? new ScriptApiError(`api.request: ${error.message}`) : error
           }

@@ -6,7 +6,7 @@ import type { Actor } from '../collections/collection.ts'
 import type { DomainDirectory } from '../domains/domain-directory.ts'
 import { AppError } from '../errors.ts'
 import { hasControlCharacter } from '../files/file-paths.ts'
-import type { Authenticated } from '../iam/authenticator.ts'
+import type { Authenticated, CallOrigin } from '../iam/authenticator.ts'
 import { ALL_RIGHTS, type Rights } from '../iam/permissions.ts'
 import type { AccessRights } from '../iam/token-rights.ts'
 
@@ -109,9 +109,17 @@ export class InProcessApi {
    * Calls `method path` as `actor` in domain `domainId`: a channel acts with its token's rights
    * (its current `opts.roles` and `opts.userid`), a user with its roles, the root key with all.
    * Refused rights answer `{status: 403, body: {error_code: 1403, …}}` like any other HTTP error;
-   * a call that is not a REST call at all throws 1400.
+   * a call that is not a REST call at all throws 1400. `origin`: the execution whose script
+   * calls (`api.request`), which the runs the call starts continue (its chain, its end).
    */
-  async call(domainId: string, actor: Actor, method: unknown, path: unknown, body: unknown): Promise<ApiAnswer> {
+  async call(
+    domainId: string,
+    actor: Actor,
+    method: unknown,
+    path: unknown,
+    body: unknown,
+    origin?: CallOrigin,
+  ): Promise<ApiAnswer> {
     const verb = typeof method === 'string' ? method.toUpperCase() : undefined
     if (verb === undefined || !METHODS.has(verb))
       throw new AppError('bad_request', 'method must be one of GET, POST, PUT, PATCH, DELETE')
@@ -125,6 +133,7 @@ export class InProcessApi {
       scope: domain.id,
       actor: this.#actorOf(domainId, actor),
       rights: this.#rightsOf(domainId, actor),
+      ...(origin && { origin }),
     }
     const ticket = randomBytes(32).toString('base64url')
     this.#tickets.set(ticket, principal)

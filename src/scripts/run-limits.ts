@@ -6,9 +6,10 @@
  */
 
 /**
- * The longest chain of executions started by executions (`channels.send`, a push through a
- * channel's `send_svcscriptcode_ws`): beyond it the next start is refused, so scripts that call
- * each other in a loop end instead of running forever.
+ * The longest chain of executions started by executions: `channels.send`, a run or replay
+ * through `api.request`, a push's `send_svcscriptcode_ws`. An execution started by a trigger
+ * has depth 0; a start at a depth beyond this is refused, so scripts that call each other (or
+ * themselves) in a loop end instead of running forever.
  */
 export const MAX_CHAIN_DEPTH = 8
 

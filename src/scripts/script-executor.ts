@@ -8,6 +8,7 @@ import { bounded, JsonText, NULL_JSON } from '../executions/record-bounds.ts'
 import { newTimeOrderedId } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import type { ExecutionMetrics } from '../metrics/metrics.ts'
+import { MAX_CHAIN_DEPTH } from './run-limits.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
 import { type RunInput, runInput } from './runtime/script-runtime.ts'
 import { sourceLine } from './runtime/script-source.ts'
@@ -47,7 +48,10 @@ export interface ExecuteRequest {
   readonly recordSoon?: boolean
   /** An async job's earlier runs: the record lists them with this one. */
   readonly earlierAttempts?: readonly Attempt[]
-  /** Executions that led to this one through `channels.send` (default 0). */
+  /**
+   * Executions that led to this one (`channels.send`, a run or replay through `api.request`, a
+   * push's reshaping script); default 0. Past MAX_CHAIN_DEPTH the run is refused (1508).
+   */
   readonly depth?: number
   /** The id of the request that caused the run (its log lines, the record, outbound calls); default none. */
   readonly requestId?: string | null
@@ -103,6 +107,12 @@ export class ScriptExecutor {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
+    if ((request.depth ?? 0) > MAX_CHAIN_DEPTH) {
+      throw new AppError(
+        'loop_detected',
+        `more than ${MAX_CHAIN_DEPTH} executions in one chain: script '${request.script.code}' was not run (do scripts start each other in a loop?)`,
+      )
+    }
     // Time-ordered: a record's row goes at the end of the table's id index, not at a random place.
     const id = request.executionId ?? newTimeOrderedId()
     const startedAt = new Date()

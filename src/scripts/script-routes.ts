@@ -51,7 +51,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         summary: 'Run a script once with the given start parameters; the run is recorded as an execution',
         params: IdParams,
         body: RunBody,
-        response: { 200: RunAnswer, ...errorResponses(400, 401, 403, 404, 429) },
+        response: { 200: RunAnswer, ...errorResponses(400, 401, 403, 404, 429, 508) },
       },
     },
     async (request) => {
@@ -75,6 +75,8 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
         // A test run acts with its caller's rights (api.request), not with the channel's.
         caller: auth.actor,
         requestId: request.id,
+        // Started by a script (api.request): one deeper in its chain, and over when it is.
+        ...(auth.origin && { depth: auth.origin.depth + 1, abort: auth.origin.signal }),
       })
       await result.recorded
       return {

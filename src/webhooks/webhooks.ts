@@ -83,8 +83,10 @@ export class Webhooks {
       recordSoon?: boolean
       earlierAttempts?: readonly Attempt[]
       requestId?: string | null
-      /** Ends the run as `aborted` (a shutdown handing an async job back). */
+      /** Ends the run as `aborted` (a shutdown handing an async job back, the end of the execution that replays it). */
       abort?: AbortSignal
+      /** Executions that led to this one (a replay through api.request); default 0. */
+      depth?: number
     } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
@@ -105,6 +107,7 @@ export class Webhooks {
       ...(options.earlierAttempts !== undefined && { earlierAttempts: options.earlierAttempts }),
       ...(options.requestId !== undefined && { requestId: options.requestId }),
       ...(options.abort !== undefined && { abort: options.abort }),
+      ...(options.depth !== undefined && { depth: options.depth }),
     })
   }
 

@@ -24,7 +24,7 @@ export interface ExecutionScope {
    */
   readonly caller?: Actor
   readonly scriptCode: string
-  /** How many executions started this one through `channels.send` (0: a trigger started it). */
+  /** How many executions led to this one (channels.send, api.request, pushes); 0: a trigger started it. */
   readonly depth: number
   /** The request that caused the execution (outbound calls carry it as X-Request-Id), or null. */
   readonly requestId: string | null
