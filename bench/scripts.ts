@@ -86,6 +86,7 @@ const hosts = ScriptHosts.start({
     wasm: false,
   },
   remoteModules: [],
+  onError: (error, where) => console.error('script hosts:', where, error),
 })
 const engine = new ScriptRuntime({
   memoryMb: 128,
@@ -99,6 +100,7 @@ const engine = new ScriptRuntime({
   modules: [sleepModule],
   limits: { maxOutputChars: 1 << 20, maxLogLineChars: 4096, maxLogLines: 500, maxLogChars: 64 * 1024 },
   wasm: false,
+  onError: (error) => console.error('script runtime:', error),
 })
 try {
   const script = { id: 's', lang: 'js' as const, source: SOURCE }

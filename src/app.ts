@@ -52,6 +52,7 @@ import { AccessRights } from './iam/token-rights.ts'
 import { usersCollection } from './iam/users-collection.ts'
 import { newId } from './ids.ts'
 import { createLogger, type Logger } from './logger.ts'
+import type { ErrorSource } from './metrics/error-metrics.ts'
 import { createMetrics, type Metrics } from './metrics/metrics.ts'
 import { MetricsGather } from './metrics/metrics-gather.ts'
 import { metricsRoutes } from './metrics/metrics-routes.ts'
@@ -147,10 +148,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw new ConfigError('SWITCHBOARD_NATS_URL needs SWITCHBOARD_DATABASE_URL: the nodes of a cluster share PostgreSQL')
   }
   const logger = options.logger ?? createLogger(config.logLevel)
-  const onError = (error: unknown) => logger.error({ err: error }, 'background task failed')
   // The domain directory is loaded after the store opens, and the store already counts.
   let domainNames: DomainDirectory | undefined
   const metrics = createMetrics({ version: VERSION, domainName: (id) => domainNames?.byId(id)?.name })
+  /** An error sink: a log line at error and a count (switchboard_errors_total), never silence. */
+  const failed =
+    (source: ErrorSource, message: string) =>
+    (error: unknown, fields?: Record<string, unknown>): void => {
+      metrics.errors.count(source)
+      logger.error({ err: error, ...fields }, message)
+    }
+  const onError = failed('background', 'background task failed')
 
   // How websocket clients are told when the app closes (close(code)).
   let closeCode: 1001 | 1012 = 1001
@@ -172,12 +180,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ? await openPostgresStore({
           url: config.databaseUrl,
           onQuery: metrics.store.query,
+          onError: failed('store_pool', 'an idle PostgreSQL connection failed'),
           ...(schema !== undefined && { schema }),
         })
       : openSqliteStore(sqliteFile, { onQuery: metrics.store.query })
     opened.push(store)
     const nodeId = newId()
-    const onBusError = (error: unknown, subject: string) => logger.error({ err: error, subject }, 'bus handler failed')
+    const busHandlerFailed = failed('bus_handler', 'bus handler failed')
+    const onBusError = (error: unknown, subject: string) => busHandlerFailed(error, { subject })
     // Another version's message (a rolling upgrade): counted, and said once per topic and minute.
     const malformedSaid = new Map<string, number>()
     const onMalformed = (topic: string, subject: string) => {
@@ -297,6 +307,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       apiModule(() => projectApi as InProcessApi),
     ]
     let containment: Containment | undefined
+    const scriptHostFailed = failed('script_host', 'script host process failed')
+    const isolateHeapFailed = failed('isolate_heap', 'measuring an isolate heap failed')
     const local = new ScriptRuntime({
       memoryMb: scriptSettings.memoryMb,
       cpuLimitMs: scriptSettings.cpuLimitMs,
@@ -314,6 +326,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
       wasm: config.scriptWasm,
       onTainted: (script, reason) => containment?.taint(script, reason),
+      onError: isolateHeapFailed,
     })
     const hosts = new DomainHosts({
       label: 'domain',
@@ -332,7 +345,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // The logger's own level: a test or an embedder may give a logger of their own.
       logLevel: logger.level as LogLevel,
       onNote: ({ host, level, msg, fields }) => logger[level]({ host, ...fields }, msg),
-      onError,
+      onError: (error, where) => {
+        if (where === undefined) onError(error)
+        else if (where.what === 'process') scriptHostFailed(error, { host: where.host, domain_id: where.domainId })
+        else isolateHeapFailed(error, { host: where.host, domain_id: where.domainId })
+      },
     })
     // Where a domain's scripts run: its own choice, else the installation's.
     const runner = new ScriptPlacement({
@@ -537,6 +554,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         },
       },
       metrics: metrics.ws,
+      logger,
+      failures: metrics.errors.series('ws_handler'),
       limits: {
         maxFrameBytes: config.wsMaxFrameBytes,
         maxInFlight: config.wsMaxInFlight,

@@ -85,6 +85,7 @@ export class FilesystemBlobs implements Blobs {
       await handle.datasync()
     } catch (error) {
       await handle.close()
+      // The put's own error is the one to report; a temporary file left behind goes at the next open.
       await unlink(temp).catch(() => {})
       throw error
     }
@@ -102,6 +103,7 @@ export class FilesystemBlobs implements Blobs {
         }
       }
     } catch (error) {
+      // As above: the rename's error is the one to report.
       await unlink(temp).catch(() => {})
       throw error
     }
@@ -142,7 +144,8 @@ export class FilesystemBlobs implements Blobs {
       throw error
     }
     await syncDirectory(dir)
-    // An emptied shard directory goes too (a put that needs it makes it again).
+    // An emptied shard directory goes too (a put that needs it makes it again); one that still
+    // holds blobs refuses, which is the point.
     await rmdir(dir).catch(() => {})
     return info
   }
@@ -328,6 +331,7 @@ async function sendRange(fd: number, destination: Writable, start: number, end: 
     closed = () => reject(new Error('the destination closed before the end'))
     destination.once('close', closed)
   })
+  // Raced below; once the copy ends nobody waits for it, and a late close must not be unhandled.
   gone.catch(() => {})
   const buffers = [takeBuffer(), takeBuffer()]
   const writes: (Promise<void> | undefined)[] = [undefined, undefined]
@@ -350,6 +354,7 @@ async function sendRange(fd: number, destination: Writable, start: number, end: 
           resolve()
         })
       })
+      // Awaited below: this only keeps a failure from being unhandled meanwhile.
       writes[slot]?.catch(() => {})
     }
     await Promise.race([Promise.all(writes), gone])

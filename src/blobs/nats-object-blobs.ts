@@ -147,6 +147,7 @@ export class NatsObjectBlobs implements Blobs {
       const ack = this.#js.publish(subject, chunk).then((answer) => {
         seqs[index] = answer.seq
       })
+      // Awaited below (acks): this only keeps a failure from being unhandled meanwhile.
       ack.catch(() => {})
       sentAt = performance.now()
       acks.push(ack)
@@ -261,6 +262,7 @@ export class NatsObjectBlobs implements Blobs {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#collector)
+    // A collection's failure goes to whoever started it (the timer reports it through onError).
     await this.#collecting?.catch(() => {})
   }
 
@@ -343,6 +345,7 @@ export class NatsObjectBlobs implements Blobs {
       }
       return found
     } finally {
+      // A consumer left behind expires by itself (inactive_threshold).
       await this.#jsm.consumers.delete(this.#stream, consumer.name).catch(() => {})
     }
   }

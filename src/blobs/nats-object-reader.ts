@@ -102,6 +102,7 @@ class ChunkQueue {
     if (this.#taken > this.#last) return undefined
     while (this.#fetched <= this.#last && this.#ahead.length <= FETCH_AHEAD) {
       const fetching = this.#chunk(this.#fetched++)
+      // Awaited when its turn comes (next): this only keeps a failure from being unhandled meanwhile.
       fetching.catch(() => {})
       this.#ahead.push(fetching)
     }
@@ -138,6 +139,7 @@ async function send(queue: ChunkQueue, destination: Writable): Promise<void> {
     closed = () => reject(new Error('the destination closed before the end'))
     destination.once('close', closed)
   })
+  // Raced below; once the copy ends nobody waits for it, and a late close must not be unhandled.
   gone.catch(() => {})
   try {
     let written: Promise<void> = Promise.resolve()
@@ -147,6 +149,7 @@ async function send(queue: ChunkQueue, destination: Writable): Promise<void> {
       written = new Promise<void>((resolve, reject) => {
         room = destination.write(bytes, (error?: Error | null) => (error ? reject(error) : resolve()))
       })
+      // Awaited below or at the end: this only keeps a failure from being unhandled meanwhile.
       written.catch(() => {})
       // A destroyed destination answers false and calls back with its error: `written` ends the wait.
       if (!room) await Promise.race([new Promise((resolve) => destination.once('drain', resolve)), written, gone])

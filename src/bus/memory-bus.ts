@@ -15,7 +15,7 @@ interface Entry {
  * keeps: delivery in a later microtask, a JSON copy per receiver, one member per queue group.
  */
 export interface MemoryBusOptions {
-  /** A handler threw. Default: ignored. */
+  /** A handler threw. Default: ignored, for tests of the bus itself; the server passes one that logs and counts. */
   readonly onError?: (error: unknown, subject: string) => void
   /** A message reached its receivers `seconds` after it was published (latency metrics). Default: none. */
   readonly onDelivered?: (subject: string, seconds: number) => void

@@ -13,7 +13,10 @@ export interface NatsBusOptions {
   readonly prefix?: string
   /** The connection's name, as the NATS server shows it. */
   readonly name?: string
-  /** A handler threw; the message is dropped (the bus promises at most once). */
+  /**
+   * A handler threw; the message is dropped (the bus promises at most once). Default: ignored,
+   * for tests of the bus itself; the server passes one that logs and counts.
+   */
   readonly onError?: (error: unknown, subject: string) => void
   /** Told when the connection drops and comes back. */
   readonly onStatus?: (status: { type: string; server?: string }) => void
@@ -132,7 +135,8 @@ export class NatsBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    // Drain: what was published leaves, handlers of messages already received still run.
+    // Drain: what was published leaves, handlers of messages already received still run. A drain
+    // that fails has lost the connection already (nothing left to send): close it all the same.
     await this.#connection.drain().catch(() => this.#connection.close())
   }
 }

@@ -84,7 +84,11 @@ export async function migrate(): Promise<void> {
   const config = loadConfig()
   // Loaded here only: the supervisor of `serve` keeps no store (its memory stays small).
   const store = config.databaseUrl
-    ? await (await import('../store/postgres-store.ts')).openPostgresStore({ url: config.databaseUrl })
+    ? await (await import('../store/postgres-store.ts')).openPostgresStore({
+        url: config.databaseUrl,
+        // The migration's own statements fail on their own; this is an idle connection lost meanwhile.
+        onError: (error) => process.stderr.write(`switchboard: a PostgreSQL connection failed: ${String(error)}\n`),
+      })
     : (await import('../store/sqlite-store.ts')).openSqliteStore(join(config.dataDir, 'switchboard.db'))
   try {
     await store.migrate()

@@ -251,6 +251,7 @@ export class ChangeFeed {
       const result = listener(change)
       if (result) pending.push(result)
     }
+    // Listeners report their own failures (mirror's onError): this waits only until the copies are current.
     if (pending.length > 0) await Promise.allSettled(pending)
   }
 }

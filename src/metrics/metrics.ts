@@ -1,5 +1,6 @@
 import { type MetricObjectWithValues, type MetricValueWithName, Registry } from 'prom-client'
 import type { QueryOperation } from '../store/store.ts'
+import { ErrorMetrics } from './error-metrics.ts'
 import { EventMetrics } from './event-metrics.ts'
 import {
   counter,
@@ -36,6 +37,7 @@ export interface Metrics {
   readonly scripts: ScriptMetrics
   readonly store: StoreMetrics
   readonly bus: BusMetrics
+  readonly errors: ErrorMetrics
   /** The Content-Type of `render()`'s text. */
   readonly contentType: string
   /** The Prometheus text exposition of every metric now. */
@@ -66,6 +68,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     scripts: new ScriptMetrics(registry),
     store: new StoreMetrics(registry),
     bus: new BusMetrics(registry),
+    errors: new ErrorMetrics(registry),
     contentType: registry.contentType,
     render: () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricObjectWithValues<MetricValueWithName<string>>[]>,

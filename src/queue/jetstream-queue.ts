@@ -162,7 +162,8 @@ export class JetStreamJobQueue<T> implements JobQueue<T> {
       clearInterval(alive)
       this.#nak(message)
     }
-    await this.#connection.flush().catch(() => {})
+    // Unflushed naks reach the server later or never: the jobs come back after the ack wait instead.
+    await this.#connection.flush().catch(this.#options.onError)
   }
 
   async #publish(job: JobMessage, msgID: string): Promise<void> {

@@ -6,5 +6,9 @@ import { storeContract } from './store.contract.ts'
 // starts the server), each test in a schema of its own.
 storeContract('postgres', async () => {
   const schema = newSchemaName()
-  return { store: await openPostgresStore({ url: TEST_DATABASE_URL, schema }), dispose: () => dropSchema(schema) }
+  // A pooled connection that fails under a test fails the run loudly (an uncaught exception).
+  const onError = (error: unknown) => {
+    throw error
+  }
+  return { store: await openPostgresStore({ url: TEST_DATABASE_URL, schema, onError }), dispose: () => dropSchema(schema) }
 })

@@ -39,10 +39,15 @@ export interface PostgresOptions {
   readonly maxConnections?: number
   /** Told about every statement and its latency (metrics). */
   readonly onQuery?: QueryObserver
+  /**
+   * An idle pooled connection failed (the server restarted, the network dropped it). The pool
+   * replaces it by itself, so this is for the log and the metrics.
+   */
+  readonly onError: (error: unknown) => void
 }
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
-  const { url, schema, maxConnections = 10, onQuery } = options
+  const { url, schema, maxConnections = 10, onQuery, onError } = options
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name '${schema}'`)
   }
@@ -62,7 +67,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     ...(schema !== undefined && { options: `-c search_path="${schema}"` }),
   })
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
-  pool.on('error', () => {})
+  pool.on('error', onError)
   const db = new Kysely<unknown>({
     dialect: new PostgresDialect({ pool }),
     ...(onQuery !== undefined && { log: observeQueries(onQuery) }),

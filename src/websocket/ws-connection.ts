@@ -3,6 +3,7 @@ import type { Channel } from '../channels/channel-schemas.ts'
 import { type ErrorBody, errorBody } from '../errors.ts'
 import { toHttpError } from '../http/error-handler.ts'
 import { newId } from '../ids.ts'
+import type { Logger } from '../logger.ts'
 import type { Series } from '../metrics/metric-families.ts'
 import type { JsonValue } from '../store/store.ts'
 import type { CapabilityGate } from './capability-gate.ts'
@@ -36,6 +37,9 @@ export interface ConnectionOptions {
   readonly frames: { readonly in: Series; readonly out: Series }
   /** The server started closing it (rotation, shutdown, slow reader): its closing handshake may take a while. */
   readonly onClosing: (connection: WsConnection) => void
+  /** Where a handler's unexpected error goes (the client gets only 1500): logged at error, and counted. */
+  readonly logger: Logger
+  readonly failures: Series
 }
 
 export interface ConnectionLimits {
@@ -65,6 +69,8 @@ export class WsConnection {
   readonly #gate: CapabilityGate
   readonly #limits: ConnectionLimits
   readonly #onClosing: (connection: WsConnection) => void
+  readonly #logger: Logger
+  readonly #failures: Series
   readonly #framesIn: Series
   readonly #framesOut: Series
   #inFlight = 0
@@ -87,6 +93,8 @@ export class WsConnection {
     this.#framesIn = options.frames.in
     this.#framesOut = options.frames.out
     this.#onClosing = options.onClosing
+    this.#logger = options.logger
+    this.#failures = options.failures
   }
 
   /** The channel as it is now (kept current by the server). */
@@ -244,9 +252,20 @@ export class WsConnection {
     )
   }
 
-  /** A handler threw: an AppError answers its code and message (as over HTTP), else 1500 (the details stay in the log). */
+  /**
+   * A handler threw: an AppError answers its code and message (as over HTTP); anything else is
+   * our bug, answered 1500 while the details go to the log and the error count.
+   */
   #failed(name: string, handler: FrameHandler, qid: string | number | undefined, error: unknown): void {
-    this.#answerError(name, handler, qid, toHttpError(error).body)
+    const { status, body } = toHttpError(error)
+    if (status >= 500) {
+      this.#failures.value++
+      this.#logger.error(
+        { err: error, reqId: this.requestId, connection_id: this.id, channel_id: this.channelId, frame: name },
+        'websocket request failed',
+      )
+    }
+    this.#answerError(name, handler, qid, body)
   }
 
   #answerError(name: string, handler: FrameHandler, qid: string | number | undefined, error: ErrorBody): void {

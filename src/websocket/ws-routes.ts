@@ -6,6 +6,8 @@ import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directo
 import { bearerToken } from '../http/bearer-token.ts'
 import { sendError } from '../http/error-handler.ts'
 import { sameSecret } from '../ids.ts'
+import type { Logger } from '../logger.ts'
+import type { Series } from '../metrics/metric-families.ts'
 import type { WsMetrics } from '../metrics/ws-metrics.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
@@ -24,6 +26,10 @@ export interface WsRoutesOptions {
   /** Told of every connection that opens and closes (events, subscriptions). */
   readonly lifecycle: ConnectionLifecycle
   readonly metrics: WsMetrics
+  /** Handlers' unexpected errors (answered 1500) and clients' protocol errors are logged here. */
+  readonly logger: Logger
+  /** Counts handlers' unexpected errors (`switchboard_errors_total{source="ws_handler"}`). */
+  readonly failures: Series
   readonly limits: ConnectionLimits & {
     /** Largest frame, bytes (larger: the connection is closed with 1009). */
     readonly maxFrameBytes: number
@@ -102,6 +108,8 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
       limits,
       frames,
       onClosing: (closing) => options.lifecycle.closing(closing),
+      logger: options.logger,
+      failures: options.failures,
     })
     registry.add(connection)
     options.lifecycle.opened(connection)
@@ -116,7 +124,12 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
       connection.closed()
       options.lifecycle.closed(connection)
     })
-    socket.on('error', () => socket.terminate())
+    // A client that breaks the protocol (a frame too large, invalid UTF-8): ws has closed with
+    // the code that says why, which the close metric counts; the line says who.
+    socket.on('error', (error) => {
+      options.logger.info({ err: error, reqId: request.id, connection_id: connection.id }, 'websocket protocol error')
+      socket.terminate()
+    })
   }
 
   for (const url of ['/ws/token/v1', '/ws/token/v1/:token']) {

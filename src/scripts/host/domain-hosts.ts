@@ -1,13 +1,14 @@
 import type { ScriptHostsStats } from '../../metrics/script-metrics.ts'
 import type { ExecutionScope } from '../runtime/host-api.ts'
 import type { RunInput, RunnableScript, RunResult } from '../runtime/script-runtime.ts'
-import { type HostEvent, ScriptHosts, type ScriptHostsOptions } from './script-hosts.ts'
+import { type HostErrorSource, type HostEvent, ScriptHosts, type ScriptHostsOptions } from './script-hosts.ts'
 
-export interface DomainHostsOptions extends Omit<ScriptHostsOptions, 'hosts' | 'onHostEvent'> {
+export interface DomainHostsOptions extends Omit<ScriptHostsOptions, 'hosts' | 'onHostEvent' | 'onError'> {
   /** A domain's host that ran nothing for this long leaves, ms. */
   readonly idleMs: number
   readonly onHostEvent?: (event: HostEvent & { readonly domainId: string }) => void
-  readonly onError: (error: unknown) => void
+  /** A failure nobody sees: a domain's hosts' (`where`, as ScriptHostsOptions.onError), or an idle host's leaving. */
+  readonly onError: (error: unknown, where?: HostErrorSource & { readonly domainId: string }) => void
 }
 
 interface DomainEntry {
@@ -84,12 +85,13 @@ export class DomainHosts {
   #entry(domainId: string): DomainEntry {
     let entry = this.#domains.get(domainId)
     if (!entry) {
-      const { onHostEvent, idleMs: _idle, onError: _onError, ...options } = this.#options
+      const { onHostEvent, idleMs: _idle, onError, ...options } = this.#options
       entry = {
         hosts: ScriptHosts.start({
           ...options,
           hosts: 1,
           label: domainId,
+          onError: (error, where) => onError(error, { ...where, domainId }),
           ...(onHostEvent && { onHostEvent: (event: HostEvent) => onHostEvent({ ...event, domainId }) }),
         }),
         lastUsed: performance.now(),
@@ -115,7 +117,7 @@ export class DomainHosts {
           }
           return entry.hosts.close()
         })
-        .catch(this.#options.onError)
+        .catch((error: unknown) => this.#options.onError(error))
     }
   }
 }

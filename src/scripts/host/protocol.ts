@@ -83,6 +83,8 @@ export type FromHost =
     }
   /** Every second (the heartbeat), and when asked. */
   | { readonly t: 'stats'; readonly stats: IsolateStats }
+  /** A failure of the host's own work (an isolate's heap could not be measured): logged and counted, at any log level. */
+  | { readonly t: 'error'; readonly what: 'isolate_heap'; readonly message: string }
   /** A line for the server's log (the main process writes it, with the host's index). */
   | {
       readonly t: 'note'

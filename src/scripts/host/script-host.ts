@@ -121,6 +121,8 @@ export function runScriptHost(): void {
         send({ t: 'tainted', reason })
         return undefined
       },
+      onError: (error) =>
+        send({ t: 'error', what: 'isolate_heap', message: error instanceof Error ? error.message : String(error) }),
     })
     send({ t: 'ready' })
   }

@@ -7,9 +7,11 @@ import { ScriptHosts } from './script-hosts.ts'
 it('fails a host call whose answer cannot cross to a script host, and keeps serving', async (t) => {
   let deep: unknown = 1
   for (let i = 0; i < 100_000; i++) deep = [deep]
+  const errors: unknown[] = []
   const hosts = ScriptHosts.start({
     hosts: 1,
     label: 'test',
+    onError: (error) => errors.push(error),
     hostMemoryCapMb: 1024,
     // A module of the worker whose answer nests too deep for the IPC channel's JSON.
     remoteModules: [{ name: 'deep', guest: `(call) => ({ get: () => call('get') })`, functions: { get: { run: () => deep } } }],
@@ -30,7 +32,10 @@ it('fails a host call whose answer cannot cross to a script host, and keeps serv
       wasm: false,
     },
   })
-  t.after(() => hosts.close())
+  t.after(async () => {
+    await hosts.close()
+    assert.deepEqual(errors, [], 'the hosts reported no failure of their own')
+  })
   const scope: ExecutionScope = {
     executionId: 'e',
     domainId: 'd',

@@ -32,9 +32,21 @@ export interface ScriptHostsOptions {
   readonly heartbeatTimeoutMs?: number
   /** Told about hosts that stop or start, for the log and the metrics. */
   readonly onHostEvent?: (event: HostEvent) => void
+  /**
+   * Told of a failure that no run sees, for the log and the metrics: a host process that could
+   * not be started, signalled or written to (`process`; its exit, if it comes, is a HostEvent),
+   * or an isolate's heap that could not be measured (`isolate_heap`).
+   */
+  readonly onError: (error: unknown, where: HostErrorSource) => void
   /** Lines the hosts send for the server's log (outbound calls at debug), at `logLevel` or above. Default: none. */
   readonly onNote?: (note: Extract<FromHost, { t: 'note' }> & { readonly host: number }) => void
   readonly logLevel?: LogLevel
+}
+
+/** Where a script host's failure happened: its process, or an isolate's heap measurement. */
+export interface HostErrorSource {
+  readonly host: number
+  readonly what: 'process' | 'isolate_heap'
 }
 
 export type HostEvent =
@@ -311,7 +323,7 @@ export class ScriptHosts implements ScriptRunner {
     child.on('exit', (code, signal) =>
       this.#lost(host, 'exited', signal ? `it was killed (${signal})` : `it exited with code ${code}`),
     )
-    child.on('error', () => {})
+    child.on('error', (error) => this.#options.onError(error, { host: index, what: 'process' }))
     const logLevel = this.#options.onNote === undefined ? 'silent' : (this.#options.logLevel ?? 'info')
     host.send({ t: 'init', settings: { ...this.#options.settings, remoteModules: this.#manifests(), logLevel } })
     return host
@@ -341,6 +353,8 @@ export class ScriptHosts implements ScriptRunner {
       this.#options.onNote?.({ ...message, host: host.index })
     } else if (message.t === 'tainted') {
       this.#retire(host, message.reason)
+    } else if (message.t === 'error') {
+      this.#options.onError(new Error(message.message), { host: host.index, what: message.what })
     }
   }
 

@@ -36,6 +36,8 @@ export interface SandboxOptions {
   readonly cpuLimitMs: number
   /** Told once, when the isolate is disposed. */
   readonly onStop?: (cause: StopCause) => void
+  /** Told of a failure in the sandbox's own work, not the script's (measuring the heap): for the log and the metrics. */
+  readonly onError: (error: unknown) => void
 }
 
 /** What ended the wait for an asynchronous run first. */
@@ -565,8 +567,10 @@ export class Sandbox {
           this.stop('memory', `the script ran out of memory (limit ${this.#options.memoryMb} MB)`)
         }
       },
-      // The isolate was disposed meanwhile (a stop, or its memory limit): nothing to measure.
-      () => {},
+      (error: unknown) => {
+        // Disposed meanwhile (stopped, evicted): there is no heap left to measure.
+        if (!this.stopped) this.#options.onError(error)
+      },
     )
   }
 }

@@ -6,6 +6,7 @@ import { SYNC_SLICE_MS } from './sandbox.ts'
 import { type RuntimeOptions, runInput, ScriptRuntime } from './script-runtime.ts'
 
 function runtime(t: TestContext, options: Partial<RuntimeOptions> = {}): ScriptRuntime {
+  const errors: unknown[] = []
   const created = new ScriptRuntime({
     memoryMb: 64,
     cpuLimitMs: 5000,
@@ -17,9 +18,13 @@ function runtime(t: TestContext, options: Partial<RuntimeOptions> = {}): ScriptR
     modules: [sleepModule],
     limits: { maxOutputChars: 1 << 20, maxLogLineChars: 1000, maxLogLines: 500, maxLogChars: 64 * 1024 },
     wasm: false,
+    onError: (error) => errors.push(error),
     ...options,
   })
-  t.after(() => created.close())
+  t.after(async () => {
+    await created.close()
+    assert.deepEqual(errors, [], 'the runtime reported no failure of its own')
+  })
   return created
 }
 

@@ -31,6 +31,8 @@ export interface RuntimeOptions {
    * quarantine written), so the next run of the script, anywhere, already sees it. Default: nothing.
    */
   readonly onTainted?: (script: RunnableScript, reason: string) => Promise<void> | undefined
+  /** A failure of the runtime's own work, not a script's (an isolate's heap could not be measured). */
+  readonly onError: (error: unknown) => void
 }
 
 /** The script to run: what the collection stores. The object is the cache key of its compiled form. */
@@ -224,6 +226,7 @@ export class ScriptRuntime implements ScriptRunner {
     this.#pools.clear()
     const spare = this.#spare
     this.#spare = undefined
+    // A spare that could not be created has nothing to stop (its failure reached whoever took it).
     await spare?.then((sandbox) => sandbox.stop('shutdown', 'the server is shutting down')).catch(() => {})
     this.#checker.dispose()
   }
@@ -327,6 +330,7 @@ export class ScriptRuntime implements ScriptRunner {
   #refillSpare(): void {
     if (this.#closed || this.#spare) return
     const spare = this.#newSandbox()
+    // Not the error's only sink: the run that takes this spare awaits it and fails with the reason.
     spare.catch(() => {
       if (this.#spare === spare) this.#spare = undefined
     })
@@ -337,6 +341,7 @@ export class ScriptRuntime implements ScriptRunner {
     this.#created++
     return Sandbox.create({
       onStop: this.#onStop,
+      onError: this.#options.onError,
       memoryMb: this.#options.memoryMb,
       prelude: this.#prelude,
       functions: this.#functions,
