@@ -19,6 +19,7 @@ import { channelTypesCollection } from './channels/channel-types-collection.ts'
 import { type ChannelsModuleDeps, channelsModule } from './channels/channels-module.ts'
 import { integrationPointsCollection } from './channels/integration-points-collection.ts'
 import { Licensing } from './channels/licensing.ts'
+import { CloseStack, closeFailure } from './close-stack.ts'
 import { ChangeFeed } from './collections/change-feed.ts'
 import type { CollectionDef } from './collections/collection.ts'
 import { collectionRoutes } from './collections/collection-routes.ts'
@@ -119,8 +120,10 @@ export interface App {
    * 1001, requests on open connections 503), gives in-flight requests and running async jobs up
    * to `shutdownTimeoutMs` to finish, then cuts the requests left and hands the jobs left back
    * to the queue; then closes the rest in reverse order of creation: script hosts (isolates
-   * disposed), execution records (flushed), bus, store. `code` is what websocket clients are
-   * told: 1001 going away, or 1012 (a worker drains to be replaced: reconnect to the node).
+   * disposed), execution records (flushed), bus, store. Every part is closed even when one
+   * fails; the failures are logged and rejected together (AggregateError). `code` is what
+   * websocket clients are told: 1001 going away, or 1012 (a worker drains to be replaced:
+   * reconnect to the node).
    */
   close(code?: 1001 | 1012): Promise<void>
 }
@@ -162,10 +165,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   // How websocket clients are told when the app closes (close(code)).
   let closeCode: 1001 | 1012 = 1001
-  // Everything opened is closed in reverse order: by close(), or at once if the start fails.
-  const opened: { close(): Promise<void> }[] = []
-  const closeAll = async () => {
-    for (const resource of opened.splice(0).reverse()) await resource.close()
+  // Everything opened is closed in reverse order: by close(), or at once if the start fails. A
+  // close that fails is logged and the others still run.
+  const opened = new CloseStack()
+  const closeAll = async (): Promise<unknown[]> => {
+    const errors = await opened.close()
+    for (const error of errors) logger.error({ err: error }, 'a part of the server failed to close')
+    return errors
   }
   opened.push({ close: async () => metrics.close() })
   try {
@@ -581,10 +587,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     let closed: Promise<void> | undefined
     const shutdown = async () => {
       const started = performance.now()
-      // Stop accepting, with one deadline for the requests and the async jobs in flight.
-      const [cut] = await Promise.all([closeHttp(), queue.close()])
-      if (cut > 0) logger.warn({ connections: cut }, 'requests still running at the shutdown deadline were cut')
-      await closeAll()
+      // Stop accepting, with one deadline for the requests and the async jobs in flight. Either's
+      // failure comes back from closeAll, which closes both again (their close is idempotent) with the rest.
+      const [cut] = await Promise.allSettled([closeHttp(), queue.close()])
+      if (cut.status === 'fulfilled' && cut.value > 0) {
+        logger.warn({ connections: cut.value }, 'requests still running at the shutdown deadline were cut')
+      }
+      const errors = await closeAll()
+      if (errors.length > 0) throw closeFailure(errors)
       logger.info({ ms: Math.round(performance.now() - started) }, 'shut down')
     }
     return {
@@ -608,6 +618,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     }
   } catch (error) {
+    // The start's error is the one to report; the closes' errors, if any, are in the log.
     await closeAll()
     throw error
   }

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
+import pg from 'pg'
+import { createApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
 import { openSqliteStore } from '../src/store/sqlite-store.ts'
 import { LAUNCHER } from './support/cli.ts'
+import { dropSchema, newSchemaName, TEST_DATABASE_URL } from './support/postgres.ts'
 import { CHANNELS, type Client, httpClient, json, jsonArray, ROOT_KEY, SCRIPTS, startServer } from './support/server.ts'
 import { startStub } from './support/stub-server.ts'
 
@@ -219,5 +224,31 @@ describe('graceful shutdown (SIGTERM)', () => {
       assert.deepEqual((record.output as { result?: unknown }).result, { answer: 'done' })
       assert.equal((record.attempts as unknown[]).length, 1, 'the run the shutdown stopped is not an attempt')
     }
+  })
+})
+
+describe('a start that fails (issue 15, item 13)', () => {
+  it('answers its own error and closes what it had opened', async (t) => {
+    // The store opens (PostgreSQL, its connections named for this test), then the bus cannot connect.
+    const name = `switchboard-test-${randomUUID()}`
+    const databaseUrl = new URL(TEST_DATABASE_URL)
+    databaseUrl.searchParams.set('application_name', name)
+    const schema = newSchemaName()
+    t.after(() => dropSchema(schema))
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-test-'))
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+    const config = {
+      ...loadConfig({ SWITCHBOARD_LOG_LEVEL: 'silent' }),
+      dataDir,
+      databaseUrl: databaseUrl.href,
+      // Nothing listens on port 1: the connection is refused at once.
+      natsUrl: 'nats://127.0.0.1:1',
+    }
+    await assert.rejects(createApp(config, { postgresSchema: schema }), { message: 'connection refused' })
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await admin.connect()
+    t.after(() => admin.end())
+    const { rows } = await admin.query('select count(*)::int as open from pg_stat_activity where application_name = $1', [name])
+    assert.deepEqual(rows, [{ open: 0 }], 'the store it opened is closed')
   })
 })
