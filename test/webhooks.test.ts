@@ -303,6 +303,28 @@ describe('webhooks (SPEC §5)', () => {
     assert.ok(elapsed > 950 && elapsed < 2500, `timed out after ${elapsed} ms`)
   })
 
+  it('fails an execution whose variables do not serialise to an object, and names it (issue 15, item 5)', async (t) => {
+    const { root, url } = await startServer(t)
+    const cases: [string, string, string][] = [
+      ['to-string', 'Object.prototype.toJSON = () => "x"\nreturn 1', 'a string'],
+      ['to-nothing', 'Object.prototype.toJSON = () => undefined\nreturn 1', 'nothing'],
+      ['to-array', 'await sleep(1)\nObject.prototype.toJSON = () => [1]\nreturn 1', 'an array'],
+      ['to-number', 'Object.prototype.toJSON = function () { return this === vars ? 7 : this }\nreturn 1', 'the value 7'],
+    ]
+    for (const [index, [code, source, became]] of cases.entries()) {
+      const { token } = await channelWith(root, code, source)
+      const answer = await call(url, `/exec/${token}`)
+      assertWebhookError(answer, 500, /^script failed \(execution [0-9a-f-]{36}\)$/)
+      const executionId = answer.headers.get('switchboard-execution-id')
+      assert.equal((answer.body as { error_message: string }).error_message, `script failed (execution ${executionId})`)
+      const record = (await executions(root, index + 1)).find((execution) => execution.id === executionId)
+      assert.equal(record?.status, 'error', code)
+      assert.deepEqual(record?.error, {
+        message: `the variables must serialise to a JSON object, not ${became} (does the script replace toJSON?)`,
+      })
+    }
+  })
+
   it('bounds sync webhooks in flight per channel, leaving other channels alone', async (t) => {
     const { root, url } = await startServer(t, { config: { webhookConcurrency: 2 } })
     const { token: busy } = await channelWith(root, 'busy', 'await sleep(300)\nreturn 1')

@@ -199,6 +199,13 @@ return function setup(main, used) {
     } catch (error) {
       return failure(error, log, began)
     }
+    // A toJSON the script put on Object.prototype decides what vars becomes. Only typeof and a
+    // string's own index are read here: nothing the script could have replaced.
+    if (typeof out !== 'string' || out[0] !== '{') {
+      const became = out === undefined ? 'nothing' : out[0] === '"' ? 'a string' : out[0] === '[' ? 'an array' : 'the value ' + out
+      return [2, 'the variables must serialise to a JSON object, not ' + became + ' (does the script replace toJSON?)',
+        log.take(true), dateNow() - began]
+    }
     return out.length > MAX_OUTPUT
       ? [2, 'the script output is ' + out.length + ' characters of JSON; the limit is ' + MAX_OUTPUT, log.take(true), dateNow() - began]
       : [1, out, log.take(true), dateNow() - began]
