@@ -194,7 +194,7 @@ describe('service scripts (SPEC §4)', () => {
     const timedOut = await runScript(root, slow, { timeout: 200 })
     assert.equal(timedOut.status, 'timeout')
     assert.deepEqual(timedOut.error, { message: 'the script did not finish within 200 ms' })
-    assert.ok(performance.now() - started < 1500)
+    assert.ok(performance.now() - started < 5000, 'answered at its timeout, not when the script would have ended')
   })
 
   it('bounds logs and refuses bad run requests', async (t) => {

@@ -198,7 +198,8 @@ describe('graceful shutdown (SIGTERM)', () => {
     server.child.kill('SIGTERM')
     const { code, stdout } = await server.exit
     assert.equal(code, 0, stdout)
-    assert.ok(performance.now() - signalledAt < 5000, 'the jobs did not hold the shutdown past its bound')
+    // Held, the jobs would keep it 30 s (their http.request timeout); cut at the bound, it leaves long before.
+    assert.ok(performance.now() - signalledAt < 15_000, 'the jobs did not hold the shutdown past its bound')
     for (const response of held) response.destroy()
 
     // Stored as accepted, the records queued again: not a failed attempt.

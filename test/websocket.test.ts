@@ -324,7 +324,7 @@ describe('websocket Token API (SPEC §6)', () => {
     assert.deepEqual((await client.answer('abort_svcscript_result', 'long'))[1], { qid: 'long', result: 'ok' })
     const [, aborted] = await client.answer('start_svcscript_result', 'long')
     assert.deepEqual([aborted.result, aborted.error_code], ['error', 1499])
-    assert.ok(performance.now() - started < 1000)
+    assert.ok(performance.now() - started < 5000, 'answered at the abort, not when the script would have ended')
     client.send(['abort_svcscript', { qid: 'nothing' }])
     assert.equal((await client.answer('abort_svcscript_result', 'nothing'))[1].error_code, 1404)
   })

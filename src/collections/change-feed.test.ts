@@ -14,6 +14,9 @@ import type { Doc, JsonValue } from '../store/store.ts'
 import { ChangeFeed, type ChangeNotice } from './change-feed.ts'
 import { createCollectionService } from './collection-service.ts'
 
+/** How long a write waits for a node that does not confirm it. */
+const CONFIRM_MS = 1000
+
 const DOMAIN = '11111111-1111-4111-8111-111111111111'
 const context = { scope: DOMAIN, actor: { kind: 'root' as const, id: 'root' }, rights: ALL_RIGHTS }
 
@@ -160,7 +163,7 @@ describe('change feed', () => {
     const unconfirmed: string[][] = []
     const feedA = new ChangeFeed(bus, 'node-a', {
       peers: peersA,
-      confirmTimeoutMs: 300,
+      confirmTimeoutMs: CONFIRM_MS,
       onUnconfirmed: (nodes) => unconfirmed.push([...nodes]),
     })
     const onB = new ChannelDirectory(store, new ChangeFeed(bus, 'node-b', { peers: peersB }), onError)
@@ -186,7 +189,7 @@ describe('change feed', () => {
     await eventually(() => peersA.live().includes('node-c'))
     const began = performance.now()
     await channels.update(context, created.id, { opts: { title: 'T' } })
-    assert.ok(performance.now() - began >= 250)
+    assert.ok(performance.now() - began >= CONFIRM_MS - 50)
     assert.deepEqual(unconfirmed, [['node-c']])
 
     // A node that says goodbye is not waited for: the write goes on at once.
@@ -194,7 +197,7 @@ describe('change feed', () => {
     const leaving = performance.now()
     await stuck.close()
     await waiting
-    assert.ok(performance.now() - leaving < 250, 'released by the goodbye, not by the bound')
+    assert.ok(performance.now() - leaving < CONFIRM_MS - 50, 'released by the goodbye, not by the bound')
     assert.deepEqual(unconfirmed, [['node-c']])
   })
 })
