@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs'
 import type { Plugin } from 'vite'
 
 /** One completion of the script editor: a global of the script API, or a member of one. */
-export interface ScriptApiEntry {
+interface ScriptApiEntry {
   readonly label: string
   readonly type: 'function' | 'variable' | 'namespace' | 'property' | 'method'
   readonly detail: string
   readonly info: string
 }
 
-export interface ScriptApi {
+interface ScriptApi {
   readonly globals: readonly ScriptApiEntry[]
   readonly members: Readonly<Record<string, readonly ScriptApiEntry[]>>
 }
@@ -60,7 +60,7 @@ function firstMatch(
 }
 
 /** Reads the declarations the way docs/switchboard-script.d.ts writes them (one level of members). */
-export function parseScriptApi(text: string): ScriptApi {
+function parseScriptApi(text: string): ScriptApi {
   const globals: ScriptApiEntry[] = []
   const members: Record<string, ScriptApiEntry[]> = {}
   let doc = ''

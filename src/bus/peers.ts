@@ -13,7 +13,7 @@ const HEARTBEAT = 'nodes.alive'
 const HELLO = 'nodes.hello'
 
 /** A node's heartbeat (`bye`: it leaves), and its hello when it starts. */
-export const NODE_ALIVE = topic('nodes.alive', Type.Object({ node: Type.String(), bye: Type.Optional(Type.Boolean()) }))
+const NODE_ALIVE = topic('nodes.alive', Type.Object({ node: Type.String(), bye: Type.Optional(Type.Boolean()) }))
 const NODE_HELLO = topic('nodes.hello', Type.Object({ node: Type.String() }))
 
 /**

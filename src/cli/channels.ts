@@ -2,7 +2,7 @@ import { CLIENT_HELP, clientOf, parseCommand, positionals, print, printJson, usa
 
 const CHANNELS = '/rest/v1/service/integration_points'
 
-export const CHANNELS_HELP = `Usage: switchboard channels <list|get|create|rotate-token> [options]
+const CHANNELS_HELP = `Usage: switchboard channels <list|get|create|rotate-token> [options]
 
   channels list                 the domain's channels: code, type, mode, scripts
   channels get <code>           one channel, as JSON (its token_local included)

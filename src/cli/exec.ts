@@ -4,7 +4,7 @@ import { CLIENT_HELP, clientOf, parseCommand, positionals, print, printJson, usa
 
 const CHANNELS = '/rest/v1/service/integration_points'
 
-export const EXEC_HELP = `Usage: switchboard exec <channel-code> [options]
+const EXEC_HELP = `Usage: switchboard exec <channel-code> [options]
 
 Sends the channel a test webhook (to /exec with its token, as an external system would) and
 prints the answer's body; the status and the request id go to stderr (the execution record has

@@ -10,7 +10,7 @@ const POLL_LIMIT = 500
 /** Ids remembered to print each execution once per status; the oldest are forgotten first. */
 const REMEMBERED = 20_000
 
-export const EXECUTIONS_HELP = `Usage: switchboard executions tail [options]
+const EXECUTIONS_HELP = `Usage: switchboard executions tail [options]
 
 Prints the latest executions, then follows new ones as they are recorded (polling
 GET /rest/v1/service/executions?order=-started_at), one line each:

@@ -3,7 +3,7 @@ import { ConfigError, loadClientConfig } from '../config.ts'
 import { ApiClient, CliError } from './api-client.ts'
 
 /** Options every client command takes. */
-export const CLIENT_OPTIONS = {
+const CLIENT_OPTIONS = {
   url: { type: 'string' },
   key: { type: 'string' },
   domain: { type: 'string' },

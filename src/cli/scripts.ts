@@ -15,7 +15,7 @@ import {
 
 const SCRIPTS = '/rest/v1/service/svcscripts'
 
-export const SCRIPTS_HELP = `Usage: switchboard scripts <pull|push> <dir> [options]
+const SCRIPTS_HELP = `Usage: switchboard scripts <pull|push> <dir> [options]
 
 Scripts as files, to keep in git and deploy with one command: each script is <code>.js or
 <code>.ts (its source: the body of an async function) and <code>.meta.json

@@ -67,7 +67,7 @@ const REMOTE_NOTICE = topic(
 )
 const CONFIRMATION = topic('confirm.changes', Type.Object({ node: Type.String(), seq: Type.Integer() }))
 
-export const CHANGES_SUBJECT = 'changes'
+const CHANGES_SUBJECT = 'changes'
 const CONFIRM_SUBJECT = 'confirm.changes'
 
 const CONFIRM_TIMEOUT_MS = 2000

@@ -33,7 +33,7 @@ const ENTITY_TAG = /[ \t]*(W\/)?("[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?:,|$)/y
  * The request's `If-Match`: `*`, or its strong entity tags (a weak one never matches: RFC 9110
  * §13.1.1 compares strongly); undefined without the header. Malformed: 1400.
  */
-export function ifMatchOf(request: FastifyRequest): IfMatch | undefined {
+function ifMatchOf(request: FastifyRequest): IfMatch | undefined {
   const header = request.headers['if-match']
   if (header === undefined) return undefined
   const value = header.trim()

@@ -21,7 +21,7 @@ export interface Tagged {
 /** `If-Match`: `*` (any current entity), or ETags one of which the entity must still have. */
 export type IfMatch = '*' | readonly string[]
 
-export interface ChangeOptions {
+interface ChangeOptions {
   /** Default: none (the change applies to the entity as it is then). */
   readonly ifMatch?: IfMatch
 }

@@ -44,7 +44,7 @@ export interface WriteContext extends CallContext {
 
 export type Operation = 'create' | 'update' | 'delete'
 
-export interface GuardedSecrets {
+interface GuardedSecrets {
   readonly fields: readonly string[]
   /** Whether `caller` may see `doc`'s guarded fields in clear. */
   mayReveal(caller: CallContext, doc: Doc): boolean

@@ -6,8 +6,8 @@ import { codePathsOf, normalisedValue } from './codes.ts'
 import type { CollectionDef } from './collection.ts'
 import { type FieldPath, fieldPathProblem, isObject } from './field-paths.ts'
 
-export const DEFAULT_LIMIT = 100
-export const MAX_LIMIT = 1000
+const DEFAULT_LIMIT = 100
+const MAX_LIMIT = 1000
 
 const Count = Type.String({ pattern: COUNT_PATTERN })
 const Flat = Type.Union([Type.Literal('true'), Type.Literal('false')])

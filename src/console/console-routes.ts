@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /** Where `vite build` puts the console (bin/runtime.sh builds it with the dependencies). */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../ui/dist/', import.meta.url))
+const CONSOLE_DIST = fileURLToPath(new URL('../../ui/dist/', import.meta.url))
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

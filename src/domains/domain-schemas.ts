@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
 
-export const DOMAIN_NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]*$'
+const DOMAIN_NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]*$'
 const DomainName = Type.String({ minLength: 1, maxLength: 64, pattern: DOMAIN_NAME_PATTERN })
 
 /** `{<channel type>: <max channels>}`; null = the installation default (`SWITCHBOARD_LICENSE`). */

@@ -2,7 +2,7 @@ import { AppError } from '../errors.ts'
 import { type EventPattern, parsePattern } from './event-names.ts'
 
 /** The longest a subscription lives without renewal, seconds (SPEC §8). */
-export const MAX_EXPIRES_S = 3600
+const MAX_EXPIRES_S = 3600
 const MAX_PATTERNS = 32
 const MAX_OBJECT_FIELDS = 16
 const MAX_VALUES = 64

@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { Timestamp, Uuid } from '../http/shared-schemas.ts'
 
-export const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
+const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
 export type Trigger = (typeof TRIGGERS)[number]
 
-export const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
+const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
 export type ExecutionStatus = (typeof STATUSES)[number]
 
 const LogLine = Type.Object({

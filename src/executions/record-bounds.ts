@@ -1,5 +1,5 @@
 /** Largest JSON text of one part of an execution record (input, output), in characters. */
-export const MAX_RECORDED_CHARS = 64 * 1024
+const MAX_RECORDED_CHARS = 64 * 1024
 
 /**
  * A part of an execution record that is JSON text already (a webhook's body as received, a

@@ -1,9 +1,9 @@
 import { AppError } from '../errors.ts'
 
 /** Longest file path, in UTF-8 bytes after normalisation. */
-export const MAX_PATH_BYTES = 1024
+const MAX_PATH_BYTES = 1024
 /** Longest segment of a path, in UTF-8 bytes. */
-export const MAX_SEGMENT_BYTES = 255
+const MAX_SEGMENT_BYTES = 255
 
 const DRIVE = /^[A-Za-z]:$/
 

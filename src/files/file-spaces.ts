@@ -115,7 +115,7 @@ export class FileSpaces {
   }
 }
 
-export function entryOf(info: BlobInfo): FileEntry {
+function entryOf(info: BlobInfo): FileEntry {
   return { path: info.key, size: info.size, content_type: info.contentType, mtime: info.mtime }
 }
 

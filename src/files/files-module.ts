@@ -7,7 +7,7 @@ import { MAX_LIST_LIMIT } from './file-schemas.ts'
 import type { FileSpaces } from './file-spaces.ts'
 
 /** Largest file a script reads or writes at once, bytes: the bytes cross to the script's process. */
-export const SCRIPT_FILE_MAX_BYTES = 8 << 20
+const SCRIPT_FILE_MAX_BYTES = 8 << 20
 
 const READ_AS = new Set(['text', 'bytes', 'json'])
 

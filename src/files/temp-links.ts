@@ -20,7 +20,7 @@ export interface LinkTarget {
 /** The secret part of a link: 32 random bytes, base64url (256 bits). */
 const SECRET = /^[A-Za-z0-9_-]{43}$/
 
-export const TEMP_LINK_PREFIX = '/temp/'
+const TEMP_LINK_PREFIX = '/temp/'
 
 /**
  * Temporary links (SPEC §9): `/temp/<secret>` serves one file of a domain without auth until it

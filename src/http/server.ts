@@ -24,7 +24,7 @@ export interface HttpServerOptions {
 }
 
 /** The header that carries a request's id in and out. */
-export const REQUEST_ID_HEADER = 'x-request-id'
+const REQUEST_ID_HEADER = 'x-request-id'
 /** An id a client (or its proxy) sent is kept when it looks like one; anything else is replaced. */
 const GIVEN_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

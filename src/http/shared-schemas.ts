@@ -2,7 +2,7 @@ import { type TSchema, Type } from '@sinclair/typebox'
 
 /** Schemas that several capabilities share, and the plain-words messages for their patterns. */
 
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 /** Unicode letters (with their combining marks) and decimal digits, `_`, `.`, `-`; stored in NFC (collections/codes.ts). */
 export const CODE_PATTERN = '^[\\p{L}\\p{M}\\p{Nd}_.-]+$'
 export const OPTIONAL_CODE_PATTERN = '^[\\p{L}\\p{M}\\p{Nd}_.-]*$'

@@ -32,7 +32,7 @@ export interface CallOrigin {
 
 export const DOMAIN_HEADER = 'switchboard-domain'
 
-export const ROOT_ACTOR = Object.freeze({ kind: 'root', id: 'root' } as const)
+const ROOT_ACTOR = Object.freeze({ kind: 'root', id: 'root' } as const)
 
 /**
  * Admin API authentication (SPEC §2) and authorisation (SPEC §10): `Authorization: Bearer <api

@@ -2,7 +2,7 @@ import { CAPABILITIES } from '../channels/channel-schemas.ts'
 
 /** The verbs a permission may name (SPEC §10): HTTP methods, `LOOKUP`, `WEBSOCKET`, or `*` for all. */
 export const PERMISSION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'LOOKUP', 'WEBSOCKET', '*'] as const
-export type PermissionMethod = (typeof PERMISSION_METHODS)[number]
+type PermissionMethod = (typeof PERMISSION_METHODS)[number]
 
 /** One grant of a role: a route pattern and the verbs allowed on it. */
 export interface Permission {

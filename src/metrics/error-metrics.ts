@@ -14,7 +14,7 @@ import { counter, type Series } from './metric-families.ts'
  * - `script_host`: a script host process could not be started, signalled or written to;
  * - `isolate_heap`: measuring an isolate's heap failed while the isolate was alive.
  */
-export const ERROR_SOURCES = ['background', 'bus_handler', 'ws_handler', 'store_pool', 'script_host', 'isolate_heap'] as const
+const ERROR_SOURCES = ['background', 'bus_handler', 'ws_handler', 'store_pool', 'script_host', 'isolate_heap'] as const
 export type ErrorSource = (typeof ERROR_SOURCES)[number]
 
 /** `switchboard_errors_total{source}`: every series exists from the start, so a rate is defined before the first error. */

@@ -210,7 +210,7 @@ export class ExecutionMetrics {
   }
 }
 
-export class StoreMetrics {
+class StoreMetrics {
   readonly #durations: Family<HistogramSeries>
   readonly #byOperation = new Map<QueryOperation, HistogramSeries>()
 
@@ -237,7 +237,7 @@ export class StoreMetrics {
 /** Subjects whose series are remembered; past that, the label is worked out per message. */
 const SUBJECT_CACHE = 1024
 
-export class BusMetrics {
+class BusMetrics {
   readonly #durations: Family<HistogramSeries>
   readonly #bySubject = new Map<string, HistogramSeries>()
   readonly #malformed: Family<Series>

@@ -51,7 +51,7 @@ function decoded(segment: string): string | undefined {
  * will see it, after the WHATWG parser `inject` uses has normalised it, so no spelling of a path
  * reaches a route outside `/rest/v1/`. Throws 1400.
  */
-export function restTarget(path: unknown): string {
+function restTarget(path: unknown): string {
   if (typeof path !== 'string' || path.length > MAX_PATH || /[\s#\\]/.test(path) || hasControlCharacter(path)) {
     throw new AppError('bad_request', NOT_REST)
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import type { Job, JobOutcome, JobQueue } from './job-queue.ts'
 
-export interface QueueOptions {
+interface QueueOptions {
   readonly concurrency: number
   readonly closeWaitMs: number
 }

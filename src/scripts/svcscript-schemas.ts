@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Code, Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
 
 /** Largest script source, in characters. */
-export const MAX_SOURCE_LENGTH = 512 * 1024
+const MAX_SOURCE_LENGTH = 512 * 1024
 
 const Lang = Type.Union([Type.Literal('js'), Type.Literal('ts')])
 const LogLevel = Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')])

@@ -4,7 +4,7 @@ import { createKyselyStore, observeQueries } from './kysely-store.ts'
 import type { Doc, QueryObserver, Store } from './store.ts'
 import type { StoreTraits } from './traits.ts'
 
-export const postgresTraits: StoreTraits = {
+const postgresTraits: StoreTraits = {
   kind: 'postgres',
   docType: 'jsonb',
   readDoc: (raw) => raw as Doc,

@@ -68,14 +68,14 @@ export interface ScopedDoc {
  * `share` by others too, but no one may change or remove it (take it on a row you refer to, so
  * it cannot go away under the reference). Outside a transaction a lock ends with its statement.
  */
-export type RowLock = 'update' | 'share'
+type RowLock = 'update' | 'share'
 
 export interface ReadOptions {
   /** Default: none (a plain read of the committed row). */
   readonly lock?: RowLock
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   /**
    * Write only if the stored revision is still this one (the one read); otherwise write nothing
    * and throw WriteConflictError. Default: write whatever the stored revision is.
@@ -88,7 +88,7 @@ export interface WriteOptions {
  * of the document replaces with a new unique one (so it never comes back, even when an id is
  * deleted and created again). Documents stored before revisions existed have revision "0".
  */
-export interface Revised {
+interface Revised {
   readonly doc: Doc
   readonly rev: string
 }

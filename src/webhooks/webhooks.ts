@@ -133,7 +133,7 @@ export class Webhooks {
  * `record(parsed)`: {webhook: StoredWebhookInput} (SPEC §5.6), bounded; `parsed` says the run's
  * isolate parsed the body (it finished), else a JSON body is checked here first.
  */
-export function webhookTexts(
+function webhookTexts(
   input: WebhookInput,
   channelJson: string,
 ): { input: string; body?: string; record: (parsed: boolean) => string } {
@@ -178,7 +178,7 @@ function recordBodyJson(body: WebhookBody, scriptBody: string, parsed: boolean):
 }
 
 /** The header naming the execution that made a webhook's answer (an addition to SPEC §5.3). */
-export const EXECUTION_HEADER = 'switchboard-execution-id'
+const EXECUTION_HEADER = 'switchboard-execution-id'
 
 /** SPEC §5.3: the variables make the reply; failures name only the execution id. */
 function replyOf(result: ExecutionResult): WebhookReply {

@@ -42,7 +42,7 @@ export interface WsRoutesOptions {
   readonly closing: () => { readonly code: 1001 | 1012; readonly reason: string }
 }
 
-export interface ConnectionLifecycle {
+interface ConnectionLifecycle {
   opened(connection: WsConnection): void
   /** The server started closing it; `closed` follows when the closing handshake ends. */
   closing(connection: WsConnection): void

@@ -4,7 +4,7 @@ import type { TestContext } from 'node:test'
 import { type Browser, chromium, type Page } from 'playwright-core'
 
 /** Debian's Chromium (.ci/run installs it); playwright never downloads a browser here. */
-export const CHROMIUM = process.env.SWITCHBOARD_TEST_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM = process.env.SWITCHBOARD_TEST_CHROMIUM ?? '/usr/bin/chromium'
 
 /** When set, browser tests save a screenshot of each page they visit there (docs/screenshots). */
 const SCREENSHOTS = process.env.SWITCHBOARD_SCREENSHOTS

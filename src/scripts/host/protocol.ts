@@ -34,7 +34,7 @@ export interface RemoteModuleManifest {
 }
 
 /** The execution's scope as it crosses. */
-export interface RunScope {
+interface RunScope {
   readonly channel: Channel | null
   /** ExecutionScope.rawBody, base64. */
   readonly rawBody?: string

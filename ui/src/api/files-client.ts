@@ -8,7 +8,7 @@ import { apiError, type Listed, parsed } from './client.ts'
 import type { FileEntry } from './types.ts'
 
 /** `/files/<path>`, each segment percent-encoded (a `/` inside a name cannot be spelled: it separates). */
-export function fileUrl(path: string): string {
+function fileUrl(path: string): string {
   return `/files/${path.split('/').map(encodeURIComponent).join('/')}`
 }
 

@@ -1,6 +1,6 @@
 /** The entities of the REST API as the console reads them (SPEC §3–§5, §10). */
 
-export interface Ext {
+interface Ext {
   readonly ct: string
   readonly lwt: string
   readonly [key: string]: unknown
