@@ -9,7 +9,7 @@ import { counter, type Series } from './metric-families.ts'
  *
  * - `background`: a timer's work (retention, purges, the queue's workers, push delivery);
  * - `bus_handler`: a handler of a bus message threw;
- * - `ws_handler`: a websocket frame's handler failed unexpectedly (the client got 1500);
+ * - `ws_handler`: a websocket frame's handler failed with a server error (a bug: the client got 1500);
  * - `store_pool`: an idle PostgreSQL connection of the pool failed;
  * - `script_host`: a script host process could not be started, signalled or written to;
  * - `isolate_heap`: measuring an isolate's heap failed while the isolate was alive.

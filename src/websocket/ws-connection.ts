@@ -254,7 +254,8 @@ export class WsConnection {
 
   /**
    * A handler threw: an AppError answers its code and message (as over HTTP); anything else is
-   * our bug, answered 1500 while the details go to the log and the error count.
+   * our bug, answered 1500 while the details go to the log. Server errors are logged and counted,
+   * as HTTP logs its 5xx.
    */
   #failed(name: string, handler: FrameHandler, qid: string | number | undefined, error: unknown): void {
     const { status, body } = toHttpError(error)
