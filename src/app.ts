@@ -449,7 +449,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // A worker's scrape answers for its whole node: it gathers the other workers' values.
     const gather =
       options.worker &&
-      new MetricsGather({ bus, metrics, node: nodeId, scope: options.worker.epoch, workers: config.workers, waitMs: 1000 })
+      new MetricsGather({
+        bus,
+        metrics,
+        node: nodeId,
+        scope: options.worker.epoch,
+        workers: config.workers,
+        waitMs: 1000,
+        onError,
+      })
     if (gather) opened.push({ close: async () => gather.close() })
     metricsRoutes(
       http,

@@ -31,6 +31,8 @@ export interface MetricsGatherOptions {
   readonly workers: number
   /** How long a scrape waits for the other workers, ms. */
   readonly waitMs: number
+  /** This worker could not read its own metrics for another's scrape (it is left out of it). */
+  readonly onError: (error: unknown) => void
 }
 
 /**
@@ -53,8 +55,8 @@ export class MetricsGather {
         if (from === node) return
         options.metrics.snapshot().then(
           (snapshot) => bus.publish(ANSWER, `metrics.answer.${from}`, { ask, snapshot }),
-          // A worker that cannot read its own metrics is left out of that scrape.
-          () => {},
+          // A worker that cannot read its own metrics is left out of that scrape; the log says why.
+          options.onError,
         )
       }),
       bus.subscribe(ANSWER, `metrics.answer.${node}`, ({ ask, snapshot }) => {
