@@ -118,17 +118,17 @@ describe('hostile scripts end as timeout or error, and the server keeps serving'
         spun = true
       })
       await new Promise((resolve) => setTimeout(resolve, 200))
+      // Quick runs one after another for as long as the spinner spins. Quickly means answered
+      // meanwhile: a run that waited for the spinner would end only after it, and count for nothing.
       const during: number[] = []
-      for (let i = 0; i < 20; i++) {
+      while (!spun) {
         const started = performance.now()
         const answer = await runScript(root, quick)
-        during.push(performance.now() - started)
+        if (!spun) during.push(performance.now() - started)
         assert.equal(answer.variables.result, 1)
       }
-      // Quickly means while the spinner still spins: had the quick runs waited for it, its timeout
-      // would have come first.
-      assert.equal(spun, false, 'the twenty quick runs were answered while the spinner ran')
       assert.equal((await spinning).status, 'timeout')
+      assert.ok(during.length >= 5, `${during.length} quick runs were answered while the spinner ran`)
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
       t.diagnostic(
         `quick script: median ${median(baseline).toFixed(1)} ms alone, ${median(during).toFixed(1)} ms while another spins`,
