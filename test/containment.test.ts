@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { describe, it } from 'node:test'
 import { VERSION } from '../src/version.ts'
 import { parseMetrics, sample } from './support/metrics.ts'
-import { startNode, type TestNode } from './support/node.ts'
+import { childrenOf, startNode, type TestNode } from './support/node.ts'
 import { runScript, saveScript } from './support/scripts.ts'
 import { CHANNELS, type Client, httpClient, json, ROOT_KEY } from './support/server.ts'
 import { TestSocket } from './support/ws-client.ts'
@@ -99,6 +99,36 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] as number
 }
 
+/**
+ * The p99 of a stream of webhooks on an undisturbed node over `ms`: the machine's own latency,
+ * which the bounds below add to their targets, so a loaded machine does not fail them.
+ */
+async function quietP99(base: string, token: string, ms: number): Promise<number> {
+  const quiet = stream(base, token, 10)
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  await quiet.stop()
+  assert.deepEqual(quiet.failures, [])
+  return percentile(quiet.times, 99)
+}
+
+/** A process's Unix niceness (/proc/<pid>/stat, field 19). */
+function niceness(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+}
+
+/** Failed webhook answers, each with its execution's error when it has one. */
+function explainFailures(client: Client, failures: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    failures.map(async (failure) => {
+      const id = /execution ([0-9a-f-]{36})/.exec(failure)?.[1]
+      if (id === undefined) return failure
+      const record = json(await client.get(`/rest/v1/service/executions/${id}`))
+      return `${failure}: ${String(record.status)} ${JSON.stringify(record.error)}`
+    }),
+  )
+}
+
 /** Every worker pid seen while `watching` runs: how many workers were replaced. */
 function watchWorkers(node: TestNode) {
   const seen = new Set(node.workers().keys())
@@ -119,6 +149,7 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const echo = await syncChannel(neighbour, 'echo', 'return startparam(4)')
     const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
     const wasm = await saveScript(node.root, 'wasm', WASM)
+    const quiet = await quietP99(node.url, echo, 1500)
     const workers = watchWorkers(node)
     const steady = stream(node.url, echo, 20)
     t.after(() => Promise.all([steady.stop(), workers.stop()]))
@@ -139,10 +170,12 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     assert.ok(workers.replaced() <= 1, `${workers.replaced()} workers were replaced`)
     assert.deepEqual(steady.failures, [])
     const p99 = percentile(steady.times, 99)
-    t.diagnostic(`neighbour: ${steady.times.length} webhooks, p99 ${p99.toFixed(1)} ms; workers replaced: ${workers.replaced()}`)
-    // Relative to the work it would wait for: a neighbour held behind a runaway run would take up
-    // to that run's 3 s timeout. (The number itself, on a quiet machine, is the diagnostic above.)
-    assert.ok(p99 < 3000, `neighbour p99 ${p99.toFixed(1)} ms`)
+    t.diagnostic(
+      `neighbour: ${steady.times.length} webhooks, p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms undisturbed); workers replaced: ${workers.replaced()}`,
+    )
+    // SPEC §13's 100 ms, over what this machine takes undisturbed (held behind a runaway run, a
+    // neighbour would wait up to its 3 s timeout).
+    assert.ok(p99 <= 100 + quiet, `neighbour p99 ${p99.toFixed(1)} ms, undisturbed ${quiet.toFixed(1)} ms`)
 
     // The version that tainted a worker is quarantined, on the script, with the reason.
     const script = json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`))
@@ -169,10 +202,8 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
       assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
     }
     for (const s of streams) await s.stop()
-    assert.deepEqual(
-      streams.map((s) => s.failures),
-      [[], []],
-    )
+    const failed = await Promise.all([other, inWorker].map((client, i) => explainFailures(client, streams[i]?.failures ?? [])))
+    assert.deepEqual(failed, [[], []])
     assert.ok(streams.every((s) => s.times.length > 20))
     // Process isolation keeps the worker clean: nothing was quarantined.
     assert.equal(json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`)).quarantined, undefined)
@@ -182,6 +213,7 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const node = await startNode(t, { workers: 1 })
     const spin = await syncChannel(node.root, 'spin', 'while (true) {}', { recv_timeout: 3 })
     const echo = await syncChannel(node.root, 'echo', 'return startparam(4)')
+    const quiet = await quietP99(node.url, echo, 1500)
     let spinning = true
     const spinner = (async () => {
       while (spinning) await postOnce(node.url, `/exec/${spin}`, {})
@@ -194,10 +226,12 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     await spinner
     assert.deepEqual(steady.failures, [])
     const p99 = percentile(steady.times, 99)
-    t.diagnostic(`${steady.times.length} webhooks beside the spinning script: p99 ${p99.toFixed(1)} ms`)
-    // Relative to the work it would wait for: behind the spinner, a webhook would take up to its
-    // 3 s recv_timeout; a quarter of that leaves room for a loaded machine, not for waiting.
-    assert.ok(p99 < 3000 / 4, `p99 ${p99.toFixed(1)} ms`)
+    t.diagnostic(
+      `${steady.times.length} webhooks beside the spinning script: p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms undisturbed)`,
+    )
+    // SPEC §13's 50 ms over what this machine takes undisturbed (behind the spinner, a webhook
+    // would wait up to its 3 s recv_timeout).
+    assert.ok(p99 <= 50 + quiet, `p99 ${p99.toFixed(1)} ms, undisturbed ${quiet.toFixed(1)} ms`)
   })
 
   it('keeps the quarantine across restarts, runs the script in a script host meanwhile, and releases it', async (t) => {
@@ -215,6 +249,13 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const answer = await runScript(again.root, runaway, { timeout: 3000 })
     assert.ok(['error', 'timeout'].includes(answer.status))
     assert.deepEqual([...again.workers().keys()], workers, 'the worker stayed')
+    // Its hosts (the one it tainted, retiring, and its successor) run below the workers' priority.
+    const hosts = [...childrenOf(workers[0] as number, 'script-host-main').keys()]
+    assert.ok(hosts.length >= 1)
+    assert.deepEqual(
+      hosts.map(niceness),
+      hosts.map(() => 10),
+    )
 
     const released = await again.root.post(`/rest/v1/service/svcscripts/${runaway}/release`)
     assert.equal(released.status, 200)

@@ -18,12 +18,17 @@ interface DomainEntry {
 }
 
 const REAP_EVERY_MS = 10_000
+/**
+ * Unix niceness of the hosts of quarantined script versions: below the workers (0), so a version
+ * that ran away once takes only the CPU the workers leave idle.
+ */
+const QUARANTINE_NICENESS = 10
 
 /**
- * Script-host processes per domain (SPEC §13 `process` isolation): a domain's scripts, and
- * quarantined script versions, run only in a host of their own domain, so nothing one of them
- * does can fail another domain's work. A domain's host starts at its first run and leaves when
- * idle.
+ * Script-host processes per domain (SPEC §13 `process` isolation): a domain's scripts run only in
+ * a host of their own domain, so nothing one of them does can fail another domain's work. Its
+ * quarantined script versions run in another host of that domain, at a lower priority, so they
+ * cannot fail its other scripts either. A host starts at its first run and leaves when idle.
  */
 export class DomainHosts {
   readonly #options: DomainHostsOptions
@@ -48,7 +53,7 @@ export class DomainHosts {
     abort?: AbortSignal,
   ): Promise<RunResult> {
     if (this.#closed) return { kind: 'stopped', reason: 'the server is shutting down' }
-    const entry = this.#entry(scope.domainId)
+    const entry = this.#entry(scope.domainId, script.quarantined !== undefined)
     entry.running++
     try {
       return await entry.hosts.run(script, scope, input, timeoutMs, abort)
@@ -56,11 +61,6 @@ export class DomainHosts {
       entry.running--
       entry.lastUsed = performance.now()
     }
-  }
-
-  /** Host processes alive now, by domain (tests). */
-  pids(domainId: string): number[] {
-    return this.#domains.get(domainId)?.hosts.pids ?? []
   }
 
   async stats(): Promise<ScriptHostsStats> {
@@ -82,22 +82,24 @@ export class DomainHosts {
     await Promise.all(entries.map((entry) => entry.hosts.close()))
   }
 
-  #entry(domainId: string): DomainEntry {
-    let entry = this.#domains.get(domainId)
+  #entry(domainId: string, quarantined: boolean): DomainEntry {
+    const key = poolKey(domainId, quarantined)
+    let entry = this.#domains.get(key)
     if (!entry) {
       const { onHostEvent, idleMs: _idle, onError, ...options } = this.#options
       entry = {
         hosts: ScriptHosts.start({
           ...options,
           hosts: 1,
-          label: domainId,
+          label: key,
+          ...(quarantined && { niceness: QUARANTINE_NICENESS }),
           onError: (error, where) => onError(error, { ...where, domainId }),
           ...(onHostEvent && { onHostEvent: (event: HostEvent) => onHostEvent({ ...event, domainId }) }),
         }),
         lastUsed: performance.now(),
         running: 0,
       }
-      this.#domains.set(domainId, entry)
+      this.#domains.set(key, entry)
     }
     return entry
   }
@@ -105,9 +107,9 @@ export class DomainHosts {
   /** Hosts of domains that ran nothing for `idleMs` leave. */
   #reap(): void {
     const now = performance.now()
-    for (const [domainId, entry] of this.#domains) {
+    for (const [key, entry] of this.#domains) {
       if (entry.running > 0 || now - entry.lastUsed < this.#options.idleMs) continue
-      this.#domains.delete(domainId)
+      this.#domains.delete(key)
       entry.hosts
         .stats()
         .then((stats) => {
@@ -120,4 +122,9 @@ export class DomainHosts {
         .catch((error: unknown) => this.#options.onError(error))
     }
   }
+}
+
+/** The pool of a domain's hosts, or of its quarantined versions' (named so in metrics). */
+function poolKey(domainId: string, quarantined: boolean): string {
+  return quarantined ? `${domainId}/quarantine` : domainId
 }

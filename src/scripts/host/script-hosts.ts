@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process'
+import { setPriority } from 'node:os'
 import type { LogLevel } from '../../config.ts'
 import type { HostStopCause, ScriptHostsStats } from '../../metrics/script-metrics.ts'
 import { residentMb } from '../../workers/resident-memory.ts'
@@ -30,6 +31,8 @@ export interface ScriptHostsOptions {
   readonly hostMemoryCapMb: number
   /** A host that sends no heartbeat for this long while it has runs is killed, ms (CPU limit + 5 s). */
   readonly heartbeatTimeoutMs?: number
+  /** Unix niceness of the host processes (default 0, the workers'). */
+  readonly niceness?: number
   /** Told about hosts that stop or start, for the log and the metrics. */
   readonly onHostEvent?: (event: HostEvent) => void
   /**
@@ -66,6 +69,11 @@ interface PendingRun {
 
 const ENTRY = new URL('./script-host-main.ts', import.meta.url)
 const SUPERVISE_EVERY_MS = 500
+/**
+ * A host that has not said it is ready after this long is killed, ms: starting Node and
+ * isolated-vm takes a few hundred ms of CPU, which a loaded machine may stretch to seconds.
+ */
+const START_TIMEOUT_MS = 30_000
 /** A scrape waits this long for a host's fresh stats, then takes the last ones it sent (a busy host answers late). */
 const STATS_WAIT_MS = 500
 /** A host told to close that is still there after this is killed, ms. */
@@ -80,6 +88,8 @@ class Host {
   /** Script versions this host has the source of. */
   readonly known = new Set<string>()
   lastHeard = performance.now()
+  /** It said it is ready: from then on it answers within the heartbeat timeout. */
+  ready = false
   alive = true
   /** The last stats it sent. */
   stats: IsolateStats | undefined
@@ -201,11 +211,6 @@ export class ScriptHosts implements ScriptRunner {
     })
   }
 
-  /** Host processes alive now (for tests and metrics). */
-  get pids(): number[] {
-    return this.#hosts.filter((host) => host.alive).map((host) => host.child.pid as number)
-  }
-
   /**
    * The hosts' isolates and memory, fresh: each host is asked over its IPC channel; one that
    * does not answer within STATS_WAIT_MS (a script holds its thread) counts with its last report.
@@ -315,6 +320,13 @@ export class ScriptHosts implements ScriptRunner {
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
+    if (this.#options.niceness !== undefined && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.#options.niceness)
+      } catch {
+        // It exited already (its exit handler replaces it) or the system refuses: it runs at 0.
+      }
+    }
     const host = new Host(index, child)
     child.on('message', (batch: FromHost[]) => {
       host.lastHeard = performance.now()
@@ -339,6 +351,7 @@ export class ScriptHosts implements ScriptRunner {
 
   #receive(host: Host, message: FromHost): void {
     if (message.t === 'ready') {
+      host.ready = true
       this.#options.onHostEvent?.({ host: host.index, what: 'started' })
     } else if (message.t === 'log') {
       host.runs.get(message.run)?.scope.log(message.level, message.text)
@@ -460,8 +473,9 @@ export class ScriptHosts implements ScriptRunner {
       const rssMb = residentMb(host.child.pid)
       if (rssMb !== undefined && rssMb > this.#options.hostMemoryCapMb) {
         this.#kill(host, 'memory', `it used ${rssMb} MB of memory (the cap is ${this.#options.hostMemoryCapMb} MB)`)
-      } else if (host.runs.size > 0 && performance.now() - host.lastHeard > timeout) {
-        this.#kill(host, 'unresponsive', `it did not answer for ${timeout} ms`)
+      } else if (host.runs.size > 0 && performance.now() - host.lastHeard > (host.ready ? timeout : START_TIMEOUT_MS)) {
+        const waited = host.ready ? `it did not answer for ${timeout} ms` : `it did not start within ${START_TIMEOUT_MS} ms`
+        this.#kill(host, 'unresponsive', waited)
       }
     }
   }
