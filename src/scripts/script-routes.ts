@@ -48,6 +48,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
       config: { access: 'domain' },
       schema: {
         tags: ['svcscripts'],
+        operationId: 'runScript',
         summary: 'Run a script once with the given start parameters; the run is recorded as an execution',
         params: IdParams,
         body: RunBody,
