@@ -85,7 +85,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
   const denied = def.master ? [401, 403] : [401, 403, 404]
   const itemPath = `${def.path}/:id`
   const aNoun = `${/^(?:[aeio]|u(?!s)|API)/i.test(def.noun) ? 'an' : 'a'} ${def.noun}`
-  const nouns = def.noun.replace(/([^aeiou])y$/, '$1ie') + 's'
+  const nouns = `${def.noun.replace(/([^aeiou])y$/, '$1ie')}s`
   // operationIds from the noun: listIntegrationPoints, getIntegrationPoint, …
   const name = pascalCase(def.noun)
 
