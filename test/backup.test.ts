@@ -165,6 +165,9 @@ describe('bin/switchboard backup', () => {
     assert.equal(existsSync(join(dataDir, 'x.db')), false)
     const done = await cli(['backup', join(dataDir, 'idle.db')], { SWITCHBOARD_DATA_DIR: dataDir })
     assert.equal(done.code, 0, done.stderr)
-    assert.match(done.stdout, new RegExp(`^backed up ${join(dataDir, 'switchboard.db')} into ${join(dataDir, 'idle.db')} \\(\\d+ bytes, \\d+ ms\\)\\n$`))
+    assert.match(
+      done.stdout,
+      new RegExp(`^backed up ${join(dataDir, 'switchboard.db')} into ${join(dataDir, 'idle.db')} \\(\\d+ bytes, \\d+ ms\\)\\n$`),
+    )
   })
 })
