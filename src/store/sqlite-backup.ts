@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 
@@ -33,7 +33,7 @@ export class BackupError extends Error {
  */
 export function backupSqliteFile(source: string, target: string): SqliteBackup {
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`)
-  if (existsSync(target)) throw new BackupError(`${target} exists: a backup never overwrites a file; choose another name`)
+  if (existsSync(target)) throw existing(target)
   const started = performance.now()
   const partial = join(dirname(target), `.${basename(target)}.partial-${process.pid}`)
   rmSync(partial, { force: true })
@@ -52,13 +52,22 @@ export function backupSqliteFile(source: string, target: string): SqliteBackup {
       copy.close()
     }
     flush(partial)
-    renameSync(partial, target)
+    // A link, unlike a rename, fails when the target appeared meanwhile: nothing is overwritten.
+    try {
+      linkSync(partial, target)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw existing(target)
+      throw error
+    }
     flush(dirname(target))
-  } catch (error) {
+  } finally {
     rmSync(partial, { force: true })
-    throw error
   }
   return { bytes: statSync(target).size, ms: performance.now() - started }
+}
+
+function existing(target: string): BackupError {
+  return new BackupError(`${target} exists: a backup never overwrites a file; choose another name`)
 }
 
 function flush(path: string): void {
