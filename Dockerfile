@@ -14,15 +14,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The admin console is built once, here (on a clone, bin/runtime.sh does it); then the dev tools go.
+# The admin console and the server's JavaScript (.build/) are built once, here (on a clone,
+# bin/runtime.sh does it); then the dev tools go.
 RUN node_modules/.bin/vite build --config ui/vite.config.ts \
+ && node --disable-warning=ExperimentalWarning bin/build-server.ts \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE}
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json /app/LICENSE ./
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/src ./src
+COPY --from=build /app/.build ./.build
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/ui/dist ./ui/dist
 # The base image's user `node` (uid 1000) runs the server and owns the data directory.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -83,11 +83,11 @@ describe('the container image', () => {
         assert.ok(!ignored.includes(source), `${source} is not ignored`)
       }
     }
-    for (const path of ['src/cli.ts', 'bin/container-start', 'ui/vite.config.ts', 'LICENSE']) {
+    for (const path of ['src/cli.ts', 'bin/build-server.ts', 'bin/container-start', 'ui/vite.config.ts', 'LICENSE']) {
       assert.ok(existsSync(join(ROOT, path)) && !ignored.includes(path.split('/')[0] as string), path)
     }
     assert.deepEqual(
-      ['node_modules', '.runtime', 'data', 'ui/dist'].filter((path) => !ignored.includes(path)),
+      ['node_modules', '.runtime', '.build', 'data', 'ui/dist'].filter((path) => !ignored.includes(path)),
       [],
       'nothing built on the host goes into the image',
     )
@@ -125,6 +125,9 @@ describe('the container image', () => {
   })
 
   it('starts as the image starts it: on every interface, /data checked, SIGTERM to the server itself, and a healthcheck', async (t) => {
+    // The image holds the server built (.build/); on a clone, bin/switchboard builds it.
+    const built = spawnSync(join(ROOT, 'bin/switchboard'), ['version'], { encoding: 'utf8' })
+    assert.equal(built.status, 0, built.stderr)
     const dir = tempDir(t)
     const port = await freePort()
     const env = {
@@ -151,7 +154,10 @@ describe('the container image', () => {
     const key = /Root key \(shown only now; keep it safe\): (\S+)/.exec(banner)?.[1] as string
     // The script replaced itself with node: a container's stop signal reaches the server.
     const command = readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0')
-    assert.deepEqual([command[1], command.at(-3), command.at(-2)], ['--no-node-snapshot', join(ROOT, 'src/cli.ts'), 'serve'])
+    assert.deepEqual(
+      [command[1], command.at(-3), command.at(-2)],
+      ['--no-node-snapshot', join(ROOT, '.build/src/cli.js'), 'serve'],
+    )
 
     assert.deepEqual(await run(['healthcheck'], env).exit, { code: 0, stdout: '', stderr: '' })
     const url = `http://127.0.0.1:${port}`
