@@ -154,6 +154,15 @@ export async function drive(baseUrl: string, rootKey: string) {
   const anonymous = new Api({ baseUrl })
   const byPath = await anonymous.exec.postWebhookTokenInPathWithSubPath(token, 'orders/7', { order: 8 })
   const executionId = byHeader.headers.get('switchboard-execution-id') ?? ''
+  // Records are written a few ms after the answer: wait for this one before replaying it.
+  for (let tries = 0; tries < 100; tries++) {
+    const found = await admin.rest.getExecution(executionId).then(
+      () => true,
+      () => false,
+    )
+    if (found) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
   const replayed = await admin.rest.replayExecution(executionId)
 
   // swagger-typescript-api's fetch client JSON-encodes a body whose media type it does not know

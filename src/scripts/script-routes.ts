@@ -96,6 +96,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
       config: { access: 'domain' },
       schema: {
         tags: ['svcscripts'],
+        operationId: 'releaseScript',
         summary:
           'End the quarantine of a script (SPEC §13): its version runs in the workers again instead of only in script hosts',
         params: IdParams,
