@@ -50,7 +50,7 @@ const CLIENT_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsOptionsConfig
 
-export const CLIENT_HELP = `Reaching the server (flags win over the environment):
+const CLIENT_HELP = `Reaching the server (flags win over the environment):
   --url <url>           SWITCHBOARD_URL, default http://127.0.0.1:8080
   --key <key>           SWITCHBOARD_KEY (else SWITCHBOARD_ADMIN_KEY): an API key or the root key
   --domain <name>       SWITCHBOARD_DOMAIN: with the root key, the domain to act in (default: default)
@@ -172,7 +172,7 @@ function usageLine(group: Group | undefined, name: string, command: Command): st
   return [...(group === undefined ? [] : [group.name]), name, ...(command.args ?? [])].join(' ')
 }
 
-export function groupHelp(group: Group): string {
+function groupHelp(group: Group): string {
   const entries = Object.entries(group.commands)
   const lines = entries.map(([name, command]) => usageLine(group, name, command))
   const width = Math.max(...lines.map((line) => line.length)) + 2
@@ -191,7 +191,7 @@ ${aliases === '' ? '' : `(${aliases})\n`}
 ${CLIENT_HELP}`
 }
 
-export function commandHelp(group: Group | undefined, name: string, command: Command): string {
+function commandHelp(group: Group | undefined, name: string, command: Command): string {
   return `Usage: switchboard ${usageLine(group, name, command)} [options]
 
 ${command.summary[0]?.toUpperCase()}${command.summary.slice(1)}.

@@ -58,7 +58,7 @@ export function pull(dir: string, remote: readonly RemoteScript[], json: boolean
   return 0
 }
 
-export interface Change {
+interface Change {
   readonly kind: 'create' | 'update' | 'delete'
   readonly local: ScriptFile | undefined
   readonly server: RemoteScript | undefined
