@@ -74,3 +74,109 @@ ensure_build() {
   (cd "$SWITCHBOARD_ROOT" && node --disable-warning=ExperimentalWarning bin/build-server.ts) >&2
   echo "$want" >"$stamp"
 }
+
+# ---------------------------------------------------------------------------------------------
+# What bin/test needs besides Node, made ready the way `serve` makes Node ready: installed from
+# Debian's packages when missing, started when nothing answers. A server is started only for a
+# loopback URL (127.0.0.1 or localhost); any other is the caller's to run.
+
+TEST_DATABASE_URL_DEFAULT=postgres://postgres@127.0.0.1:5432/test
+TEST_NATS_URL_DEFAULT=nats://127.0.0.1:4222
+TEST_CHROMIUM_DEFAULT=/usr/bin/chromium
+# Where Debian keeps its PostgreSQL clusters' configuration.
+PG_ETC="${SWITCHBOARD_PG_ETC:-/etc/postgresql}"
+
+say() { echo "switchboard: $*" >&2; }
+
+# True when something accepts TCP connections on 127.0.0.1:<port>.
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {
+  local port="$1" what="$2"
+  for _ in $(seq 1 120); do answers "$port" && return 0; sleep 0.25; done
+  say "$what does not answer on 127.0.0.1:$port"
+  exit 1
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root (or sudo) to run: $*"; exit 1
+  fi
+}
+
+APT_UPDATED=""
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "cannot install $* here (no apt-get): install it, or point bin/test elsewhere (README.md, Development)"
+    exit 1
+  fi
+  say "installing Debian's $* (apt-get install)"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The console's browser tests drive Debian's Chromium (playwright-core never downloads one).
+ensure_chromium() {
+  local path="${SWITCHBOARD_TEST_CHROMIUM:-$TEST_CHROMIUM_DEFAULT}"
+  [ -x "$path" ] && return
+  if [ "$path" != "$TEST_CHROMIUM_DEFAULT" ]; then say "SWITCHBOARD_TEST_CHROMIUM=$path is not an executable"; exit 1; fi
+  apt_install chromium
+}
+
+LOOPBACK_URL='^[a-z]+://([^@/]*@)?(127\.0\.0\.1|localhost):([0-9]+)(/([^?]*))?'
+
+# PostgreSQL answering at SWITCHBOARD_TEST_DATABASE_URL, with its database (`test`) created and
+# reachable by its user without a password. When nothing answers: the machine's newest cluster
+# is started, and Debian's postgresql package installed first when there is none.
+ensure_postgres() {
+  local url="${SWITCHBOARD_TEST_DATABASE_URL:-$TEST_DATABASE_URL_DEFAULT}"
+  [[ "$url" =~ $LOOPBACK_URL ]] || return 0
+  local port="${BASH_REMATCH[3]}" database="${BASH_REMATCH[5]:-postgres}"
+  if ! answers "$port"; then
+    local installed=""
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls "$PG_ETC" 2>/dev/null)" ]; then
+      apt_install postgresql
+      installed=1
+    fi
+    local version
+    version="$(ls "$PG_ETC" | sort -V | tail -1)"
+    if [ -n "$installed" ]; then
+      # A cluster installed for the tests: its users may reach it over loopback without a
+      # password (Debian's default asks for one on TCP). Nothing else is opened.
+      as_root sed -i '1i host all all 127.0.0.1/32 trust' "$PG_ETC/$version/main/pg_hba.conf"
+    fi
+    say "starting PostgreSQL $version (pg_ctlcluster $version main start)"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    wait_for "$port" PostgreSQL
+  fi
+  command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+  local base="${url%%\?*}"
+  base="${base%/*}"
+  if psql -w "$url" -Atc 'select 1' >/dev/null 2>&1; then return; fi
+  if psql -w "$base/postgres" -Atc 'select 1' >/dev/null 2>&1; then
+    say "creating database $database"
+    psql -w "$base/postgres" -qc "create database \"$database\"" >/dev/null
+    return
+  fi
+  say "PostgreSQL at $url refuses its user without a password. Allow it for the tests (pg_hba.conf:" \
+    "'host all all 127.0.0.1/32 trust'), or point SWITCHBOARD_TEST_DATABASE_URL at a server the tests may use"
+  exit 1
+}
+
+# NATS with JetStream answering at SWITCHBOARD_TEST_NATS_URL. When nothing answers, nats-server is
+# started in the background, in a session of its own (so it outlives this run), with its store,
+# log and pid file under $TMPDIR; Debian's nats-server package is installed first when it is missing.
+ensure_nats() {
+  local url="${SWITCHBOARD_TEST_NATS_URL:-$TEST_NATS_URL_DEFAULT}"
+  [[ "$url" =~ $LOOPBACK_URL ]] || return 0
+  local port="${BASH_REMATCH[3]}"
+  answers "$port" && return
+  command -v nats-server >/dev/null 2>&1 || apt_install nats-server
+  local dir="${TMPDIR:-/tmp}/switchboard-test-nats-$port"
+  mkdir -p "$dir"
+  say "starting nats-server with JetStream on 127.0.0.1:$port (store $dir, log $dir.log, pid $dir.pid)"
+  setsid nohup nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir" >"$dir.log" 2>&1 </dev/null &
+  echo "$!" >"$dir.pid"
+  wait_for "$port" nats-server
+}

@@ -3,7 +3,8 @@ import { channels } from './cli/channels.ts'
 import { exec } from './cli/exec.ts'
 import { executions } from './cli/executions.ts'
 import { scripts } from './cli/scripts.ts'
-import { migrate, serve } from './cli/serve.ts'
+import { SERVER_COMMANDS } from './cli/server-commands.ts'
+import { keys, users } from './cli/users.ts'
 import { ConfigError } from './config.ts'
 import { VERSION } from './version.ts'
 import { DatabaseInUseError } from './workers/data-dir-lock.ts'
@@ -12,35 +13,50 @@ const HELP = `switchboard ${VERSION}: integration channel server
 
 Usage: switchboard <command> [options]
 
-The server:
-  serve                    start the server (the default). Configured by SWITCHBOARD_* environment
-                           variables: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DATA_DIR,
-                           SWITCHBOARD_ADMIN_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_LOG_LEVEL, …
-                           (docs/configuration.md). SIGTERM or SIGINT shut it down gracefully.
+The server (configured by SWITCHBOARD_* environment variables: docs/configuration.md):
+  serve                    start the server (the default). SIGTERM or SIGINT shut it down gracefully
   migrate                  create or upgrade the database schema, then exit
+  backup <file>            copy the embedded database into <file>, while the server runs
 
 A client of a running server (SWITCHBOARD_URL and SWITCHBOARD_KEY, or --url and --key):
-  channels list|get|create|rotate-token    manage channels
-  scripts pull|push <dir>  scripts as files (<code>.js|.ts + <code>.meta.json); push --dry-run diffs
-  exec <channel-code>      send the channel a test webhook
-  executions tail          follow executions as they are recorded
+  channels list|get|create|update|delete|rotate     channels (integration points)
+  scripts list|get|pull|push                        service scripts; as files: pull and push <dir>
+  exec <channel-code>                               send the channel a test webhook
+  executions list|get|replay|tail                   recorded runs; tail follows them
+  users list|get|create|update|delete               the domain's users
+  keys list|create|delete                           their API keys
 
-  help [command]           this text, or a command's ("switchboard scripts --help" too)
+  help [command]           this text, or a command's ('switchboard scripts --help',
+                           'switchboard channels create --help' too)
   version                  the version
 
+Every client command takes --output json (JSON for scripts) and --field <path> (one field).
 Exit codes: 0 done, 1 failed, 2 the command line is wrong. docs/cli.md has examples.
 `
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = { channels, scripts, exec, executions }
+// TODO(issue 17): `deliveries list|retry`, once outbound deliveries exist.
+const CLIENT_COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+  channels,
+  scripts,
+  exec,
+  executions,
+  users,
+  keys,
+}
 
 /** The exit code, or undefined for a server that keeps running. */
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const [command = 'serve', ...rest] = argv
-  const client = COMMANDS[command]
+  const client = Object.hasOwn(CLIENT_COMMANDS, command) ? CLIENT_COMMANDS[command] : undefined
   if (client) return client(rest)
+  const server = Object.hasOwn(SERVER_COMMANDS, command) ? SERVER_COMMANDS[command] : undefined
+  if (server) return server(rest)
   if (command === 'help' || command === '--help' || command === '-h') {
-    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]]
-    if (topic) return topic(['--help'])
+    const topic = rest[0]
+    if (topic !== undefined && Object.hasOwn(CLIENT_COMMANDS, topic))
+      return (CLIENT_COMMANDS[topic] as typeof channels)(['--help'])
+    if (topic !== undefined && Object.hasOwn(SERVER_COMMANDS, topic))
+      return (SERVER_COMMANDS[topic] as typeof channels)(['--help'])
     process.stdout.write(HELP)
     return 0
   }
@@ -48,20 +64,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  if (command !== 'serve' && command !== 'migrate') {
-    process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`)
-    return 2
-  }
-  if (rest.length > 0) {
-    process.stderr.write(`switchboard ${command}: unexpected arguments: ${rest.join(' ')}\n`)
-    return 2
-  }
-  if (command === 'migrate') {
-    await migrate()
-    return 0
-  }
-  await serve()
-  return undefined
+  process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`)
+  return 2
 }
 
 main(process.argv.slice(2)).then(

@@ -109,7 +109,13 @@ describe('configuration', () => {
     })
     assert.throws(() => loadClientConfig({}, { SWITCHBOARD_URL: 'nowhere' }), {
       name: 'ConfigError',
-      message: /SWITCHBOARD_URL is not a URL/,
+      message: 'SWITCHBOARD_URL nowhere is not a URL: did you mean http://nowhere?',
     })
+    for (const address of ['127.0.0.1:8080', 'localhost:8080', '[::1]:8080']) {
+      assert.throws(() => loadClientConfig({ url: address }, {}), {
+        name: 'ConfigError',
+        message: `--url ${address} is not a URL: did you mean http://${address}?`,
+      })
+    }
   })
 })

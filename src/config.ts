@@ -227,7 +227,11 @@ export function loadClientConfig(
   }
   const base = text(flags.url) ?? text(env.SWITCHBOARD_URL) ?? 'http://127.0.0.1:8080'
   const given = flags.url !== undefined ? '--url' : 'SWITCHBOARD_URL'
-  if (url(given, base, ['http:', 'https:']) === undefined) throw new ConfigError(`${given} is not a URL`)
+  // `127.0.0.1:8080` or `localhost:8080` is the commonest slip: say what was meant.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(base)) {
+    throw new ConfigError(`${given} ${base} is not a URL: did you mean http://${base}?`)
+  }
+  url(given, base, ['http:', 'https:'])
   return {
     url: base.replace(/\/+$/, ''),
     key: text(flags.key) ?? text(env.SWITCHBOARD_KEY) ?? text(env.SWITCHBOARD_ADMIN_KEY),

@@ -13,6 +13,8 @@ export const ERRORS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
+  /** A plain HTTP request to a websocket endpoint. */
+  upgrade_required: 426,
   rate_limited: 429,
   /** The client stopped the run (websocket `abort_svcscript`); 499 as nginx uses it. */
   aborted: 499,

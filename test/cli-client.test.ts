@@ -83,7 +83,7 @@ describe('switchboard client commands (against a running server)', () => {
     assert.deepEqual(await cli(['channels', 'get'], env), {
       code: 2,
       stdout: '',
-      stderr: "switchboard: missing <code> (see 'switchboard channels --help')\n",
+      stderr: "switchboard: missing <code> (see 'switchboard channels get --help')\n",
     })
     const noKey = await cli(['channels', 'list'], { SWITCHBOARD_URL: url })
     assert.equal(noKey.code, 2)
@@ -96,7 +96,7 @@ describe('switchboard client commands (against a running server)', () => {
     assert.deepEqual(away, { code: 1, stdout: '', stderr: `switchboard: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n` })
     const help = await cli(['channels', '--help'], {})
     assert.equal(help.code, 0)
-    assert.match(help.stdout, /^Usage: switchboard channels <list\|get\|create\|rotate-token>/)
+    assert.match(help.stdout, /^Usage: switchboard channels <command> \[options\]\n/)
   })
 
   it('pull scripts into files, show a pushed edit as a diff with --dry-run, and push it', async (t) => {
@@ -232,8 +232,9 @@ describe('switchboard client commands (against a running server)', () => {
     const sent = await cli(['exec', 'hook', '-d', '{"n":1}', '--path', '/orders?x=1'], env)
     assert.equal(sent.code, 0, sent.stderr)
     assert.equal(sent.stdout, '{"got":{"n":1},"url":"/exec/orders?x=1","method":"POST"}\n')
-    const requestId = /^200 \(request ([A-Za-z0-9_-]{11}\.[0-9a-z]+)\)\n$/.exec(sent.stderr)?.[1]
-    assert.ok(requestId, sent.stderr)
+    const [, requestId, executionId] =
+      new RegExp(`^200 \\(request ([A-Za-z0-9_-]{11}\\.[0-9a-z]+), execution (${UUID})\\)\n$`).exec(sent.stderr) ?? []
+    assert.ok(requestId && executionId, sent.stderr)
     const fromStdin = await cli(['exec', 'hook', '-X', 'PUT', '-d', '-', '-t', 'text/plain', '--json'], env, 'plain words')
     const answer = JSON.parse(fromStdin.stdout)
     assert.deepEqual([answer.status, answer.body], [200, { got: 'plain words', url: '/exec', method: 'PUT' }])
@@ -253,7 +254,7 @@ describe('switchboard client commands (against a running server)', () => {
     assert.equal(last.code, 0, last.stderr)
     const shown = last.stdout.trimEnd().split('\n')
     assert.equal(shown.length, 2)
-    assert.match(shown[1] ?? '', new RegExp(`^\\S+Z  error    http       fails  +[\\d.]+ ms  ${UUID}  no$`))
+    assert.match(shown[1] ?? '', new RegExp(`^\\S+Z  error    http       bad  fails  +[\\d.]+ ms  ${UUID}  no$`))
 
     const tail = cliStream(t, ['executions', 'tail', '-n', '1', '--interval', '100', '--json', '--channel', 'bad'], env)
     const [first] = await tail.untilLines(1)

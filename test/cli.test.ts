@@ -97,6 +97,11 @@ describe('bin/switchboard', () => {
     const help = await run(t, ['help'], {}).exit
     assert.equal(help.code, 0)
     assert.match(help.stdout, /Usage: switchboard <command>/)
+    for (const command of ['serve', 'migrate', 'backup']) {
+      const asked = await run(t, [command, '--help'], { SWITCHBOARD_DATA_DIR: dataDir }).exit
+      assert.equal(asked.code, 0, asked.stderr)
+      assert.match(asked.stdout, new RegExp(`^Usage: switchboard ${command}\\b`))
+    }
     const unknown = await run(t, ['frobnicate'], {}).exit
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command 'frobnicate'/)

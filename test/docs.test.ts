@@ -57,6 +57,8 @@ const VARIABLES: Record<string, (world: World) => string> = {
   TOKEN: (world) => world.token,
   FILES_TOKEN: (world) => world.token,
   ID: (world) => world.scriptId,
+  // A channel's id (the README's tour reads it with the CLI): any UUID reaches the route.
+  CHANNEL: () => randomUUID(),
   // If-Match: any current entity (the example reads the real ETag; the test runs each curl alone).
   ETAG: () => '*',
 }

@@ -11,7 +11,7 @@ import { BlobTooLargeError } from './blobs.ts'
 import { NatsObjectBlobs, type NatsObjectBlobsOptions } from './nats-object-blobs.ts'
 
 /**
- * An engine on the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it, .ci/run starts it
+ * An engine on the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it and starts it
  * with JetStream), in a bucket of its own that goes after the test.
  */
 async function engine(options: Partial<NatsObjectBlobsOptions> = {}) {

@@ -4,7 +4,7 @@ import { newNatsPrefix, TEST_NATS_URL } from '../../test/support/nats.ts'
 import { ANY_JSON, busContract } from './bus.contract.ts'
 import { NatsBus } from './nats-bus.ts'
 
-// Runs against the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it; .ci/run starts
+// Runs against the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it and starts
 // the server), each test under a subject prefix of its own.
 busContract('nats', ({ onMalformed }) => NatsBus.connect({ url: TEST_NATS_URL, prefix: newNatsPrefix(), onMalformed }))
 

@@ -30,6 +30,7 @@ export function channelRoutes(app: FastifyInstance, { channels, licensing, store
       config: { access: 'domain' },
       schema: {
         tags: ['integration_points'],
+        operationId: 'checkIntegrationToken',
         summary: 'Which channel of this domain a token belongs to',
         params: Type.Object({ token: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
         response: { 200: TokenCheck, ...errorResponses(401, 403, 404) },
@@ -53,6 +54,7 @@ export function channelRoutes(app: FastifyInstance, { channels, licensing, store
       config: { access: 'domain' },
       schema: {
         tags: ['license'],
+        operationId: 'getLicense',
         summary: 'Channel limits and use per type in this domain (limit null = unlimited)',
         response: { 200: LicenseView, ...errorResponses(401, 403, 404) },
       },

@@ -71,11 +71,11 @@ export class ApiClient {
     }
   }
 
-  /** The entity of a collection whose `code` is `code`, or a CliError naming what is missing. */
-  async byCode(path: string, noun: string, code: string): Promise<Record<string, unknown>> {
-    const search = new URLSearchParams({ filter: JSON.stringify({ code }), limit: '1' })
+  /** The entity of a collection whose `field` (a unique key: code, login) is `value`, or a CliError naming what is missing. */
+  async byKey(path: string, noun: string, field: string, value: string): Promise<Record<string, unknown>> {
+    const search = new URLSearchParams({ filter: JSON.stringify({ [field]: value }), limit: '1' })
     const [found] = (await this.call('GET', `${path}?${search}`)) as Record<string, unknown>[]
-    if (!found) throw new CliError(`no ${noun} '${code}' in this domain`)
+    if (!found) throw new CliError(`no ${noun} '${value}' in this domain`)
     return found
   }
 }

@@ -1,128 +1,179 @@
-import { CLIENT_HELP, clientOf, parseCommand, positionals, print, printJson, usageError } from './options.ts'
+import { assignments, type Group, type Invocation, runGroup, text, texts, usageError, type Values, whole } from './command.ts'
+import { cell, emit, emitList, table } from './output.ts'
 
 const CHANNELS = '/rest/v1/service/integration_points'
 
-const CHANNELS_HELP = `Usage: switchboard channels <list|get|create|rotate-token> [options]
+type Entity = Record<string, unknown>
 
-  channels list                 the domain's channels: code, type, mode, scripts
-  channels get <code>           one channel, as JSON (its token_local included)
-  channels create <code>        a new channel; prints its token_local
-      --type <type>             public (default), eventing, or a solution-defined type
-      --sync                    webhooks wait for the script's answer (opts.issync); default: async
-      --script <code>           recv_svcscriptcode: the script that answers webhooks
-      --ws-script <code>        recv_svcscriptcode_ws: the script that answers websocket messages
-      --send-script <code>      send_svcscriptcode: the script channels.send runs
-      --remote-url <url>        url: the external system's base URL
-      --title <text>            opts.title
-  channels rotate-token <code>  a new token_local; the old one stops working at once
-
-${CLIENT_HELP}`
-
-const CREATE_OPTIONS = {
+/** The flags that set a channel's fields, for create and update. */
+const FIELD_OPTIONS = {
   type: { type: 'string' },
   sync: { type: 'boolean' },
+  async: { type: 'boolean' },
   script: { type: 'string' },
   'ws-script': { type: 'string' },
   'send-script': { type: 'string' },
+  'ws-send-script': { type: 'string' },
   'remote-url': { type: 'string' },
+  timeout: { type: 'string' },
   title: { type: 'string' },
+  comment: { type: 'string' },
+  set: { type: 'string', multiple: true },
 } as const
 
+const FIELD_HELP = `  --type <type>             public, eventing, or a solution-defined type
+  --sync, --async           webhooks wait for the script's answer, or are answered at once (opts.issync)
+  --script <code>           recv_svcscriptcode: the script that answers webhooks ('' for none)
+  --ws-script <code>        recv_svcscriptcode_ws: the script that answers websocket messages
+  --send-script <code>      send_svcscriptcode: the script channels.send runs
+  --ws-send-script <code>   send_svcscriptcode_ws: the script that reshapes pushes
+  --remote-url <url>        url: the external system's base URL
+  --timeout <seconds>       opts.recv_timeout: 0 to 60 (0: the server's default, 10 s)
+  --title <text>            opts.title
+  --comment <text>          opts.comment
+  --set <field>=<value>     any other field, by its path: --set 'ipmask=["203.0.113.0/24"]',
+                            --set opts.allow_files_api=true, --set opts.comment=null (a JSON value,
+                            else the text; repeatable)`
+
+/** The body fields the flags set: only those given. */
+function fieldsOf(values: Values, command: string): Entity {
+  const body: Entity = assignments(texts(values, 'set'), command)
+  const opts: Entity = { ...((body.opts as Entity | undefined) ?? {}) }
+  if (values.sync === true && values.async === true) throw usageError('--sync and --async: give one', command)
+  if (values.sync === true) opts.issync = true
+  if (values.async === true) opts.issync = false
+  const timeout = text(values, 'timeout')
+  if (timeout !== undefined) opts.recv_timeout = whole('--timeout', timeout, 0, 60, command, ' of seconds')
+  const title = text(values, 'title')
+  if (title !== undefined) opts.title = title
+  const comment = text(values, 'comment')
+  if (comment !== undefined) opts.comment = comment
+  const fields: Readonly<Record<string, string>> = {
+    type: 'type',
+    script: 'recv_svcscriptcode',
+    'ws-script': 'recv_svcscriptcode_ws',
+    'send-script': 'send_svcscriptcode',
+    'ws-send-script': 'send_svcscriptcode_ws',
+    'remote-url': 'url',
+  }
+  for (const [flag, field] of Object.entries(fields)) {
+    const value = text(values, flag)
+    if (value !== undefined) body[field] = value
+  }
+  if (Object.keys(opts).length > 0) body.opts = opts
+  return body
+}
+
+async function byCode(invocation: Invocation): Promise<Entity> {
+  return invocation.api().byKey(CHANNELS, 'channel', 'code', invocation.args[0] as string)
+}
+
+export const CHANNELS_GROUP: Group = {
+  name: 'channels',
+  intro: "The domain's channels (integration points), addressed by their code.",
+  aliases: { 'rotate-token': 'rotate' },
+  commands: {
+    list: {
+      summary: "the domain's channels: code, type, mode, scripts, url",
+      details:
+        '  --type <type>             only channels of this type\n\nWith --output json, the entities (token_local included).',
+      options: { type: { type: 'string' } },
+      async run({ api, values, output }) {
+        const type = text(values, 'type')
+        const all = await api().list(CHANNELS, { order: 'code', ...(type !== undefined && { filter: JSON.stringify({ type }) }) })
+        emitList(output, all, () => channelTable(all))
+        return 0
+      },
+    },
+    get: {
+      args: ['<code>'],
+      summary: 'one channel, as JSON (its token_local included)',
+      details: 'Prints the entity as JSON; --field prints one of its fields: --field token_local.',
+      async run(invocation) {
+        const channel = await byCode(invocation)
+        emit(invocation.output, channel, () => JSON.stringify(channel, null, 2))
+        return 0
+      },
+    },
+    create: {
+      args: ['<code>'],
+      summary: 'a new channel; prints its token_local',
+      details: `Without --type it is public; without --sync it is async.\n\n${FIELD_HELP}`,
+      options: FIELD_OPTIONS,
+      async run({ api, values, args, output, name }) {
+        const [code] = args as [string]
+        const fields = fieldsOf(values, name)
+        const opts = { issync: false, ...((fields.opts as Entity | undefined) ?? {}) }
+        const created = (await api().call('POST', CHANNELS, { code, type: 'public', ...fields, opts })) as Entity
+        emit(
+          output,
+          created,
+          () => `created channel ${code} (${String(created.id)})\ntoken_local: ${String(created.token_local)}`,
+        )
+        return 0
+      },
+    },
+    update: {
+      args: ['<code>'],
+      summary: 'change a channel: only the fields given (opts merge key by key)',
+      details: `  --code <code>             a new code\n${FIELD_HELP}`,
+      options: { ...FIELD_OPTIONS, code: { type: 'string' } },
+      async run(invocation) {
+        const { values, output, name } = invocation
+        const fields = fieldsOf(values, name)
+        const code = text(values, 'code')
+        if (code !== undefined) fields.code = code
+        if (Object.keys(fields).length === 0) throw usageError('nothing to change: give a flag such as --title or --set', name)
+        const channel = await byCode(invocation)
+        const updated = (await invocation.api().call('PATCH', `${CHANNELS}/${String(channel.id)}`, fields)) as Entity
+        emit(output, updated, () => `updated channel ${String(updated.code)}: ${Object.keys(fields).join(', ')}`)
+        return 0
+      },
+    },
+    delete: {
+      args: ['<code>'],
+      summary: 'delete a channel; its token stops working at once',
+      async run(invocation) {
+        const channel = await byCode(invocation)
+        const deleted = (await invocation.api().call('DELETE', `${CHANNELS}/${String(channel.id)}`)) as Entity
+        emit(invocation.output, deleted, () => `deleted channel ${String(deleted.code)} (${String(deleted.id)})`)
+        return 0
+      },
+    },
+    rotate: {
+      args: ['<code>'],
+      summary: 'a new token_local; the old one stops working at once',
+      async run(invocation) {
+        const channel = await byCode(invocation)
+        const rotated = (await invocation
+          .api()
+          .call('PATCH', `${CHANNELS}/${String(channel.id)}`, { token_local: null })) as Entity
+        emit(invocation.output, rotated, () => `new token_local of ${String(rotated.code)}: ${String(rotated.token_local)}`)
+        return 0
+      },
+    },
+  },
+}
+
 /** `switchboard channels …` */
-export async function channels(args: readonly string[]): Promise<number> {
-  const [sub, ...rest] = args
-  if (sub === undefined) {
-    // No command: the help, as a usage mistake (stderr, exit code 2).
-    process.stderr.write(CHANNELS_HELP)
-    return 2
-  }
-  if (sub === 'help' || sub === '--help' || sub === '-h') {
-    print(CHANNELS_HELP)
-    return 0
-  }
-  if (sub === 'create') return create(rest)
-  if (sub !== 'list' && sub !== 'get' && sub !== 'rotate-token') {
-    throw usageError(`unknown channels command '${sub}'`, 'channels')
-  }
-  const { values, positionals: given } = parseCommand(rest, {}, 'channels')
-  if (values.help) {
-    print(CHANNELS_HELP)
-    return 0
-  }
-  const api = clientOf(values)
-  const json = values.json === true
-  switch (sub) {
-    case 'list': {
-      positionals(given, [], 'channels')
-      const all = await api.list(CHANNELS, { order: 'code' })
-      if (json) printJson(all)
-      else print(table(all))
-      return 0
-    }
-    case 'get': {
-      const [code] = positionals(given, ['<code>'], 'channels') as [string]
-      printJson(await api.byCode(CHANNELS, 'channel', code))
-      return 0
-    }
-    case 'rotate-token': {
-      const [code] = positionals(given, ['<code>'], 'channels') as [string]
-      const channel = await api.byCode(CHANNELS, 'channel', code)
-      const rotated = (await api.call('PATCH', `${CHANNELS}/${String(channel.id)}`, { token_local: null })) as Record<
-        string,
-        unknown
-      >
-      if (json) printJson(rotated)
-      else print(`new token_local of ${code}: ${String(rotated.token_local)}`)
-      return 0
-    }
-  }
+export function channels(args: readonly string[]): Promise<number> {
+  return runGroup(CHANNELS_GROUP, args)
 }
 
-async function create(args: readonly string[]): Promise<number> {
-  const { values, positionals: given } = parseCommand(args, CREATE_OPTIONS, 'channels')
-  if (values.help) {
-    print(CHANNELS_HELP)
-    return 0
-  }
-  const [code] = positionals(given, ['<code>'], 'channels') as [string]
-  const opts: Record<string, unknown> = { issync: values.sync === true }
-  if (values.title !== undefined) opts.title = values.title
-  const body = {
-    code,
-    type: values.type ?? 'public',
-    ...(values.script !== undefined && { recv_svcscriptcode: values.script }),
-    ...(values['ws-script'] !== undefined && { recv_svcscriptcode_ws: values['ws-script'] }),
-    ...(values['send-script'] !== undefined && { send_svcscriptcode: values['send-script'] }),
-    ...(values['remote-url'] !== undefined && { url: values['remote-url'] }),
-    opts,
-  }
-  const created = (await clientOf(values).call('POST', CHANNELS, body)) as Record<string, unknown>
-  if (values.json) printJson(created)
-  else print(`created channel ${code} (${String(created.id)})\ntoken_local: ${String(created.token_local)}`)
-  return 0
-}
-
-/** Channels as an aligned text table. */
-function table(rows: readonly Record<string, unknown>[]): string {
-  if (rows.length === 0) return 'no channels'
-  const columns = ['code', 'type', 'mode', 'webhook script', 'ws script', 'url']
-  const cells = rows.map((row) => {
-    const opts = (row.opts ?? {}) as { issync?: boolean }
-    const dash = (value: unknown) => (typeof value === 'string' && value !== '' ? value : '-')
-    return [
-      String(row.code),
-      String(row.type),
-      opts.issync ? 'sync' : 'async',
-      dash(row.recv_svcscriptcode),
-      dash(row.recv_svcscriptcode_ws),
-      dash(row.url),
-    ]
-  })
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => (row[i] as string).length)))
-  const line = (values: readonly string[]) =>
-    values
-      .map((value, i) => value.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd()
-  return [line(columns), ...cells.map(line)].join('\n')
+function channelTable(rows: readonly Entity[]): string {
+  return table(
+    ['code', 'type', 'mode', 'webhook script', 'ws script', 'url'],
+    rows.map((row) => {
+      const opts = (row.opts ?? {}) as { issync?: boolean }
+      return [
+        String(row.code),
+        String(row.type),
+        opts.issync ? 'sync' : 'async',
+        cell(row.recv_svcscriptcode),
+        cell(row.recv_svcscriptcode_ws),
+        cell(row.url),
+      ]
+    }),
+    'no channels',
+  )
 }

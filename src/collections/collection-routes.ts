@@ -84,7 +84,10 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
   const tags = [def.name]
   const denied = def.master ? [401, 403] : [401, 403, 404]
   const itemPath = `${def.path}/:id`
-  const aNoun = `${/^[aeiouAEIOU]/.test(def.noun) ? 'an' : 'a'} ${def.noun}`
+  const aNoun = `${/^(?:[aeio]|u(?!s)|API)/i.test(def.noun) ? 'an' : 'a'} ${def.noun}`
+  const nouns = `${def.noun.replace(/([^aeiou])y$/, '$1ie')}s`
+  // operationIds from the noun: listIntegrationPoints, getIntegrationPoint, …
+  const name = pascalCase(def.noun)
 
   app.get(
     def.path,
@@ -92,7 +95,8 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
-        summary: `List ${def.noun}s`,
+        operationId: `list${pascalCase(nouns)}`,
+        summary: `List ${nouns}`,
         querystring: listQuerystringOf(def),
         response: {
           200: { ...Type.Array(def.entity), headers: { 'x-total-count': Type.Integer() } },
@@ -115,6 +119,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
+        operationId: `get${name}`,
         summary: `Get one ${def.noun}`,
         params: IdParams,
         querystring: ViewQuerystring,
@@ -148,6 +153,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
+        operationId: `create${name}`,
         summary: `Create ${aNoun}`,
         body: def.createBody,
         response: { 200: { ...created, headers: ETagHeader }, ...errorResponses(400, ...denied, 409, 413) },
@@ -165,6 +171,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
+        operationId: `update${name}`,
         summary: `Change ${aNoun}: objects merge key by key, null resets a field`,
         params: IdParams,
         headers: IfMatchHeaders,
@@ -187,6 +194,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
+        operationId: `delete${name}`,
         summary: `Delete ${aNoun}; answers the deleted entity`,
         params: IdParams,
         headers: IfMatchHeaders,
@@ -213,6 +221,7 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       config,
       schema: {
         tags,
+        operationId: `lookup${name}`,
         summary: `Find ${aNoun} by ${def.keys.join(' or ')} (Era's LOOKUP verb)`,
         body: LookupBody,
         response: {
@@ -227,4 +236,12 @@ export function collectionRoutes(app: FastifyInstance, service: CollectionServic
       return { id, _links: { self: { href: `${def.path}/${id}` } } }
     },
   )
+}
+
+/** `integration point` → `IntegrationPoint`, `API key` → `ApiKey`. */
+function pascalCase(words: string): string {
+  return words
+    .split(/[^A-Za-z0-9]+/)
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1).toLowerCase())
+    .join('')
 }

@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { Timestamp, Uuid } from '../http/shared-schemas.ts'
 
-const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
+export const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
 export type Trigger = (typeof TRIGGERS)[number]
 
-const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
+export const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
 export type ExecutionStatus = (typeof STATUSES)[number]
 
 const LogLine = Type.Object({

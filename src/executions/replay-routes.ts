@@ -35,6 +35,7 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
       config: { access: 'domain' },
       schema: {
         tags: ['executions'],
+        operationId: 'replayExecution',
         summary: 'Run the input of an execution again through the current script; answers the new execution',
         params: IdParams,
         response: { 200: Execution, ...errorResponses(400, 401, 403, 404, 409, 429, 508) },

@@ -4,6 +4,7 @@ import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelEntry } from '../channels/channel-directory.ts'
 import { AppError, invalidField } from '../errors.ts'
 import { bearerToken } from '../http/bearer-token.ts'
+import { openApiRoute } from '../http/openapi.ts'
 import { errorResponses } from '../http/shared-schemas.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
@@ -23,7 +24,14 @@ export interface FileRoutesOptions {
 const FILES = '/files/'
 const tags = ['files']
 const security = [{ channelToken: [] }]
-const Bytes = Type.String({ description: 'the bytes, with the Content-Type given at upload' })
+const Bytes = Type.String({ contentMediaType: 'application/octet-stream' })
+/** A download: the bytes, with the Content-Type the file was uploaded with. */
+const FileBytes = { description: 'the bytes, with the Content-Type given at upload', content: { '*/*': { schema: Bytes } } }
+const PartOfFile = { description: 'the bytes of the Range asked for (Content-Range)', content: { '*/*': { schema: Bytes } } }
+const UploadBody = Type.String({
+  description: "the file's bytes, any Content-Type (kept as the file's type); at most SWITCHBOARD_FILES_MAX_BYTES",
+  contentMediaType: 'application/octet-stream',
+})
 const SecretParams = Type.Object({ secret: Type.String() }, { additionalProperties: false })
 
 /** The URL path after `/files/`, still percent-encoded. */
@@ -87,6 +95,7 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
           schema: {
             tags,
             security,
+            operationId: 'listFiles',
             summary: 'List the files of the domain, by path, optionally those under a prefix',
             querystring: FileListQuery,
             response: {
@@ -105,8 +114,9 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
       schema: {
         tags,
         security,
+        operationId: 'downloadFile',
         summary: 'Download a file (Range, If-None-Match, If-Range supported)',
-        response: { 200: Bytes, 206: Bytes, ...errorResponses(400, 401, 403, 404, 416) },
+        response: { 200: FileBytes, 206: PartOfFile, ...errorResponses(400, 401, 403, 404, 416) },
       },
       handler: async (request, reply) => {
         const path = filePathFromUrl(rawFilePath(request))
@@ -117,9 +127,15 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
     scope.put(
       '/files/*',
       {
+        // The body is streamed to the engine, never parsed: it is described here, not validated.
+        config: {
+          swaggerTransform: ({ schema, url }) =>
+            openApiRoute({ schema: { ...schema, body: UploadBody, consumes: ['application/octet-stream'] }, url }),
+        },
         schema: {
           tags,
           security,
+          operationId: 'uploadFile',
           summary: 'Upload a file (the body, streamed); 201 when it is new, 200 when it replaced one',
           response: { 200: FileEntry, 201: FileEntry, ...errorResponses(400, 401, 403, 413) },
         },
@@ -142,6 +158,7 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
         schema: {
           tags,
           security,
+          operationId: 'deleteFile',
           summary: 'Delete a file; answers what it was',
           response: { 200: FileEntry, ...errorResponses(400, 401, 403, 404) },
         },
@@ -159,9 +176,10 @@ export function fileRoutes(app: FastifyInstance, options: FileRoutesOptions): vo
     schema: {
       tags,
       security: [],
+      operationId: 'downloadTempLink',
       summary: 'Download the file of a temporary link (no auth; the link expires)',
       params: SecretParams,
-      response: { 200: Bytes, 206: Bytes, ...errorResponses(404, 416) },
+      response: { 200: FileBytes, 206: PartOfFile, ...errorResponses(404, 416) },
     },
     handler: async (request, reply) => {
       const { reader, path } = await files.openLink((request.params as { secret: string }).secret)

@@ -18,14 +18,19 @@ function withTimeout(work: Promise<void>, ms: number): Promise<void> {
 
 /** `GET /healthz`: the process answers. `GET /readyz`: and its store and bus answer too. */
 export function healthRoutes(app: FastifyInstance, ready: () => Promise<void>): void {
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Status } } }, async () => ({
-    status: 'ok',
-  }))
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], operationId: 'getLiveness', summary: 'Liveness', response: { 200: Status } } },
+    async () => ({
+      status: 'ok',
+    }),
+  )
   app.get(
     '/readyz',
     {
       schema: {
         tags: ['operations'],
+        operationId: 'getReadiness',
         summary: 'Readiness: store and bus reachable',
         response: { 200: Status, ...errorResponses(503) },
       },

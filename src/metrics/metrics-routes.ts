@@ -21,6 +21,7 @@ export function metricsRoutes(
     {
       schema: {
         tags: ['operations'],
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics (text exposition format); needs the metrics token when one is configured',
         security: [{ metricsToken: [] }],
         response: {

@@ -10,7 +10,7 @@ import { queueContract } from './job-queue.contract.ts'
 
 const ACK_WAIT_MS = 1500
 
-/** Queues on the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it, .ci/run starts it with JetStream), on a stream of their own. */
+/** Queues on the NATS server of SWITCHBOARD_TEST_NATS_URL (bin/test sets it and starts it with JetStream), on a stream of their own. */
 function backing() {
   const prefix = newNatsPrefix()
   const connections: NatsConnection[] = []

@@ -48,6 +48,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
       config: { access: 'domain' },
       schema: {
         tags: ['svcscripts'],
+        operationId: 'runScript',
         summary: 'Run a script once with the given start parameters; the run is recorded as an execution',
         params: IdParams,
         body: RunBody,
@@ -95,6 +96,7 @@ export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor
       config: { access: 'domain' },
       schema: {
         tags: ['svcscripts'],
+        operationId: 'releaseScript',
         summary:
           'End the quarantine of a script (SPEC §13): its version runs in the workers again instead of only in script hosts',
         params: IdParams,

@@ -2,8 +2,8 @@ import { dropSchema, newSchemaName, TEST_DATABASE_URL } from '../../test/support
 import { openPostgresStore } from './postgres-store.ts'
 import { storeContract } from './store.contract.ts'
 
-// Runs against the PostgreSQL server of SWITCHBOARD_TEST_DATABASE_URL (bin/test sets it; .ci/run
-// starts the server), each test in a schema of its own.
+// Runs against the PostgreSQL server of SWITCHBOARD_TEST_DATABASE_URL (bin/test sets it and starts
+// the server), each test in a schema of its own.
 storeContract('postgres', async () => {
   const schema = newSchemaName()
   // A pooled connection that fails under a test fails the run loudly (an uncaught exception).

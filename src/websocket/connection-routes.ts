@@ -27,6 +27,7 @@ export function connectionRoutes(app: FastifyInstance, { census }: { census: Con
       config: { access: 'domain' },
       schema: {
         tags: ['connections'],
+        operationId: 'listConnections',
         summary: 'Live websocket connections of this domain on every node, oldest first',
         querystring: Type.Object({ channel_id: Type.Optional(Uuid) }, { additionalProperties: false }),
         response: { 200: Type.Array(ConnectionView), ...errorResponses(400, 401, 403) },

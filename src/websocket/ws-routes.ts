@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ChannelAccess } from '../channels/channel-access.ts'
 import type { ChannelDirectory, ChannelEntry } from '../channels/channel-directory.ts'
+import { AppError } from '../errors.ts'
 import { bearerToken } from '../http/bearer-token.ts'
 import { sendError } from '../http/error-handler.ts'
 import { sameSecret } from '../ids.ts'
@@ -132,8 +133,19 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
     })
   }
 
+  // A GET without `Upgrade: websocket` passes the same checks, then learns what the endpoint is
+  // (@fastify/websocket alone would answer an empty 404).
+  const plainHttp = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('upgrade', 'websocket')
+    return sendError(
+      new AppError('upgrade_required', 'this is a websocket endpoint: connect with a websocket client (Upgrade: websocket)'),
+      request,
+      reply,
+    )
+  }
+  // Described in OpenAPI by ws-openapi.ts (one upgrade, not a fastify schema).
   for (const url of ['/ws/token/v1', '/ws/token/v1/:token']) {
-    app.get(url, { websocket: true, preValidation: check, schema: { hide: true } }, handler)
+    app.route({ method: 'GET', url, preValidation: check, schema: { hide: true }, handler: plainHttp, wsHandler: handler })
   }
 
   // A rotated token, a deleted channel or an ipmask that no longer allows the sender ends the

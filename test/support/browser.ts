@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { type Browser, chromium, type Page } from 'playwright-core'
 
-/** Debian's Chromium (.ci/run installs it); playwright never downloads a browser here. */
+/** Debian's Chromium (bin/test installs it); playwright never downloads a browser here. */
 const CHROMIUM = process.env.SWITCHBOARD_TEST_CHROMIUM ?? '/usr/bin/chromium'
 
 /** When set, browser tests save a screenshot of each page they visit there (docs/screenshots). */
@@ -11,7 +11,7 @@ const SCREENSHOTS = process.env.SWITCHBOARD_SCREENSHOTS
 
 export async function launchBrowser(t: TestContext): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set SWITCHBOARD_TEST_CHROMIUM`)
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bin/test does) or set SWITCHBOARD_TEST_CHROMIUM`)
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

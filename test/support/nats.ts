@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect } from '@nats-io/transport-node'
 
-/** The NATS server (with JetStream) the tests use; bin/test sets it, .ci/run makes sure it answers. */
+/** The NATS server (with JetStream) the tests use; bin/test sets it and makes sure it answers. */
 export const TEST_NATS_URL = process.env.SWITCHBOARD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 
 /** A subject prefix of its own for one test, so tests sharing the server never hear each other. */

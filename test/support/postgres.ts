@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
-/** The PostgreSQL server the tests use; bin/test sets it, .ci/run makes sure it answers. */
+/** The PostgreSQL server the tests use; bin/test sets it and makes sure it answers. */
 export const TEST_DATABASE_URL = process.env.SWITCHBOARD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** A fresh schema name; `dropSchema` removes it after the test. */

@@ -1,4 +1,4 @@
-import WebSocket from 'ws'
+import WebSocket, { type ClientOptions } from 'ws'
 
 /** A websocket client that collects frames and waits for the ones it asks for. */
 export class TestSocket {
@@ -7,8 +7,9 @@ export class TestSocket {
   readonly #waiters: (() => void)[] = []
   readonly closed: Promise<{ code: number; reason: string }>
 
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.socket = new WebSocket(url, { headers })
+  /** `options`: more of ws's client options (`ca` for a wss:// server with a test certificate). */
+  constructor(url: string, headers: Record<string, string> = {}, options: ClientOptions = {}) {
+    this.socket = new WebSocket(url, { ...options, headers })
     this.socket.on('message', (data) => {
       this.frames.push(JSON.parse(String(data)))
       for (const wake of this.#waiters.splice(0)) wake()
