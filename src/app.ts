@@ -83,6 +83,7 @@ import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import type { Store } from './store/store.ts'
+import { openTracing } from './tracing/tracing.ts'
 import { VERSION } from './version.ts'
 import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
@@ -192,6 +193,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : openSqliteStore(sqliteFile, { onQuery: metrics.store.query })
     opened.push(store)
     const nodeId = newId()
+    // Traces, when an OTLP endpoint is set: this worker exports its own spans (its script hosts
+    // theirs). Closed after every part that makes spans, so their last ones are sent.
+    let traceExportSaid = Number.NEGATIVE_INFINITY
+    const traceExportLogged = failed('trace_export', 'spans could not be exported (said at most once a minute)')
+    const traceExportFailed = (error: unknown) => {
+      if (performance.now() - traceExportSaid < 60_000) return metrics.errors.count('trace_export')
+      traceExportSaid = performance.now()
+      traceExportLogged(error)
+    }
+    const tracing =
+      config.tracing &&
+      (await openTracing(config.tracing, {
+        role: 'worker',
+        instanceId: nodeId,
+        closeWaitMs: 5000,
+        onExportError: traceExportFailed,
+      }))
+    if (tracing) opened.push(tracing)
     const busHandlerFailed = failed('bus_handler', 'bus handler failed')
     const onBusError = (error: unknown, subject: string) => busHandlerFailed(error, { subject })
     // Another version's message (a rolling upgrade): counted, and said once per topic and minute.
@@ -304,6 +323,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxLogLines: MAX_LOG_LINES,
       maxLogChars: MAX_LOG_CHARS,
       wasm: config.scriptWasm,
+      ...(config.tracing && { tracing: config.tracing }),
     }
     const workerModules = [
       wsModule(() => push as WsPush),
@@ -323,7 +343,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       isolatesPerScript: 1,
       maxInFlightPerIsolate: scriptSettings.maxInFlightPerIsolate,
       maxQueuedPerScript: scriptSettings.maxQueuedPerScript,
-      modules: [...localModules(scriptSettings, (call) => logger.debug({ ...call }, 'outbound request')), ...workerModules],
+      modules: [
+        ...localModules(scriptSettings, (call) => logger.debug({ ...call }, 'outbound request'), tracing),
+        ...workerModules,
+      ],
       limits: {
         maxOutputChars: scriptSettings.maxOutputChars,
         maxLogLineChars: scriptSettings.maxLogLineChars,
@@ -354,6 +377,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onError: (error, where) => {
         if (where === undefined) onError(error)
         else if (where.what === 'process') scriptHostFailed(error, { host: where.host, domain_id: where.domainId })
+        else if (where.what === 'trace_export') traceExportFailed(error)
         else isolateHeapFailed(error, { host: where.host, domain_id: where.domainId })
       },
     })
@@ -388,10 +412,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.executions,
       logger,
       relativeUrlsOnly: (channel) => channelTypes.relativeUrlsOnly(channel),
+      tracing,
     })
     push = new WsPush({ bus, registry, channels, scripts: scriptDirectory, executor: () => executor, nodeId, onError })
     opened.push(push)
-    sendDeps = { channels, scripts: scriptDirectory, executor }
+    sendDeps = { channels, scripts: scriptDirectory, executor, tracing }
     changes.onCommitted((notice) => events.modelChanged(notice))
     const licensing = new Licensing(domains, config.license)
 
@@ -526,7 +551,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       webhooks,
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
-      accept: (target, input, requestId) => asyncWebhooks.accept(target, input, requestId),
+      accept: (target, input, requestId, trace) => asyncWebhooks.accept(target, input, requestId, trace),
+      tracing,
     })
     await wsRoutes(http, {
       access,
@@ -540,8 +566,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             executor,
             site: nodeId,
             eventsDropped: (connection) => delivery.dropped(connection),
+            tracing,
           }),
-          ...svcscriptCapability({ scripts: scriptDirectory, executor }),
+          ...svcscriptCapability({ scripts: scriptDirectory, executor, tracing }),
           ...subscrCapability({
             delivery,
             collections: new Set(services.filter((service) => service.def.writable).map((service) => service.def.name)),

@@ -85,6 +85,72 @@ describe('configuration', () => {
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
   })
 
+  it('traces only when an OTLP endpoint is set, and reads the standard OTEL_* variables', () => {
+    assert.equal(loadConfig({}).tracing, undefined)
+    assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing, {
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+      batch: { scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
+    })
+    // The traces endpoint is used as it is, and wins over the base one.
+    const traces = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tempo.example/otlp/v1/traces',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_BSP_EXPORT_TIMEOUT: '5000',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '50',
+    }).tracing
+    assert.deepEqual(traces, {
+      url: 'https://tempo.example/otlp/v1/traces',
+      protocol: 'http/json',
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.25,
+      batch: { scheduledDelayMillis: 200, exportTimeoutMillis: 5000, maxQueueSize: 100, maxExportBatchSize: 50 },
+    })
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/base' }).tracing?.url, 'http://c:4318/base/v1/traces')
+    // Turned off all the same by the standard switches.
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'TRUE' }).tracing, undefined)
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing, undefined)
+    assert.equal(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'otlp' }).tracing?.url,
+      'http://c:4318/v1/traces',
+    )
+    // Without an endpoint the other variables change nothing.
+    assert.equal(loadConfig({ OTEL_TRACES_SAMPLER: 'always_off', OTEL_SERVICE_NAME: 'x' }).tracing, undefined)
+  })
+
+  it('refuses OTEL_* values the SDK would ignore with a warning', () => {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must start with http:\/\/ or https:\/\//],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'nowhere' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a URL/],
+      [
+        { ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+        /OTEL_EXPORTER_OTLP_PROTOCOL must be http\/protobuf or http\/json, got 'grpc' \(gRPC is not supported/,
+      ],
+      [
+        { ...on, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'json' },
+        /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be http\/protobuf or http\/json/,
+      ],
+      [{ ...on, OTEL_TRACES_EXPORTER: 'zipkin' }, /OTEL_TRACES_EXPORTER must be otlp or none/],
+      [{ ...on, OTEL_TRACES_SAMPLER: 'jaeger_remote' }, /OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio/],
+      [
+        { ...on, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' },
+        /OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1/,
+      ],
+      [{ ...on, OTEL_BSP_SCHEDULE_DELAY: 'soon' }, /OTEL_BSP_SCHEDULE_DELAY must be an integer/],
+      [{ ...on, OTEL_BSP_MAX_QUEUE_SIZE: '10', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20' }, /must not exceed OTEL_BSP_MAX_QUEUE_SIZE/],
+    ]
+    for (const [env, message] of cases) assert.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  })
+
   it('gives the command line its server, key and domain: flags first, then the environment', () => {
     assert.deepEqual(loadClientConfig({}, {}), { url: 'http://127.0.0.1:8080', key: undefined, domain: undefined })
     assert.deepEqual(

@@ -97,7 +97,51 @@ export interface Config {
    * back to the queue.
    */
   readonly shutdownTimeoutMs: number
+  /**
+   * OpenTelemetry traces (docs/operations.md#tracing): on when an OTLP endpoint is set
+   * (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); undefined: off, and
+   * nothing of OpenTelemetry is loaded.
+   */
+  readonly tracing: TracingSettings | undefined
 }
+
+/**
+ * How spans are sampled and exported: the standard OTEL_* variables, read here. The OTLP
+ * exporter reads the rest of its own (`OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`, `…_TIMEOUT`,
+ * `…_COMPRESSION`, `…_CERTIFICATE`, `…_CLIENT_KEY`, `…_CLIENT_CERTIFICATE`), and the resource
+ * `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`. Plain data: it travels to script hosts.
+ */
+export interface TracingSettings {
+  /** Where spans are sent: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`. */
+  readonly url: string
+  /** `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`: protobuf (the standard's default) or JSON, over HTTP. */
+  readonly protocol: 'http/protobuf' | 'http/json'
+  /** `OTEL_TRACES_SAMPLER`, default `parentbased_always_on`. */
+  readonly sampler: TraceSampler
+  /** `OTEL_TRACES_SAMPLER_ARG`: the ratio (0–1) of the `traceidratio` samplers; default 1. */
+  readonly samplerRatio: number
+  /** `OTEL_BSP_*`: the batch span processor of each process. */
+  readonly batch: {
+    /** `OTEL_BSP_SCHEDULE_DELAY`: longest wait before ended spans are sent, ms (default 5000). */
+    readonly scheduledDelayMillis: number
+    /** `OTEL_BSP_EXPORT_TIMEOUT`, ms (default 30000). */
+    readonly exportTimeoutMillis: number
+    /** `OTEL_BSP_MAX_QUEUE_SIZE`: spans waiting past this are dropped (default 2048). */
+    readonly maxQueueSize: number
+    /** `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512). */
+    readonly maxExportBatchSize: number
+  }
+}
+
+const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const
+type TraceSampler = (typeof TRACE_SAMPLERS)[number]
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
@@ -180,7 +224,72 @@ export function loadConfig(env: Env = process.env): Config {
     auditKeepDays: integer('SWITCHBOARD_AUDIT_KEEP_DAYS', text('SWITCHBOARD_AUDIT_KEEP_DAYS'), 365, 1, 100_000),
     metricsToken: secret('SWITCHBOARD_METRICS_TOKEN', text('SWITCHBOARD_METRICS_TOKEN')),
     shutdownTimeoutMs: integer('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS', text('SWITCHBOARD_SHUTDOWN_TIMEOUT_MS'), 15_000, 0, 600_000),
+    tracing: tracing(text),
   }
+}
+
+/**
+ * The OTEL_* variables of traces (the OpenTelemetry SDK's environment specification). Off
+ * unless an OTLP endpoint is set; `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn
+ * it off all the same. Values the SDK would ignore with a warning (a malformed URL, an unknown
+ * sampler) stop the start here instead.
+ */
+function tracing(text: (name: string) => string | undefined): TracingSettings | undefined {
+  const tracesEndpoint = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+  const endpoint = text('OTEL_EXPORTER_OTLP_ENDPOINT')
+  if (tracesEndpoint === undefined && endpoint === undefined) return undefined
+  if (text('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined
+  const exporter = text('OTEL_TRACES_EXPORTER')
+  if (exporter === 'none') return undefined
+  if (exporter !== undefined && exporter !== 'otlp') {
+    throw new ConfigError(
+      `OTEL_TRACES_EXPORTER must be otlp or none (Switchboard exports OTLP over HTTP only), got '${exporter}'`,
+    )
+  }
+  const url =
+    tracesEndpoint !== undefined
+      ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesEndpoint)
+      : `${httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', endpoint as string).replace(/\/?$/, '/')}v1/traces`
+  const protocolName =
+    text('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') === undefined
+      ? 'OTEL_EXPORTER_OTLP_PROTOCOL'
+      : 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+  const protocol = text(protocolName) ?? 'http/protobuf'
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new ConfigError(
+      `${protocolName} must be http/protobuf or http/json, got '${protocol}'` +
+        (protocol === 'grpc' ? " (gRPC is not supported: point the endpoint at the collector's OTLP/HTTP port, 4318)" : ''),
+    )
+  }
+  const sampler = oneOf('OTEL_TRACES_SAMPLER', text('OTEL_TRACES_SAMPLER'), TRACE_SAMPLERS, 'parentbased_always_on')
+  const ratioText = text('OTEL_TRACES_SAMPLER_ARG')
+  const samplerRatio = ratioText === undefined || !sampler.endsWith('traceidratio') ? 1 : Number(ratioText)
+  if (!(samplerRatio >= 0 && samplerRatio <= 1)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got '${ratioText}'`)
+  }
+  const maxQueueSize = integer('OTEL_BSP_MAX_QUEUE_SIZE', text('OTEL_BSP_MAX_QUEUE_SIZE'), 2048, 1, 1_000_000)
+  const maxExportBatchSize = integer('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', text('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'), 512, 1, 1_000_000)
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new ConfigError(
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${maxExportBatchSize}) must not exceed OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`,
+    )
+  }
+  return {
+    url,
+    protocol,
+    sampler,
+    samplerRatio,
+    batch: {
+      scheduledDelayMillis: integer('OTEL_BSP_SCHEDULE_DELAY', text('OTEL_BSP_SCHEDULE_DELAY'), 5000, 1, 3_600_000),
+      exportTimeoutMillis: integer('OTEL_BSP_EXPORT_TIMEOUT', text('OTEL_BSP_EXPORT_TIMEOUT'), 30_000, 1, 3_600_000),
+      maxQueueSize,
+      maxExportBatchSize,
+    },
+  }
+}
+
+function httpUrl(name: string, value: string): string {
+  return url(name, value, ['http:', 'https:']) as string
 }
 
 /** How the command line reaches a running server (`switchboard channels …`, `scripts …`, `exec`, `executions tail`). */

@@ -49,7 +49,15 @@ async function channel(root: Client, body: Record<string, unknown>): Promise<Rec
 describe('errors no caller sees are logged and counted (issue 15, item 12)', () => {
   it('counts every source from zero', async (t) => {
     const { url } = await loggedServer(t)
-    for (const source of ['background', 'bus_handler', 'ws_handler', 'store_pool', 'script_host', 'isolate_heap']) {
+    for (const source of [
+      'background',
+      'bus_handler',
+      'ws_handler',
+      'store_pool',
+      'script_host',
+      'isolate_heap',
+      'trace_export',
+    ]) {
       assert.equal(await errorsCounted(url, source), 0, source)
     }
   })

@@ -22,8 +22,11 @@ const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
 const run = randomBytes(6).toString('hex')
 const schema = `bench_${run}`
 const prefix = `bench${run}`
+// OTEL_* pass through: `OTEL_EXPORTER_OTLP_ENDPOINT=… bin/bench revisions` measures tracing on.
+const otel = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')))
 const config = {
   ...loadConfig({
+    ...otel,
     SWITCHBOARD_LOG_LEVEL: 'warn',
     ...(cluster && { SWITCHBOARD_DATABASE_URL: databaseUrl, SWITCHBOARD_NATS_URL: natsUrl, SWITCHBOARD_NATS_PREFIX: prefix }),
   }),

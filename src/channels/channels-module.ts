@@ -3,6 +3,7 @@ import { MAX_CHAIN_DEPTH } from '../scripts/run-limits.ts'
 import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import type { TraceSpan, Tracing } from '../tracing/tracing.ts'
 import type { ChannelDirectory } from './channel-directory.ts'
 import { channelForScripts, recvTimeoutMs } from './channel-runtime.ts'
 
@@ -10,6 +11,8 @@ export interface ChannelsModuleDeps {
   readonly channels: ChannelDirectory
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
+  /** A span per send (`channels.send <code>`), the parent of the send script's run. Default: off. */
+  readonly tracing?: Tracing | undefined
 }
 
 /**
@@ -28,7 +31,7 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
       send: {
         run: async (scope, [code, message]) => {
           if (typeof code !== 'string' || code === '') throw new ScriptApiError('channels.send: code must be a channel code')
-          const { channels, scripts, executor } = deps()
+          const { channels, scripts, executor, tracing } = deps()
           const entry = channels.byCode(scope.domainId, code)
           if (!entry) throw new ScriptApiError(`channels.send: no channel '${code}' in this domain`)
           const { channel } = entry
@@ -43,6 +46,11 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
               `channels.send: more than ${MAX_CHAIN_DEPTH} sends in one chain (do send scripts call each other?)`,
             )
           }
+          const span = tracing?.start(`channels.send ${code}`, {
+            kind: 'internal',
+            parent: scope.trace,
+            attributes: { 'switchboard.channel.id': channel.id, 'switchboard.channel.code': code },
+          })
           let result: ExecutionResult
           try {
             result = await executor.execute({
@@ -54,16 +62,19 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
               timeoutMs: recvTimeoutMs(channel),
               abort: scope.signal,
               depth: scope.depth + 1,
+              trace: span,
             })
           } catch (error) {
+            ended(span, error instanceof Error ? error.message : String(error))
             throw error instanceof AppError ? new ScriptApiError(`channels.send: ${error.message}`) : error
           }
           scope.log(
             result.status === 'ok' ? 'info' : 'warn',
             `channels.send ${code} → ${result.status} (execution ${result.id}, ${Math.round(result.durationMs)} ms)`,
           )
-          if (result.status === 'ok') return result.output
           const why = result.error?.message ?? result.status
+          ended(span, result.status === 'ok' ? undefined : `the send script ended with ${result.status}: ${why}`, result.status)
+          if (result.status === 'ok') return result.output
           throw new ScriptApiError(
             `channels.send: the send script of '${code}' ended with ${result.status}: ${why} (execution ${result.id})`,
           )
@@ -71,4 +82,11 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
       },
     },
   }
+}
+
+/** Ends a send's span: failed with `failure` (the send script's status, or `error` when it did not run). */
+function ended(span: TraceSpan | undefined, failure: string | undefined, status = 'error'): void {
+  if (!span) return
+  if (failure !== undefined) span.fail(failure, status)
+  span.end()
 }

@@ -52,6 +52,13 @@ export const Execution = Type.Object(
         description: 'the id of the request that caused the run (its X-Request-Id; the log lines carry it as reqId)',
       }),
     ),
+    trace_id: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-f]{32}$',
+        description:
+          "the run's trace (OpenTelemetry, 32 hex digits; the caller's own when its request sent a traceparent); absent when tracing was off",
+      }),
+    ),
     attempts: Type.Optional(Type.Array(Attempt, { description: 'async webhooks: every run of the job, the last one included' })),
   },
   { additionalProperties: false, title: 'Execution' },

@@ -12,9 +12,18 @@ import { counter, type Series } from './metric-families.ts'
  * - `ws_handler`: a websocket frame's handler failed with a server error (a bug: the client got 1500);
  * - `store_pool`: an idle PostgreSQL connection of the pool failed;
  * - `script_host`: a script host process could not be started, signalled or written to;
- * - `isolate_heap`: measuring an isolate's heap failed while the isolate was alive.
+ * - `isolate_heap`: measuring an isolate's heap failed while the isolate was alive;
+ * - `trace_export`: spans could not be sent to the OTLP endpoint (a worker's or a script host's).
  */
-const ERROR_SOURCES = ['background', 'bus_handler', 'ws_handler', 'store_pool', 'script_host', 'isolate_heap'] as const
+const ERROR_SOURCES = [
+  'background',
+  'bus_handler',
+  'ws_handler',
+  'store_pool',
+  'script_host',
+  'isolate_heap',
+  'trace_export',
+] as const
 export type ErrorSource = (typeof ERROR_SOURCES)[number]
 
 /** `switchboard_errors_total{source}`: every series exists from the start, so a rate is defined before the first error. */

@@ -8,6 +8,7 @@ import { bounded, JsonText, NULL_JSON } from '../executions/record-bounds.ts'
 import { newTimeOrderedId } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import type { ExecutionMetrics } from '../metrics/metrics.ts'
+import type { TraceCarrier, TraceSpan, Tracing } from '../tracing/tracing.ts'
 import { MAX_CHAIN_DEPTH } from './run-limits.ts'
 import { ExecutionEnd, type ExecutionScope, type ScriptLogLevel } from './runtime/host-api.ts'
 import { type RunInput, runInput } from './runtime/script-runtime.ts'
@@ -55,6 +56,12 @@ export interface ExecuteRequest {
   readonly depth?: number
   /** The id of the request that caused the run (its log lines, the record, outbound calls); default none. */
   readonly requestId?: string | null
+  /**
+   * With tracing on, the run's span is a child of this one: the webhook's or the websocket
+   * frame's span, `channels.send`'s, or the trace context an async job kept. Default: the run
+   * starts a trace.
+   */
+  readonly trace?: TraceCarrier | undefined
 }
 
 export interface ExecutionResult {
@@ -83,6 +90,8 @@ export interface ScriptExecutorOptions {
   readonly logger: Logger
   /** Whether a channel's type allows only relative `http.request` URLs (ExecutionScope.relativeUrlsOnly). Default: never. */
   readonly relativeUrlsOnly?: (channel: Channel) => boolean
+  /** Each run gets a span (`script <code>`), and its record the trace id. Default: off. */
+  readonly tracing?: Tracing | undefined
 }
 
 /**
@@ -96,8 +105,10 @@ export class ScriptExecutor {
   readonly #metrics: ExecutionMetrics
   readonly #logger: Logger
   readonly #relativeUrlsOnly: (channel: Channel) => boolean
+  readonly #tracing: Tracing | undefined
 
   constructor(options: ScriptExecutorOptions) {
+    this.#tracing = options.tracing
     this.#runner = options.runner
     this.#recorder = options.recorder
     this.#maxLogLines = options.maxLogLines
@@ -121,6 +132,7 @@ export class ScriptExecutor {
     const ended = new ExecutionEnd()
     const channel = request.channel && (channelForScripts(request.channel) as Channel)
     const requestId = request.requestId ?? null
+    const span = this.#tracing && runSpan(this.#tracing, id, request)
     const scope: ExecutionScope = {
       executionId: id,
       domainId: request.domainId,
@@ -131,6 +143,7 @@ export class ScriptExecutor {
       depth: request.depth ?? 0,
       requestId,
       ...(request.rawBody !== undefined && { rawBody: request.rawBody }),
+      ...(span && { trace: span }),
       logLevel: request.script.opts.loglevel as ScriptLogLevel,
       get signal() {
         return ended.signal
@@ -142,9 +155,17 @@ export class ScriptExecutor {
     this.#metrics.inFlight.value++
     try {
       result = await this.#runner.run(request.script, scope, input, request.timeoutMs, request.abort)
+    } catch (error) {
+      span?.fail(error instanceof Error ? error.message : String(error), 'internal')
+      span?.end()
+      throw error
     } finally {
       this.#metrics.inFlight.value--
       ended.end()
+    }
+    if (span && (result.kind === 'busy' || result.kind === 'bad_input')) {
+      span.fail(result.kind === 'busy' ? 'too many runs of the script are waiting' : 'the body is not valid JSON', result.kind)
+      span.end()
     }
     if (result.kind === 'busy') {
       throw new AppError('rate_limited', `too many runs of script '${request.script.code}' are waiting; try again shortly`)
@@ -181,6 +202,11 @@ export class ScriptExecutor {
         error = { message: result.reason }
         break
     }
+    if (span) {
+      span.set({ 'switchboard.execution.status': status })
+      if (error) span.fail(error.message, status === 'error' ? 'script_error' : status)
+      span.end()
+    }
     const lines = logs.lines()
     const recorded = this.#recorder.record(
       request.domainId,
@@ -198,6 +224,7 @@ export class ScriptExecutor {
         error,
         replay_of: request.replayOf ?? null,
         request_id: requestId,
+        ...(span && { trace_id: span.traceId }),
         ...(request.earlierAttempts && {
           attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
         }),
@@ -217,6 +244,7 @@ export class ScriptExecutor {
           trigger: request.trigger,
           status,
           ms: durationMs,
+          trace_id: span?.traceId,
         },
         level === 'info' ? 'execution failed' : 'execution finished',
       )
@@ -251,10 +279,32 @@ export class ScriptExecutor {
         error: outcome.status === 'error' ? { message: outcome.message } : null,
         replay_of: null,
         request_id: request.requestId,
+        ...(request.traceId !== undefined && { trace_id: request.traceId }),
       },
       { ifAbsent: outcome.status === 'queued' && outcome.accepted },
     )
   }
+}
+
+/**
+ * The span of one run: a child of the trigger's (ExecuteRequest.trace). Its name is the script's
+ * code (`script orders-in`), like a function's name: few per domain.
+ */
+function runSpan(tracing: Tracing, executionId: string, request: ExecuteRequest): TraceSpan {
+  return tracing.start(`script ${request.script.code}`, {
+    kind: 'internal',
+    parent: request.trace,
+    attributes: {
+      'switchboard.execution.id': executionId,
+      'switchboard.trigger': request.trigger,
+      'switchboard.domain.id': request.domainId,
+      'switchboard.channel.id': request.channel?.id,
+      'switchboard.channel.code': request.channel?.code,
+      'switchboard.script.code': request.script.code,
+      ...(request.replayOf && { 'switchboard.replay_of': request.replayOf }),
+      ...(request.earlierAttempts && { 'switchboard.attempt': request.earlierAttempts.length + 1 }),
+    },
+  })
 }
 
 /** An execution recorded without a run. */
@@ -266,6 +316,8 @@ export interface NotRun {
   readonly trigger: Trigger
   readonly recordInput: unknown
   readonly requestId: string | null
+  /** The trace of the request that caused it, when tracing was on. */
+  readonly traceId?: string | undefined
 }
 
 /** What the record keeps as the input of a run (ExecuteRequest.recordInput). */

@@ -4,6 +4,7 @@ import { bounded } from '../executions/record-bounds.ts'
 import { newTimeOrderedId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
+import { carried, type TraceCarrier, traceIdOf } from '../tracing/tracing.ts'
 import { malformedJson, restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
@@ -19,6 +20,11 @@ export interface WebhookJob {
   readonly requestId?: string
   /** When it was accepted (absent in jobs stored before 0.2). */
   readonly acceptedAt?: string
+  /**
+   * With tracing on, the accepted request's span (its W3C trace context): every run of the job
+   * is a child of it, in the same trace, however much later it runs. Absent: tracing was off.
+   */
+  readonly trace?: TraceCarrier
 }
 
 export interface AsyncWebhooksOptions {
@@ -53,8 +59,8 @@ export class AsyncWebhooks {
     return this.#options.queue.start((job, stop) => this.#run(job, stop))
   }
 
-  /** Stores the webhook durably and answers its execution id. */
-  async accept(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<string> {
+  /** Stores the webhook durably and answers its execution id. `trace`: the request's span. */
+  async accept(target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier): Promise<string> {
     const id = newTimeOrderedId()
     // No script runs now: a malformed JSON body is refused here, before it is accepted.
     let parsed: unknown
@@ -72,6 +78,7 @@ export class AsyncWebhooks {
       attempts: [],
       requestId,
       acceptedAt: new Date().toISOString(),
+      ...(trace && { trace: carried(trace) }),
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
     // A queue that can look its jobs up shows a waiting one as its queued execution (queued()):
@@ -86,7 +93,8 @@ export class AsyncWebhooks {
   async queued(scope: string, id: string): Promise<Execution | undefined> {
     const job = await this.#options.queue.find?.(scope, id)
     if (!job) return undefined
-    const { channelId, scriptCode, input, attempts, requestId = null, acceptedAt } = job.payload
+    const { channelId, scriptCode, input, attempts, requestId = null, acceptedAt, trace } = job.payload
+    const traceId = traceIdOf(trace)
     return {
       id,
       channel_id: channelId,
@@ -101,12 +109,13 @@ export class AsyncWebhooks {
       error: null,
       replay_of: null,
       request_id: requestId,
+      ...(traceId !== undefined && { trace_id: traceId }),
       ...(attempts.length > 0 && { attempts: [...attempts] }),
     }
   }
 
   async #run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
-    const { channelId, input, attempts, requestId = null } = job.payload
+    const { channelId, input, attempts, requestId = null, trace } = job.payload
     let target: WebhookTarget
     try {
       target = this.#options.webhooks.targetById(channelId)
@@ -124,6 +133,7 @@ export class AsyncWebhooks {
         earlierAttempts: attempts,
         requestId,
         abort: stop,
+        trace,
       })
     } catch (error) {
       // Too many runs of the script waiting (1429): try again shortly, without counting it.
@@ -162,6 +172,7 @@ export class AsyncWebhooks {
       trigger: 'http',
       recordInput: { webhook: job.input },
       requestId: job.requestId ?? null,
+      traceId: traceIdOf(job.trace),
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
+import { carrierOfHeaders, type TraceCarrier, type TraceSpan, type Tracing } from '../tracing/tracing.ts'
 import { senderIp } from './sender-ip.ts'
 import { headerObject, placeToken, queryObject, readBody, type WebhookInput } from './webhook-input.ts'
 import { REPLY_SECURITY_HEADERS, type WebhookReply } from './webhook-reply.ts'
@@ -11,8 +12,13 @@ export interface WebhookRoutesOptions {
   readonly trustProxy: IpRanges
   /** Largest webhook body, bytes (larger: 1413). */
   readonly bodyLimit: number
-  /** Accepts an async webhook durably; resolves with its execution id. */
-  readonly accept: (target: WebhookTarget, input: WebhookInput, requestId: string) => Promise<string>
+  /** Accepts an async webhook durably; resolves with its execution id. `trace`: the request's span. */
+  readonly accept: (target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier) => Promise<string>
+  /**
+   * A server span per request (`POST /exec`), a child of the caller's `traceparent`, and the
+   * parent of its run's (at once, or later from the queue). Default: off, no hook is added.
+   */
+  readonly tracing?: Tracing | undefined
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -27,14 +33,60 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOption
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
       done(null, body)
     })
-    const handler = (request: FastifyRequest, reply: FastifyReply) => handle(request, reply, options)
+    const spans = options.tracing && traceRequests(scope, options.tracing)
+    const handler = (request: FastifyRequest, reply: FastifyReply) => handle(request, reply, options, spans?.get(request))
     for (const url of ['/exec', '/exec/*']) {
       scope.route({ method: [...METHODS], url, bodyLimit: options.bodyLimit, schema: { hide: true }, handler })
     }
   })
 }
 
-async function handle(request: FastifyRequest, reply: FastifyReply, options: WebhookRoutesOptions): Promise<FastifyReply> {
+/**
+ * Server spans of the scope's requests, from `onRequest` (before the body is read) to the answer
+ * (`onResponse`) or the client's leaving (`onRequestAbort`); the handler adds what it learns.
+ */
+function traceRequests(scope: FastifyInstance, tracing: Tracing): WeakMap<FastifyRequest, TraceSpan> {
+  const spans = new WeakMap<FastifyRequest, TraceSpan>()
+  scope.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url ?? '/exec'
+    spans.set(
+      request,
+      tracing.start(`${request.method} ${route}`, {
+        kind: 'server',
+        parent: carrierOfHeaders(request.headers),
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': route,
+          'url.scheme': request.protocol,
+          'network.protocol.version': request.raw.httpVersion,
+          'switchboard.request_id': request.id,
+        },
+      }),
+    )
+  })
+  const end = (request: FastifyRequest, status: number | undefined) => {
+    const span = spans.get(request)
+    if (!span) return
+    spans.delete(request)
+    if (status === undefined) span.fail('the client left before the answer', 'aborted')
+    else {
+      span.set({ 'http.response.status_code': status })
+      // Server spans: only 5xx are the server's errors (semantic conventions).
+      if (status >= 500) span.fail(`HTTP ${status}`, String(status))
+    }
+    span.end()
+  }
+  scope.addHook('onResponse', async (request, reply) => end(request, reply.statusCode))
+  scope.addHook('onRequestAbort', async (request) => end(request, undefined))
+  return spans
+}
+
+async function handle(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: WebhookRoutesOptions,
+  span: TraceSpan | undefined,
+): Promise<FastifyReply> {
   reply.headers(REPLY_SECURITY_HEADERS)
   const raw = request.url
   const question = raw.indexOf('?')
@@ -43,7 +95,10 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Web
   const authorization = request.headers.authorization
   const place = placeToken(rawPath, authorization)
   const ip = senderIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], options.trustProxy)
+  // The path as logs show it: the token replaced by ~.
+  span?.set({ 'url.path': place.shownPath, 'client.address': ip })
   const target = options.webhooks.target(place.token, ip)
+  span?.set({ 'switchboard.channel.id': target.channel.id, 'switchboard.channel.code': target.channel.code })
   const body = request.body as Buffer | undefined
   const input: WebhookInput = {
     method: request.method,
@@ -56,10 +111,10 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Web
     protocol: `HTTP/${request.raw.httpVersion}`,
   }
   if (!target.channel.opts.issync) {
-    return reply.code(200).send({ execution_id: await options.accept(target, input, request.id) })
+    return reply.code(200).send({ execution_id: await options.accept(target, input, request.id, span) })
   }
   try {
-    return send(reply, await options.webhooks.runSync(target, input, request.id))
+    return send(reply, await options.webhooks.runSync(target, input, request.id, span))
   } catch (error) {
     if (error instanceof AppError && error.status === 429) reply.header('retry-after', '1')
     throw error

@@ -8,6 +8,7 @@ import { bounded, JsonText } from '../executions/record-bounds.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
 import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
+import type { TraceCarrier } from '../tracing/tracing.ts'
 import { ChannelGate } from './channel-gate.ts'
 import { scriptBodyJson, type WebhookBody, type WebhookInput } from './webhook-input.ts'
 import { replyFrom, type WebhookReply } from './webhook-reply.ts'
@@ -58,14 +59,14 @@ export class Webhooks {
     return { ...entry, script: this.#script(entry), timeoutMs: recvTimeoutMs(entry.channel) }
   }
 
-  /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. */
-  async runSync(target: WebhookTarget, input: WebhookInput, requestId: string): Promise<WebhookReply> {
+  /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. `trace`: the request's span. */
+  async runSync(target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier): Promise<WebhookReply> {
     if (!this.#gate.enter(target.channel.id)) {
       throw new AppError('rate_limited', `channel '${target.channel.code}' has too many webhooks in flight; retry shortly`)
     }
     let result: ExecutionResult
     try {
-      result = await this.run(target, input, 'http', { requestId })
+      result = await this.run(target, input, 'http', { requestId, trace })
     } finally {
       this.#gate.leave(target.channel.id)
     }
@@ -87,6 +88,8 @@ export class Webhooks {
       abort?: AbortSignal
       /** Executions that led to this one (a replay through api.request); default 0. */
       depth?: number
+      /** The parent of the run's span (the request's, or the one a queued job kept); default none. */
+      trace?: TraceCarrier | undefined
     } = {},
   ): Promise<ExecutionResult> {
     const { channel } = target
@@ -108,6 +111,7 @@ export class Webhooks {
       ...(options.requestId !== undefined && { requestId: options.requestId }),
       ...(options.abort !== undefined && { abort: options.abort }),
       ...(options.depth !== undefined && { depth: options.depth }),
+      trace: options.trace,
     })
   }
 

@@ -2,7 +2,9 @@ import { channelForScripts, recvTimeoutMs } from '../channels/channel-runtime.ts
 import type { DomainDirectory } from '../domains/domain-directory.ts'
 import { errorBody } from '../errors.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import type { ScriptExecutor } from '../scripts/script-executor.ts'
+import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import type { Tracing } from '../tracing/tracing.ts'
+import { endFrameSpan, startFrameSpan } from './frame-span.ts'
 import type { FrameHandler, WsConnection } from './ws-connection.ts'
 
 export interface BaseProtocolDeps {
@@ -13,6 +15,8 @@ export interface BaseProtocolDeps {
   readonly site: string
   /** Events the connection lost because it did not read them fast enough. */
   readonly eventsDropped: (connection: WsConnection) => number
+  /** A span per `message` frame, the parent of its run's. Default: off. */
+  readonly tracing?: Tracing | undefined
 }
 
 /** The frames every connection has (SPEC §6.3): `connection_info` and `message`. */
@@ -51,15 +55,24 @@ export function baseProtocol(deps: BaseProtocolDeps): Record<string, FrameHandle
           if (qid !== undefined) connection.send('message_result', { qid, success: false, ...errorBody(404, why) })
           return
         }
-        const result = await deps.executor.execute({
-          domainId: connection.domainId,
-          script,
-          trigger: 'ws',
-          channel,
-          startparams: [channelForScripts(channel), payload.data ?? null, connection.id, qid ?? null],
-          timeoutMs: recvTimeoutMs(channel),
-          requestId: connection.requestId,
-        })
+        const span = deps.tracing && startFrameSpan(deps.tracing, connection, 'message')
+        let result: ExecutionResult
+        try {
+          result = await deps.executor.execute({
+            domainId: connection.domainId,
+            script,
+            trigger: 'ws',
+            channel,
+            startparams: [channelForScripts(channel), payload.data ?? null, connection.id, qid ?? null],
+            timeoutMs: recvTimeoutMs(channel),
+            requestId: connection.requestId,
+            trace: span,
+          })
+        } catch (error) {
+          if (span) endFrameSpan(span, { error })
+          throw error
+        }
+        if (span) endFrameSpan(span, result)
         if (qid === undefined) return
         if (result.status === 'ok') {
           connection.send('message_result', { qid, success: true, data: result.output.result ?? null })

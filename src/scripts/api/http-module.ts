@@ -1,6 +1,8 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { EgressGuard } from '../../net/egress.ts'
+import { startHttpClientSpan } from '../../tracing/http-client-span.ts'
+import type { Tracing } from '../../tracing/tracing.ts'
 import { MAX_TIMEOUT_MS } from '../run-limits.ts'
 import { type ExecutionScope, type HostModule, ScriptApiError } from '../runtime/host-api.ts'
 
@@ -14,6 +16,12 @@ export interface HttpModuleOptions {
   readonly maxRequestBytes: number
   /** Told about each call once it ended, for the server's log. Default: none. */
   readonly onCall?: (note: HttpCallNote) => void
+  /**
+   * Each call gets a client span (a child of the run's) and carries it to the server called as
+   * `traceparent`/`tracestate`, unless the script set those headers itself. Default: off, and
+   * no trace header is added.
+   */
+  readonly tracing?: Tracing | undefined
 }
 
 /** One outbound call, as the server's log shows it (the URL without its query string). */
@@ -25,6 +33,8 @@ export interface HttpCallNote {
   readonly status: number | undefined
   readonly error: string | undefined
   readonly ms: number
+  /** With tracing on: the trace of the call's span. */
+  readonly trace_id?: string
 }
 
 /** Outbound calls carry the id of the request that caused them, unless the script sets its own. */
@@ -83,6 +93,8 @@ async function send(scope: ExecutionScope, input: unknown, options: HttpModuleOp
   const refused = options.egress.literalRefusal(url.hostname)
   if (refused) throw new ScriptApiError(`http.request refused: ${refused}`)
 
+  const span = options.tracing && startHttpClientSpan(options.tracing, scope.trace, method, url)
+  span?.inject(headers)
   const started = performance.now()
   const shown = `${url.origin}${url.pathname}${url.search === '' ? '' : '?…'}`
   const noted = (status: number | undefined, error: string | undefined, ms: number) =>
@@ -94,20 +106,31 @@ async function send(scope: ExecutionScope, input: unknown, options: HttpModuleOp
       status,
       error,
       ms,
+      ...(span && { trace_id: span.span.traceId }),
     })
   try {
     const answer = await exchange(url, method, headers, body, Math.min(timeout, MAX_TIMEOUT_MS), scope.signal, options)
     const ms = Math.round(performance.now() - started)
     scope.log('info', `http ${method} ${shown} → ${answer.status} (${ms} ms)`)
     noted(answer.status, undefined, ms)
+    span?.answered(answer.status)
     return answer
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     const ms = Math.round(performance.now() - started)
     scope.log('warn', `http ${method} ${shown} failed: ${reason} (${ms} ms)`)
     noted(undefined, reason, ms)
+    span?.failed(reason, failureType(error, scope.signal))
     throw new ScriptApiError(`http.request ${method} ${shown} failed: ${reason}`)
   }
+}
+
+/** `error.type` of a call without an answer: the semantic conventions' low-cardinality reason. */
+function failureType(error: unknown, ended: AbortSignal): string {
+  if (ended.aborted) return 'aborted'
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  return error instanceof Error && error.message.startsWith('no answer within') ? 'timeout' : '_OTHER'
 }
 
 function resolveUrl(raw: string, scope: ExecutionScope): URL {

@@ -1,5 +1,6 @@
 import type { Channel } from '../../channels/channel-schemas.ts'
-import type { LogLevel } from '../../config.ts'
+import type { LogLevel, TracingSettings } from '../../config.ts'
+import type { TraceCarrier } from '../../tracing/tracing.ts'
 import type { ScriptLogLevel } from '../runtime/host-api.ts'
 import type { SandboxResult } from '../runtime/sandbox.ts'
 import type { IsolateStats, RunInput } from '../runtime/script-runtime.ts'
@@ -25,6 +26,8 @@ export interface HostSettings {
   readonly remoteModules: readonly RemoteModuleManifest[]
   /** The server's log level: the host sends `note`s at this level or above only. */
   readonly logLevel: LogLevel
+  /** Tracing on: the host exports the spans of its host functions (`http.request`) itself. Absent: off. */
+  readonly tracing?: TracingSettings
 }
 
 export interface RemoteModuleManifest {
@@ -47,6 +50,8 @@ interface RunScope {
   readonly logLevel: ScriptLogLevel
   /** ExecutionScope.relativeUrlsOnly (absent: false). */
   readonly relativeUrlsOnly?: boolean
+  /** ExecutionScope.trace: the run's span in the worker, as W3C trace context (absent: tracing is off). */
+  readonly trace?: TraceCarrier
 }
 
 /** Main process → script host. */
@@ -83,8 +88,11 @@ export type FromHost =
     }
   /** Every second (the heartbeat), and when asked. */
   | { readonly t: 'stats'; readonly stats: IsolateStats }
-  /** A failure of the host's own work (an isolate's heap could not be measured): logged and counted, at any log level. */
-  | { readonly t: 'error'; readonly what: 'isolate_heap'; readonly message: string }
+  /**
+   * A failure of the host's own work — an isolate's heap could not be measured, spans could not
+   * be exported —: logged and counted, at any log level.
+   */
+  | { readonly t: 'error'; readonly what: 'isolate_heap' | 'trace_export'; readonly message: string }
   /** A line for the server's log (the main process writes it, with the host's index). */
   | {
       readonly t: 'note'

@@ -1,5 +1,6 @@
 import { cpuUsage } from 'node:process'
 import type { LogLevel } from '../../config.ts'
+import { openTracing, type Tracing } from '../../tracing/tracing.ts'
 import { localModules } from '../api/local-modules.ts'
 import { LOG_LEVELS } from '../runtime/guest-prelude.ts'
 import { ExecutionEnd, type ExecutionScope, type HostModule } from '../runtime/host-api.ts'
@@ -19,6 +20,8 @@ const IDLE_BURN_RATIO = 0.5
 const IDLE_BURN_SECONDS = 3
 /** Server log levels, least severe first (pino's order). */
 const SERVER_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+/** The main process kills a closing host after 2 s: the last spans get half of it. */
+const TRACE_CLOSE_WAIT_MS = 1000
 const NO_STATS = {
   isolates: 0,
   heapBytes: 0,
@@ -63,6 +66,9 @@ export function runScriptHost(): void {
   const send = (message: FromHost) => outbox.push(message)
   let runtime: ScriptRuntime | undefined
   let settings: HostSettings
+  let tracing: Tracing | undefined
+  /** Messages that came while `init` loaded the tracing SDK: handled, in order, once it is ready. */
+  let held: ToHost[] | undefined
   const scripts = new Map<string, RunnableScript>()
   const aborts = new Map<number, AbortController>()
   const runOf = new WeakMap<ExecutionScope, number>()
@@ -95,6 +101,29 @@ export function runScriptHost(): void {
   }
 
   function init(given: HostSettings): void {
+    if (given.tracing === undefined) {
+      start(given)
+      return
+    }
+    held = []
+    const exportFailed = (error: unknown) =>
+      send({ t: 'error', what: 'trace_export', message: error instanceof Error ? error.message : String(error) })
+    openTracing(given.tracing, { role: 'script-host', closeWaitMs: TRACE_CLOSE_WAIT_MS, onExportError: exportFailed })
+      .then(
+        (opened) => {
+          tracing = opened
+        },
+        (error: unknown) => exportFailed(new Error(`tracing could not start: ${error instanceof Error ? error.message : error}`)),
+      )
+      .finally(() => {
+        start(given)
+        const waiting = held ?? []
+        held = undefined
+        for (const message of waiting) receive(message)
+      })
+  }
+
+  function start(given: HostSettings): void {
     settings = given
     noteRank = SERVER_LEVELS.indexOf(settings.logLevel)
     runtime = new ScriptRuntime({
@@ -107,7 +136,7 @@ export function runScriptHost(): void {
       maxInFlightPerIsolate: settings.maxInFlightPerIsolate,
       maxQueuedPerScript: settings.maxQueuedPerScript,
       modules: [
-        ...localModules(settings, (call) => note('debug', 'outbound request', { ...call })),
+        ...localModules(settings, (call) => note('debug', 'outbound request', { ...call }), tracing),
         ...settings.remoteModules.map(remoteModule),
       ],
       limits: {
@@ -172,6 +201,10 @@ export function runScriptHost(): void {
   })
 
   function receive(message: ToHost): void {
+    if (held) {
+      held.push(message)
+      return
+    }
     if (message.t === 'init') {
       init(message.settings)
     } else if (message.t === 'run') {
@@ -194,7 +227,7 @@ export function runScriptHost(): void {
 
   /** Shutdown: every isolate disposed (runs in them end as stopped), the answers sent, then gone. */
   function close(): void {
-    const closing = runtime?.close() ?? Promise.resolve()
+    const closing = (runtime?.close() ?? Promise.resolve()).then(() => tracing?.close())
     closing.finally(() => {
       outbox.flush()
       // The disconnect (below) ends the process once the IPC channel has written what it holds.

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { setPriority } from 'node:os'
 import type { LogLevel } from '../../config.ts'
 import type { HostStopCause, ScriptHostsStats } from '../../metrics/script-metrics.ts'
+import { carried } from '../../tracing/tracing.ts'
 import { residentMb } from '../../workers/resident-memory.ts'
 import { LOCAL_MODULE_NAMES } from '../api/local-modules.ts'
 import { scriptParameters } from '../runtime/guest-prelude.ts'
@@ -38,7 +39,8 @@ export interface ScriptHostsOptions {
   /**
    * Told of a failure that no run sees, for the log and the metrics: a host process that could
    * not be started, signalled or written to (`process`; its exit, if it comes, is a HostEvent),
-   * or an isolate's heap that could not be measured (`isolate_heap`).
+   * an isolate's heap that could not be measured (`isolate_heap`), or spans the host could not
+   * export (`trace_export`).
    */
   readonly onError: (error: unknown, where: HostErrorSource) => void
   /** Lines the hosts send for the server's log (outbound calls at debug), at `logLevel` or above. Default: none. */
@@ -49,7 +51,7 @@ export interface ScriptHostsOptions {
 /** Where a script host's failure happened: its process, or an isolate's heap measurement. */
 export interface HostErrorSource {
   readonly host: number
-  readonly what: 'process' | 'isolate_heap'
+  readonly what: 'process' | 'isolate_heap' | 'trace_export'
 }
 
 export type HostEvent =
@@ -288,7 +290,8 @@ export class ScriptHosts implements ScriptRunner {
     host.runs.set(run, pending)
     const firstTime = !host.known.has(pending.key)
     host.known.add(pending.key)
-    const { executionId, domainId, scriptCode, depth, requestId, logLevel, channel, rawBody, relativeUrlsOnly } = pending.scope
+    const { executionId, domainId, scriptCode, depth, requestId, logLevel, channel, rawBody, relativeUrlsOnly, trace } =
+      pending.scope
     host.send({
       t: 'run',
       run,
@@ -306,6 +309,7 @@ export class ScriptHosts implements ScriptRunner {
         channel,
         ...(rawBody !== undefined && { rawBody: Buffer.from(rawBody).toString('base64') }),
         ...(relativeUrlsOnly && { relativeUrlsOnly }),
+        ...(trace && { trace: carried(trace) }),
       },
     })
     if (pending.abort) {

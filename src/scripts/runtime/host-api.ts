@@ -1,5 +1,6 @@
 import type { Channel } from '../../channels/channel-schemas.ts'
 import type { Actor } from '../../collections/collection.ts'
+import type { TraceCarrier } from '../../tracing/tracing.ts'
 
 export type ScriptLogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -28,6 +29,12 @@ export interface ExecutionScope {
   readonly depth: number
   /** The request that caused the execution (outbound calls carry it as X-Request-Id), or null. */
   readonly requestId: string | null
+  /**
+   * With tracing on, the run's span: the parent of the spans its host functions make
+   * (`http.request`, `channels.send`). In a worker it is the span itself; in a script host, the
+   * run's trace context as the worker sent it. Absent: tracing is off.
+   */
+  readonly trace?: TraceCarrier
   /** A webhook's body as received, for `request.rawBody` (read only when the script asks). */
   readonly rawBody?: Uint8Array
   /** The script's log level (`opts.loglevel`): lower lines are not kept. */

@@ -1,12 +1,16 @@
 import { AppError, ERRORS, errorBody } from '../../errors.ts'
 import { DEFAULT_TIMEOUT_MS, MAX_STARTPARAMS, MAX_TIMEOUT_MS } from '../../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../../scripts/script-directory.ts'
-import type { ScriptExecutor } from '../../scripts/script-executor.ts'
+import type { ExecutionResult, ScriptExecutor } from '../../scripts/script-executor.ts'
+import type { Tracing } from '../../tracing/tracing.ts'
+import { endFrameSpan, startFrameSpan } from '../frame-span.ts'
 import type { FrameHandler, WsConnection } from '../ws-connection.ts'
 
 export interface SvcscriptDeps {
   readonly scripts: ScriptDirectory
   readonly executor: ScriptExecutor
+  /** A span per `start_svcscript` frame, the parent of its run's. Default: off. */
+  readonly tracing?: Tracing | undefined
 }
 
 /**
@@ -46,17 +50,26 @@ export function svcscriptCapability(deps: SvcscriptDeps): Record<string, FrameHa
           abort = new AbortController()
           mine.set(qid, abort)
         }
+        const span = deps.tracing && startFrameSpan(deps.tracing, connection, 'start_svcscript')
         try {
-          const result = await deps.executor.execute({
-            domainId: connection.domainId,
-            script,
-            trigger: 'svcscript',
-            channel: connection.channel,
-            startparams: startparams.map((value) => value ?? null),
-            timeoutMs: timeout,
-            requestId: connection.requestId,
-            ...(abort && { abort: abort.signal }),
-          })
+          let result: ExecutionResult
+          try {
+            result = await deps.executor.execute({
+              domainId: connection.domainId,
+              script,
+              trigger: 'svcscript',
+              channel: connection.channel,
+              startparams: startparams.map((value) => value ?? null),
+              timeoutMs: timeout,
+              requestId: connection.requestId,
+              ...(abort && { abort: abort.signal }),
+              trace: span,
+            })
+          } catch (error) {
+            if (span) endFrameSpan(span, { error })
+            throw error
+          }
+          if (span) endFrameSpan(span, result)
           if (qid === undefined) return
           if (result.status === 'ok') {
             connection.send('start_svcscript_result', { qid, result: 'ok', data: { variables: result.output } })
