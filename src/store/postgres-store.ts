@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { type DatabaseIntrospector, Kysely, PostgresDialect, sql, type TableMetadata } from 'kysely'
 import pg from 'pg'
 import { createKyselyStore, observeQueries } from './kysely-store.ts'
 import type { Doc, QueryObserver, Store } from './store.ts'
@@ -30,6 +30,29 @@ const postgresTraits: StoreTraits = {
     await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(db)
   },
   readCount: (raw) => Number(raw),
+}
+
+/**
+ * Kysely's Migrator asks the introspector whether its bookkeeping tables exist. The stock one lists
+ * every table of every schema and calls has_schema_privilege() by name, which fails with 3F000
+ * when another client drops a schema meanwhile (tests do, in parallel; so may other applications
+ * sharing the database). This one looks only at the store's own schema, by OID joins.
+ */
+class OwnSchemaDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return {
+      async getSchemas() {
+        return (await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace`.execute(db)).rows
+      },
+      async getTables(): Promise<TableMetadata[]> {
+        const { rows } = await sql<{ name: string; schema: string }>`
+          select c.relname as name, n.nspname as schema
+          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = current_schema() and c.relkind in ('r', 'p')`.execute(db)
+        return rows.map((row) => ({ ...row, isView: false, isForeign: false, columns: [] }))
+      },
+    }
+  }
 }
 
 export interface PostgresOptions {
@@ -69,7 +92,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', onError)
   const db = new Kysely<unknown>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new OwnSchemaDialect({ pool }),
     ...(onQuery !== undefined && { log: observeQueries(onQuery) }),
   })
   try {

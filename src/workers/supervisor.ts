@@ -78,16 +78,11 @@ export class Supervisor {
   /** Starts worker 0 (it migrates the store and learns the port), then the others. */
   async start(): Promise<NodeStarted> {
     this.#migrateRequests()
-    const first = this.#spawn(0)
-    const ready = await Promise.race([
-      first.ready,
-      first.exited.then(() => {
-        throw new Error('the first worker exited before it was ready (its log says why)')
-      }),
-    ])
+    const ready = await readyOrExited(this.#spawn(0))
     this.#port = Number(new URL(ready.url).port)
-    const others = Array.from({ length: this.#options.config.workers - 1 }, (_, i) => this.#spawn(i + 1).ready)
-    await Promise.all(others)
+    // A worker that dies while the node starts fails the start: its replacement's readiness is
+    // another promise, and waiting on the dead one's would hang the start for ever.
+    await Promise.all(Array.from({ length: this.#options.config.workers - 1 }, (_, i) => readyOrExited(this.#spawn(i + 1))))
     this.#watch = setInterval(() => this.#checkMemory(), WATCH_EVERY_MS)
     this.#watch.unref()
     return { url: ready.url, firstStart: ready.firstStart, rootKey: ready.rootKey }
@@ -285,4 +280,14 @@ export class Supervisor {
       }
     }
   }
+}
+
+/** A starting worker's ready message, or an error if it exits first. */
+function readyOrExited(worker: WorkerProcess): Promise<Extract<FromWorker, { t: 'ready' }>> {
+  return Promise.race([
+    worker.ready,
+    worker.exited.then(() => {
+      throw new Error(`worker ${worker.slot} exited before it was ready (its log says why)`)
+    }),
+  ])
 }
