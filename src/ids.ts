@@ -31,13 +31,10 @@ export function newTimeOrderedId(): string {
     lastMs = ms
     sequence = 0
   }
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(ms, 0, 6)
-  bytes[6] = 0x70 | (sequence >> 8)
-  bytes[7] = sequence & 0xff
-  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f)
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  const time = ms.toString(16).padStart(12, '0')
+  // A v4 UUID's last 16 hex digits are the variant and 62 random bits, laid out as v7 wants
+  // them; randomUUID() draws from a buffered pool (randomBytes per id cost ~10 µs under load).
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${sequence.toString(16).padStart(3, '0')}-${randomUUID().slice(19)}`
 }
 
 /** A channel token: 32 lowercase hex characters (128 bits) from the CSPRNG. */
