@@ -23,9 +23,12 @@ try {
   // Idle memory: every process of the node, after its start.
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const idle = switchboard.processes()
+  const pss = () => switchboard.processes().reduce((sum, use) => sum + use.pssBytes, 0)
   let peak = switchboard.rssBytes()
+  let peakPss = pss()
   const sampler = setInterval(() => {
     peak = Math.max(peak, switchboard.rssBytes())
+    peakPss = Math.max(peakPss, pss())
   }, 200)
   const cpuBefore = new Map(switchboard.processes().map((use) => [use.pid, use.cpuMicros]))
   let requests = 0
@@ -53,8 +56,10 @@ try {
     `Webhooks, ${connections} connections, median of ${rounds} rounds of ${seconds} s (Node ${process.version}, ${order.length} B body)\n` +
       'CPU µs/req counts every process of the node (supervisor, workers, script hosts).\n\n' +
       `${report([sync, accepts], { baseline: 'bare fastify', subject: 'Switchboard' })}\n\n` +
-      `Idle memory: ${mb(idle.reduce((sum, use) => sum + use.rssBytes, 0))} in ${idle.length} processes ` +
-      `(${idle.map((use) => mb(use.rssBytes)).join(' + ')}); peak during the load: ${mb(peak)}; bare fastify: ${mb(bare.rssBytes())}\n` +
+      `Idle memory: RSS ${mb(idle.reduce((sum, use) => sum + use.rssBytes, 0))} in ${idle.length} processes ` +
+      `(${idle.map((use) => mb(use.rssBytes)).join(' + ')}), PSS ${mb(idle.reduce((sum, use) => sum + use.pssBytes, 0))}; ` +
+      `peak during the load: RSS ${mb(peak)}, PSS ${mb(peakPss)}; bare fastify: RSS ${mb(bare.rssBytes())}\n` +
+      '(RSS sums count the pages the processes share, Node itself, once per process; PSS divides them.)\n' +
       `CPU by process, per request over both measurements: ${perProcess.join(', ')}\n`,
   )
 } finally {

@@ -20,6 +20,12 @@ export interface ProcessUse {
   readonly command: string
   readonly cpuMicros: number
   readonly rssBytes: number
+  /**
+   * Proportional set size: resident bytes with each page shared between processes (Node's own
+   * code, mapped by every process of a node) divided among them, so a sum over processes counts
+   * it once. RSS sums count it once per process.
+   */
+  readonly pssBytes: number
 }
 
 /** `root` and every process below it (a node's supervisor, its workers and their script hosts). */
@@ -45,7 +51,13 @@ export function processTree(root: number): ProcessUse[] {
         .split('\0')
         .filter((part) => !part.startsWith('--'))
         .join(' ')
-      uses.push({ pid, command: command.trim(), cpuMicros: processCpuMicros(pid), rssBytes: processRssBytes(pid) })
+      uses.push({
+        pid,
+        command: command.trim(),
+        cpuMicros: processCpuMicros(pid),
+        rssBytes: processRssBytes(pid),
+        pssBytes: processPssBytes(pid),
+      })
     } catch {
       // Gone while we looked.
     }
@@ -56,6 +68,11 @@ export function processTree(root: number): ProcessUse[] {
 function processRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
+}
+
+function processPssBytes(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024
 }
 
 const CLOCK_TICKS_PER_SECOND = 100
