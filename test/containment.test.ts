@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { describe, it } from 'node:test'
@@ -100,13 +101,17 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 /**
- * The p99 of a stream of webhooks on an undisturbed node over `ms`: the machine's own latency,
- * which the bounds below add to their targets, so a loaded machine does not fail them.
+ * The p99 of `token`'s webhooks over `ms` with no script misbehaving but another process keeping
+ * one core busy, as the runaway or spinning script will: the machine's own latency, which the
+ * bounds below add to their targets. They then measure whether a worker's event loop stalls, not
+ * how a loaded 2-core machine shares its CPU (there the p99 alone ranged from 50 to 440 ms).
  */
 async function quietP99(base: string, token: string, ms: number): Promise<number> {
+  const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
   const quiet = stream(base, token, 10)
   await new Promise((resolve) => setTimeout(resolve, ms))
   await quiet.stop()
+  burner.kill('SIGKILL')
   assert.deepEqual(quiet.failures, [])
   return percentile(quiet.times, 99)
 }
@@ -154,13 +159,17 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const steady = stream(node.url, echo, 20)
     t.after(() => Promise.all([steady.stop(), workers.stop()]))
 
+    // A connection per run, as the neighbour's senders do: a keep-alive connection left idle
+    // at the worker being replaced may be closed just as the next run is sent on it (ECONNRESET,
+    // which HTTP clients retry; fetch does not retry a POST).
+    const operator = httpClient(node.url, ROOT_KEY, { connection: 'close' })
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(node.root, runaway, { timeout: 3000 })
+      const answer = await runScript(operator, runaway, { timeout: 3000 })
       assert.equal(answer.httpStatus, 200)
       assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
     }
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(node.root, wasm, { timeout: 3000 })
+      const answer = await runScript(operator, wasm, { timeout: 3000 })
       assert.equal(answer.status, 'error')
       assert.match(answer.error?.message ?? '', /WebAssembly is not defined/)
     }
@@ -171,11 +180,11 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     assert.deepEqual(steady.failures, [])
     const p99 = percentile(steady.times, 99)
     t.diagnostic(
-      `neighbour: ${steady.times.length} webhooks, p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms undisturbed); workers replaced: ${workers.replaced()}`,
+      `neighbour: ${steady.times.length} webhooks, p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms with a core taken, no script misbehaving); workers replaced: ${workers.replaced()}`,
     )
-    // SPEC §13's 100 ms, over what this machine takes undisturbed (held behind a runaway run, a
+    // SPEC §13's 100 ms, over what this machine takes with a core taken (held behind a runaway run, a
     // neighbour would wait up to its 3 s timeout).
-    assert.ok(p99 <= 100 + quiet, `neighbour p99 ${p99.toFixed(1)} ms, undisturbed ${quiet.toFixed(1)} ms`)
+    assert.ok(p99 <= 100 + quiet, `neighbour p99 ${p99.toFixed(1)} ms, ${quiet.toFixed(1)} ms with a core taken`)
 
     // The version that tainted a worker is quarantined, on the script, with the reason.
     const script = json(await node.root.get(`/rest/v1/service/svcscripts/${runaway}`))
@@ -227,11 +236,11 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     assert.deepEqual(steady.failures, [])
     const p99 = percentile(steady.times, 99)
     t.diagnostic(
-      `${steady.times.length} webhooks beside the spinning script: p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms undisturbed)`,
+      `${steady.times.length} webhooks beside the spinning script: p99 ${p99.toFixed(1)} ms (${quiet.toFixed(1)} ms with a core taken, no script misbehaving)`,
     )
-    // SPEC §13's 50 ms over what this machine takes undisturbed (behind the spinner, a webhook
+    // SPEC §13's 50 ms over what this machine takes with a core taken (behind the spinner, a webhook
     // would wait up to its 3 s recv_timeout).
-    assert.ok(p99 <= 50 + quiet, `p99 ${p99.toFixed(1)} ms, undisturbed ${quiet.toFixed(1)} ms`)
+    assert.ok(p99 <= 50 + quiet, `p99 ${p99.toFixed(1)} ms, ${quiet.toFixed(1)} ms with a core taken`)
   })
 
   it('keeps the quarantine across restarts, runs the script in a script host meanwhile, and releases it', async (t) => {
