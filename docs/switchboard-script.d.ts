@@ -33,6 +33,16 @@ declare const request: {
   readonly rawBody: string
   readonly ip: string
   readonly protocol: string
+  /**
+   * Present when the channel's `opts.verify` checked the request's signature (a request that
+   * fails the check never reaches a script): the scheme, the sender's message id
+   * (standard-webhooks) and the signed timestamp in seconds (standard-webhooks, stripe, slack).
+   */
+  readonly verified?: {
+    readonly scheme: 'standard-webhooks' | 'stripe' | 'github' | 'slack' | 'hmac'
+    readonly id?: string
+    readonly timestamp?: number
+  }
 } | null
 
 /** The channel the execution belongs to (its entity without `token_local`), or `null`. */

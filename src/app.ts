@@ -553,6 +553,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       bodyLimit: config.webhookBodyLimit,
       accept: (target, input, requestId, trace) => asyncWebhooks.accept(target, input, requestId, trace),
       tracing,
+      signatureRefused: (target, reason) => metrics.webhooks.refused(target.domainId, target.channel.code, reason),
     })
     await wsRoutes(http, {
       access,

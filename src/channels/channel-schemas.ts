@@ -37,6 +37,38 @@ const IpMaskInput = Type.Union([
 ])
 const Url = Type.String({ maxLength: 2048, description: 'empty, or an absolute http(s) URL' })
 
+const VERIFY_SCHEMES = ['standard-webhooks', 'stripe', 'github', 'slack', 'hmac'] as const
+
+/** Longest `tolerance_s` a verified timestamp may be off by (a day). */
+const MAX_TOLERANCE_S = 86_400
+
+const WriteOnlySecret = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  description: 'write-only: reads show it masked (whsec_…abcd); sending the masked value back keeps it',
+})
+
+/** `opts.verify`: the signature every webhook of the channel must carry (docs/webhooks.md). */
+const VerifyOpts = Type.Object(
+  {
+    scheme: Type.Union(VERIFY_SCHEMES.map((scheme) => Type.Literal(scheme))),
+    secrets: Type.Array(WriteOnlySecret, {
+      minItems: 1,
+      maxItems: 2,
+      description: 'each is tried; two during a rotation',
+    }),
+    tolerance_s: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_TOLERANCE_S, description: 'how far a signed timestamp may be off; default 300' }),
+    ),
+    header: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'hmac: the header with the signature' })),
+    prefix: Type.Optional(Type.String({ maxLength: 32, description: 'hmac: text before the signature, e.g. sha256=' })),
+    algorithm: Type.Optional(Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')])),
+    encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64')])),
+  },
+  { additionalProperties: false },
+)
+export type VerifyOpts = Static<typeof VerifyOpts>
+
 const ChannelOpts = Type.Object(
   {
     allow_files_api: Type.Boolean(),
@@ -47,8 +79,14 @@ const ChannelOpts = Type.Object(
     userid: Type.Union([Uuid, Type.Null()]),
     title: Type.String({ maxLength: 256 }),
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
+    verify: Type.Optional(VerifyOpts),
   },
   { additionalProperties: false },
+)
+
+/** On input, `opts.verify: null` (or absent) means no check. */
+const ChannelOptsInput = Type.Partial(
+  Type.Object({ ...ChannelOpts.properties, verify: Type.Union([VerifyOpts, Type.Null()]) }, { additionalProperties: false }),
 )
 
 export const Channel = Type.Object(
@@ -86,7 +124,7 @@ export const ChannelCreate = Type.Object(
     send_svcscriptcode: Type.Optional(ScriptRef),
     recv_svcscriptcode_ws: Type.Optional(ScriptRef),
     send_svcscriptcode_ws: Type.Optional(ScriptRef),
-    opts: Type.Optional(Type.Partial(ChannelOpts)),
+    opts: Type.Optional(ChannelOptsInput),
     ext: Type.Optional(ExtInput),
   },
   { additionalProperties: false },

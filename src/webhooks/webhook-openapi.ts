@@ -60,7 +60,11 @@ const RESPONSES = {
       'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
     },
   },
-  '401': error('No token: neither an Authorization: Bearer header nor a path segment'),
+  '401': error(
+    'No token: neither an Authorization: Bearer header nor a path segment; or the channel checks signatures (opts.verify) and ' +
+      'this one is missing ("signature missing: …"), does not match ("signature does not match") or its timestamp is too old ' +
+      '("signature timestamp outside tolerance (300 s)")',
+  ),
   '403': error("The sender's address is outside the channel's ipmask"),
   '404': error('No channel has this token, or the channel has no webhook script (recv_svcscriptcode)'),
   '413': error('The body is larger than the webhook limit'),

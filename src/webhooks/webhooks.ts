@@ -152,7 +152,7 @@ function webhookTexts(
   const text =
     `{"startparams":[null,${method},${s(input.url)},null,null,${ip},${protocol}],` +
     `"request":{"method":${method},"path":${s(input.path)},"query":${query},"headers":${headers},"body":${scriptBody},` +
-    `"ip":${ip},"protocol":${protocol}},"channel":${channelJson},` +
+    `"ip":${ip},"protocol":${protocol}${input.verified ? `,"verified":${s(input.verified)}` : ''}},"channel":${channelJson},` +
     `"startparamAliases":{"0":"channel","3":"request.body","4":"request.headers"},"rawBody":${kind !== 'none'}}`
   const record = (parsed: boolean) =>
     bounded(
