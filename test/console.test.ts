@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
+import { sign as githubSign } from '@octokit/webhooks-methods'
 import type { Locator, Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { launchBrowser, openPage, overflow, screenshot } from './support/browser.ts'
@@ -473,6 +474,62 @@ describe('admin console (a real browser against a real server)', () => {
 
     await tab.goto(`${url}/ui/`)
     assert.equal(await readStorage(), `read: ${ROOT_KEY}`, 'the console still holds its key')
+  })
+
+  it("sets a channel's signature check with the scheme picker; the saved secret is masked and kept", async (t) => {
+    const { url, root } = await startServer(t)
+    await root.post(SCRIPTS, { code: 'hook', source: 'return { verified: request.verified ?? null }' })
+    const channel = json(
+      await root.post(CHANNELS, { code: 'github-in', type: 'public', recv_svcscriptcode: 'hook', opts: { issync: true } }),
+    )
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await signIn(page, url)
+    await page.goto(`${url}/ui/channels/${String(channel.id)}`)
+    const section = page.getByRole('group', { name: 'Verify signatures' })
+    await section.getByLabel('Signature scheme').selectOption('github')
+    // GitHub signs no timestamp: no tolerance to set; an HMAC scheme asks for its header.
+    assert.equal(await section.getByLabel('Timestamp tolerance (seconds)').count(), 0)
+    const secret = 'a-github-webhook-secret-of-some-length'
+    await section.getByLabel('Signing secret').fill(secret)
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    await screenshot(page, 'verify-signatures')
+
+    const stored = json(await root.get(`${CHANNELS}/${String(channel.id)}`)).opts as { verify: unknown }
+    assert.deepEqual(stored.verify, { scheme: 'github', secrets: ['a-gith…ngth'] })
+    const send = async (signature?: string) =>
+      fetch(`${url}/exec/${String(channel.token_local)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(signature && { 'x-hub-signature-256': signature }) },
+        body: '{"zen":"Keep it logically awesome."}',
+      })
+    assert.equal((await send(await githubSign(secret, '{"zen":"Keep it logically awesome."}'))).status, 200)
+    assert.equal((await send()).status, 401)
+
+    // The form shows the mask; saving it unchanged (with another title) keeps the secret.
+    await page.reload()
+    await valueIs(page, section.getByLabel('Signing secret'), 'a-gith…ngth')
+    await page.getByLabel('Title').fill('GitHub pushes')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    assert.equal((await send(await githubSign(secret, '{"zen":"Keep it logically awesome."}'))).status, 200)
+
+    // An HMAC scheme without its header is refused, the field named; "no check" turns it off.
+    await section.getByLabel('Signature scheme').selectOption('hmac')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page
+      .locator('.field.invalid')
+      .getByText(/header/)
+      .waitFor()
+    await section.getByLabel('Signature scheme').selectOption('')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    assert.equal((json(await root.get(`${CHANNELS}/${String(channel.id)}`)).opts as { verify?: unknown }).verify, undefined)
+    assert.equal((await send()).status, 200)
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(failed, [`400 PATCH /rest/v1/service/integration_points/${String(channel.id)}`])
   })
 
   it('fits a phone-width screen on every page without sideways scrolling', async (t) => {

@@ -15,6 +15,20 @@ export interface ChannelOpts {
   userid: string | null
   title: string
   filter_capabilities: string[]
+  /** Absent: webhooks are not checked. Its secrets come back masked (write-only). */
+  verify?: VerifySettings
+}
+
+export type VerifyScheme = 'standard-webhooks' | 'stripe' | 'github' | 'slack' | 'hmac'
+
+export interface VerifySettings {
+  scheme: VerifyScheme
+  secrets: string[]
+  tolerance_s?: number
+  header?: string
+  prefix?: string
+  algorithm?: 'sha1' | 'sha256' | 'sha512'
+  encoding?: 'hex' | 'base64'
 }
 
 export interface Channel {

@@ -9,6 +9,7 @@ import { CopyButton } from '../components/copy-button.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
+import { VerifySignatures } from './verify-signatures.tsx'
 
 const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
 
@@ -87,7 +88,8 @@ function bodyOf(draft: Draft): Record<string, unknown> {
       .map((entry) => entry.trim())
       .filter(Boolean),
     ...scripts,
-    opts: draft.opts,
+    // null turns a check off; a channel without one sends nothing it does not have.
+    opts: { ...draft.opts, verify: draft.opts.verify ?? null },
   }
 }
 
@@ -303,6 +305,9 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             error={about('ipmask')}
           />
         </fieldset>
+        {draft.type !== 'eventing' && (
+          <VerifySignatures value={draft.opts.verify} onChange={(next) => setOpt('verify', next)} about={about} />
+        )}
         <fieldset>
           <legend>External system</legend>
           <TextField
