@@ -86,6 +86,7 @@ import type { Store } from './store/store.ts'
 import { openTracing } from './tracing/tracing.ts'
 import { VERSION } from './version.ts'
 import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
+import { WebhookDedup } from './webhooks/webhook-dedup.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
@@ -540,18 +541,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           }),
         )
     opened.push(queue)
+    const dedup = new WebhookDedup({
+      store,
+      duplicate: (domainId, channel) => metrics.webhooks.duplicate(domainId, channel.code),
+      purgeEveryMs: housekeeping ? 60_000 : undefined,
+      onError,
+    })
+    opened.push({ close: async () => dedup.close() })
     asyncWebhooks = new AsyncWebhooks({
       webhooks,
       executor,
       queue,
       maxAttempts: config.asyncAttempts,
       retryBaseMs: config.asyncRetryMs,
+      dedup,
     })
     webhookRoutes(http, {
       webhooks,
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
-      accept: (target, input, requestId, trace) => asyncWebhooks.accept(target, input, requestId, trace),
+      accept: (target, input, requestId, trace, accepted) => asyncWebhooks.accept(target, input, requestId, trace, accepted),
+      dedup,
       tracing,
       signatureRefused: (target, reason) => metrics.webhooks.refused(target.domainId, target.channel.code, reason),
     })

@@ -69,6 +69,24 @@ const VerifyOpts = Type.Object(
 )
 export type VerifyOpts = Static<typeof VerifyOpts>
 
+/** The longest `opts.dedup.window_s`: 30 days. */
+const MAX_DEDUP_WINDOW_S = 30 * 86_400
+
+/** `opts.dedup`: webhooks with a key seen within the window do not run again (docs/webhooks.md). */
+const DedupOpts = Type.Object(
+  {
+    key: Type.String({
+      maxLength: 200,
+      pattern: "^(?:header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|body:[^.\\s]+(?:\\.[^.\\s]+)*)$",
+      description: 'header:<name> (e.g. header:webhook-id) or body:<dotted.path> (a JSON body field)',
+    }),
+    window_s: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_DEDUP_WINDOW_S, description: 'how long a key is kept, seconds; default 86400' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
 const ChannelOpts = Type.Object(
   {
     allow_files_api: Type.Boolean(),
@@ -80,13 +98,21 @@ const ChannelOpts = Type.Object(
     title: Type.String({ maxLength: 256 }),
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
     verify: Type.Optional(VerifyOpts),
+    dedup: Type.Optional(DedupOpts),
   },
   { additionalProperties: false },
 )
 
-/** On input, `opts.verify: null` (or absent) means no check. */
+/** On input, `opts.verify: null` and `opts.dedup: null` (or absent) mean none. */
 const ChannelOptsInput = Type.Partial(
-  Type.Object({ ...ChannelOpts.properties, verify: Type.Union([VerifyOpts, Type.Null()]) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      ...ChannelOpts.properties,
+      verify: Type.Union([VerifyOpts, Type.Null()]),
+      dedup: Type.Union([DedupOpts, Type.Null()]),
+    },
+    { additionalProperties: false },
+  ),
 )
 
 export const Channel = Type.Object(

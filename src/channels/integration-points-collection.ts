@@ -65,6 +65,7 @@ function complete(draft: Draft, token: string): Channel {
       title: opts.title ?? '',
       filter_capabilities: opts.filter_capabilities ?? [],
       ...(opts.verify && { verify: opts.verify }),
+      ...(opts.dedup && { dedup: opts.dedup }),
     },
     ext: draft.ext as Channel['ext'],
   }

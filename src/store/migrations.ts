@@ -195,5 +195,19 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         }
       },
     },
+    '0009_dedup': {
+      async up(db: Kysely<unknown>) {
+        // Idempotency keys of webhooks (webhooks/webhook-dedup.ts), kept until `expires_at`.
+        await db.schema
+          .createTable('dedup')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema.createIndex('dedup_by_expiry').on('dedup').columns(['expires_at']).execute()
+      },
+    },
   }
 }

@@ -5,6 +5,7 @@ import { newTimeOrderedId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
 import { carried, type TraceCarrier, traceIdOf } from '../tracing/tracing.ts'
+import type { WebhookDedup } from './webhook-dedup.ts'
 import { malformedJson, restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
@@ -25,6 +26,8 @@ export interface WebhookJob {
    * is a child of it, in the same trace, however much later it runs. Absent: tracing was off.
    */
   readonly trace?: TraceCarrier
+  /** Its `opts.dedup` key: its record counts the duplicates that came before it ran. */
+  readonly dedupKey?: string
 }
 
 export interface AsyncWebhooksOptions {
@@ -35,6 +38,7 @@ export interface AsyncWebhooksOptions {
   readonly maxAttempts: number
   /** Wait before the first retry, ms; doubled for each one after. */
   readonly retryBaseMs: number
+  readonly dedup?: WebhookDedup
 }
 
 /** The longest wait between two runs of a job. */
@@ -59,9 +63,18 @@ export class AsyncWebhooks {
     return this.#options.queue.start((job, stop) => this.#run(job, stop))
   }
 
-  /** Stores the webhook durably and answers its execution id. `trace`: the request's span. */
-  async accept(target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier): Promise<string> {
-    const id = newTimeOrderedId()
+  /**
+   * Stores the webhook durably and answers its execution id. `trace`: the request's span;
+   * `options`: the id it is to have and its `opts.dedup` key (default: a new id, no key).
+   */
+  async accept(
+    target: WebhookTarget,
+    input: WebhookInput,
+    requestId: string,
+    trace?: TraceCarrier,
+    options?: { readonly id: string; readonly dedupKey: string },
+  ): Promise<string> {
+    const id = options?.id ?? newTimeOrderedId()
     // No script runs now: a malformed JSON body is refused here, before it is accepted.
     let parsed: unknown
     if (input.body.kind === 'json') {
@@ -79,6 +92,7 @@ export class AsyncWebhooks {
       requestId,
       acceptedAt: new Date().toISOString(),
       ...(trace && { trace: carried(trace) }),
+      ...(options && { dedupKey: options.dedupKey }),
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
     // A queue that can look its jobs up shows a waiting one as its queued execution (queued()):
@@ -142,6 +156,8 @@ export class AsyncWebhooks {
     }
     // Acknowledged only once recorded (DESIGN §4): without its record the job runs again later.
     if (!(await result.recorded)) throw new Error(`the execution record of job ${job.id} could not be written`)
+    const { dedupKey } = job.payload
+    if (dedupKey !== undefined) await this.#options.dedup?.recorded(job.scope, channelId, dedupKey, job.id)
     if (result.status === 'aborted' && stop.aborted) {
       // Stopped by a shutdown: the job stays stored as it was and its record says queued again.
       await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), {

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.ts'
+import { newTimeOrderedId } from '../ids.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
 import { carrierOfHeaders, type TraceCarrier, type TraceSpan, type Tracing } from '../tracing/tracing.ts'
 import { senderIp } from './sender-ip.ts'
 import { type SignatureRefusal, type Verified, verifySignature } from './signatures.ts'
+import { DUPLICATE_HEADER, type WebhookDedup } from './webhook-dedup.ts'
 import { headerObject, placeToken, queryObject, readBody, type WebhookInput } from './webhook-input.ts'
 import { REPLY_SECURITY_HEADERS, type WebhookReply } from './webhook-reply.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
@@ -14,7 +16,15 @@ export interface WebhookRoutesOptions {
   /** Largest webhook body, bytes (larger: 1413). */
   readonly bodyLimit: number
   /** Accepts an async webhook durably; resolves with its execution id. `trace`: the request's span. */
-  readonly accept: (target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier) => Promise<string>
+  readonly accept: (
+    target: WebhookTarget,
+    input: WebhookInput,
+    requestId: string,
+    trace?: TraceCarrier,
+    options?: { readonly id: string; readonly dedupKey: string },
+  ) => Promise<string>
+  /** `opts.dedup`: webhooks whose key was seen do not run again. */
+  readonly dedup?: WebhookDedup
   /**
    * A server span per request (`POST /exec`), a child of the caller's `traceparent`, and the
    * parent of its run's (at once, or later from the queue). Default: off, no hook is added.
@@ -115,10 +125,25 @@ async function handle(
     protocol: `HTTP/${request.raw.httpVersion}`,
     ...(verified && { verified }),
   }
+  const dedup = options.dedup
+  const key = dedup?.keyOf(target.channel, input)
   if (!target.channel.opts.issync) {
+    if (dedup && key !== undefined) {
+      const accepted = await dedup.async(target.domainId, target.channel, key, newTimeOrderedId(), (id) =>
+        options.accept(target, input, request.id, span, { id, dedupKey: key }),
+      )
+      if (accepted.duplicate) reply.header(DUPLICATE_HEADER, accepted.execution_id)
+      return reply.code(200).send(accepted)
+    }
     return reply.code(200).send({ execution_id: await options.accept(target, input, request.id, span) })
   }
   try {
+    if (dedup && key !== undefined) {
+      const answer = await dedup.sync(target.domainId, target.channel, key, newTimeOrderedId(), target.timeoutMs, (id) =>
+        options.webhooks.runSyncRecorded(target, input, request.id, span, id),
+      )
+      return send(reply, answer)
+    }
     return send(reply, await options.webhooks.runSync(target, input, request.id, span))
   } catch (error) {
     if (error instanceof AppError && error.status === 429) reply.header('retry-after', '1')
