@@ -149,6 +149,16 @@ declare namespace channels {
    * exist, or the send script fails.
    */
   function send(code: string, message: unknown): Promise<Record<string, unknown>>
+  /**
+   * Delivers `payload` to channel `code`'s `url` as a signed, durable, retried webhook
+   * (docs/deliveries.md) and resolves with its id once it is stored. `id` makes it idempotent:
+   * the same id on the same channel answers the existing delivery.
+   */
+  function deliver(
+    code: string,
+    payload: unknown,
+    options?: { event_type?: string; id?: string },
+  ): Promise<{ delivery_id: string }>
 }
 
 declare namespace files {

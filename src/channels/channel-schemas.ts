@@ -87,6 +87,42 @@ const DedupOpts = Type.Object(
   { additionalProperties: false },
 )
 
+/** `opts.deliver`: how events this channel delivers to its `url` are signed and retried (docs/deliveries.md). */
+const DeliverOptsFields = {
+  secret: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      description: 'whsec_<base64>: signs deliveries (Standard Webhooks); generated when absent; write-only',
+    }),
+  ),
+  rotation_s: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 30 * 86_400,
+      description: 'after a new secret, the previous one signs too this long; default 86400',
+    }),
+  ),
+  timeout_ms: Type.Optional(
+    Type.Integer({ minimum: 100, maximum: 60_000, description: 'how long an attempt waits for a 2xx; default 15000' }),
+  ),
+  retry_s: Type.Optional(
+    Type.Array(Type.Number({ minimum: 0.01, maximum: 172_800 }), {
+      maxItems: 20,
+      description:
+        'waits before each retry, seconds (each with up to 10 % jitter); default [5, 300, 1800, 7200, 18000, 36000, 36000]',
+    }),
+  ),
+}
+const ServerManaged = {
+  previous_secret: Type.Optional(
+    Type.String({ description: 'the secret before the last change; signs until rotation_s has passed' }),
+  ),
+  rotated_at: Type.Optional(Type.String({ description: 'when the secret last changed (RFC 3339)' })),
+}
+const DeliverOpts = Type.Object({ ...DeliverOptsFields, ...ServerManaged }, { additionalProperties: false })
+export type DeliverOpts = Static<typeof DeliverOpts>
+
 const ChannelOpts = Type.Object(
   {
     allow_files_api: Type.Boolean(),
@@ -99,6 +135,7 @@ const ChannelOpts = Type.Object(
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
     verify: Type.Optional(VerifyOpts),
     dedup: Type.Optional(DedupOpts),
+    deliver: Type.Optional(DeliverOpts),
   },
   { additionalProperties: false },
 )
@@ -110,6 +147,7 @@ const ChannelOptsInput = Type.Partial(
       ...ChannelOpts.properties,
       verify: Type.Union([VerifyOpts, Type.Null()]),
       dedup: Type.Union([DedupOpts, Type.Null()]),
+      deliver: Type.Union([DeliverOpts, Type.Null()]),
     },
     { additionalProperties: false },
   ),

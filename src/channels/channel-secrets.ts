@@ -3,17 +3,26 @@ import { isMaskOf, maskSecret } from '../ids.ts'
 import type { Channel } from './channel-schemas.ts'
 
 /**
- * A channel's write-only secrets (`opts.verify.secrets`): no read shows them, no change notice,
+ * A channel's write-only secrets (`opts.verify.secrets`, `opts.deliver.secret`): no read shows them, no change notice,
  * event or script sees them; they are only used where they are checked. Shown masked
  * (`whsec_…abcd`), and a PATCH that sends the masked value back keeps the stored one.
  */
-export const WRITE_ONLY_PATHS: readonly string[] = ['opts.verify.secrets']
+export const WRITE_ONLY_PATHS: readonly string[] = ['opts.verify.secrets', 'opts.deliver.secret', 'opts.deliver.previous_secret']
 
 /** The channel with its write-only secrets masked (itself when it has none). */
 export function concealChannel<T extends Pick<Channel, 'opts'>>(channel: T): T {
-  const verify = channel.opts.verify
-  if (!verify) return channel
-  return { ...channel, opts: { ...channel.opts, verify: { ...verify, secrets: verify.secrets.map(maskSecret) } } }
+  const { verify, deliver } = channel.opts
+  if (!verify && !deliver) return channel
+  const opts = { ...channel.opts }
+  if (verify) opts.verify = { ...verify, secrets: verify.secrets.map(maskSecret) }
+  if (deliver) {
+    opts.deliver = {
+      ...deliver,
+      ...(deliver.secret !== undefined && { secret: maskSecret(deliver.secret) }),
+      ...(deliver.previous_secret !== undefined && { previous_secret: maskSecret(deliver.previous_secret) }),
+    }
+  }
+  return { ...channel, opts }
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   urlProblem,
 } from './channel-schemas.ts'
 import { concealChannel, keptSecrets, WRITE_ONLY_PATHS } from './channel-secrets.ts'
+import { deliverSettings } from './deliver-settings.ts'
 import type { Licensing } from './licensing.ts'
 import { verifyProblems } from './verify-settings.ts'
 
@@ -66,6 +67,7 @@ function complete(draft: Draft, token: string): Channel {
       filter_capabilities: opts.filter_capabilities ?? [],
       ...(opts.verify && { verify: opts.verify }),
       ...(opts.dedup && { dedup: opts.dedup }),
+      ...(opts.deliver && { deliver: opts.deliver }),
     },
     ext: draft.ext as Channel['ext'],
   }
@@ -193,6 +195,10 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
       if ('problem' in kept) problems.push(kept.problem)
       else channel.opts.verify = { ...verify, secrets: kept.secrets }
     }
+
+    const deliver = deliverSettings(channel.opts.deliver, (before?.opts as Opts | undefined)?.deliver, context.now)
+    problems.push(...deliver.problems)
+    if (deliver.deliver) channel.opts.deliver = deliver.deliver
 
     if (channel.token_local.includes('…')) {
       problems.push({ field: 'token_local', message: 'is masked: send the token itself, or leave it out to keep it' })

@@ -1,5 +1,6 @@
 import { type MetricObjectWithValues, type MetricValueWithName, Registry } from 'prom-client'
 import type { QueryOperation } from '../store/store.ts'
+import { DeliveryMetrics } from './delivery-metrics.ts'
 import { ErrorMetrics } from './error-metrics.ts'
 import { EventMetrics } from './event-metrics.ts'
 import {
@@ -40,6 +41,7 @@ export interface Metrics {
   readonly bus: BusMetrics
   readonly errors: ErrorMetrics
   readonly webhooks: WebhookMetrics
+  readonly deliveries: DeliveryMetrics
   /** The Content-Type of `render()`'s text. */
   readonly contentType: string
   /** The Prometheus text exposition of every metric now. */
@@ -72,6 +74,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     bus: new BusMetrics(registry),
     errors: new ErrorMetrics(registry),
     webhooks: new WebhookMetrics(registry, options.domainName),
+    deliveries: new DeliveryMetrics(registry, options.domainName),
     contentType: registry.contentType,
     render: () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricObjectWithValues<MetricValueWithName<string>>[]>,

@@ -209,5 +209,26 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('dedup_by_expiry').on('dedup').columns(['expires_at']).execute()
       },
     },
+    '0010_deliveries': {
+      async up(db: Kysely<unknown>) {
+        // Outbound deliveries (deliveries/deliveries.ts); their attempts run from the jobs queue.
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('channel_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema
+          .createIndex('deliveries_by_channel')
+          .on('deliveries')
+          .columns(['domain_id', 'channel_id', 'created_at'])
+          .execute()
+        await db.schema.createIndex('deliveries_by_status').on('deliveries').columns(['domain_id', 'status']).execute()
+      },
+    },
   }
 }

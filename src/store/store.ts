@@ -24,6 +24,8 @@ export const TABLES = {
   temp_links: { scoped: true, columns: ['expires_at'] },
   /** Webhook idempotency keys seen (webhooks/webhook-dedup.ts); the id is a hash of channel and key. */
   dedup: { scoped: true, columns: ['expires_at'] },
+  /** Outbound deliveries (deliveries/deliveries.ts). */
+  deliveries: { scoped: true, columns: ['channel_id', 'status', 'created_at'] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES

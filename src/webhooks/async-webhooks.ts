@@ -30,10 +30,16 @@ export interface WebhookJob {
   readonly dedupKey?: string
 }
 
+/** Other work that shares the queue (deliveries): marked by its `kind`, which webhook jobs have not. */
+interface OtherJob {
+  readonly kind: string
+}
+
 export interface AsyncWebhooksOptions {
   readonly webhooks: Webhooks
   readonly executor: ScriptExecutor
-  readonly queue: JobQueue<WebhookJob>
+  /** The queue, shared with other kinds of work; the composition root starts it and hands webhook jobs to `run`. */
+  readonly queue: Pick<JobQueue<WebhookJob | OtherJob>, 'enqueue' | 'find'>
   /** Runs per job before it stays `error`. */
   readonly maxAttempts: number
   /** Wait before the first retry, ms; doubled for each one after. */
@@ -56,11 +62,6 @@ export class AsyncWebhooks {
 
   constructor(options: AsyncWebhooksOptions) {
     this.#options = options
-  }
-
-  /** Starts the workers (jobs left by an earlier run of the server first). */
-  start(): Promise<void> {
-    return this.#options.queue.start((job, stop) => this.#run(job, stop))
   }
 
   /**
@@ -106,7 +107,7 @@ export class AsyncWebhooks {
   /** An accepted job that has no record yet, as the execution the API shows: `queued`. */
   async queued(scope: string, id: string): Promise<Execution | undefined> {
     const job = await this.#options.queue.find?.(scope, id)
-    if (!job) return undefined
+    if (!job || 'kind' in job.payload) return undefined
     const { channelId, scriptCode, input, attempts, requestId = null, acceptedAt, trace } = job.payload
     const traceId = traceIdOf(trace)
     return {
@@ -128,7 +129,8 @@ export class AsyncWebhooks {
     }
   }
 
-  async #run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
+  /** One run of a job, from the queue. */
+  async run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
     const { channelId, input, attempts, requestId = null, trace } = job.payload
     let target: WebhookTarget
     try {
