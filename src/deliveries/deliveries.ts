@@ -9,7 +9,7 @@ import { newTimeOrderedId } from '../ids.ts'
 import type { DeliveryMetrics } from '../metrics/delivery-metrics.ts'
 import type { EgressGuard } from '../net/egress.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
-import { type Doc, DuplicateKeyError, type FieldFilter, type Store } from '../store/store.ts'
+import type { Doc, FieldFilter, Store } from '../store/store.ts'
 import { startHttpClientSpan } from '../tracing/http-client-span.ts'
 import { carried, type TraceCarrier, type Tracing } from '../tracing/tracing.ts'
 import type { Delivery, DeliveryAttempt } from './delivery-schemas.ts'
@@ -18,6 +18,7 @@ import type { Delivery, DeliveryAttempt } from './delivery-schemas.ts'
 type StoredDelivery = Delivery & { readonly body: string }
 
 import { signedHeaders } from './delivery-signing.ts'
+import { GroupCommit } from './group-commit.ts'
 
 /** An attempt of a delivery, as the queue keeps it: what is sent, and for which generation of the delivery. */
 export interface DeliveryJob {
@@ -77,9 +78,11 @@ export class Deliveries {
   // Keep-alive connections to receivers: a delivery per connection would pay a handshake each.
   readonly #http = new HttpAgent({ keepAlive: true, maxSockets: 64 })
   readonly #https = new HttpsAgent({ keepAlive: true, maxSockets: 64 })
+  readonly #writes: GroupCommit
 
   constructor(options: DeliveriesOptions) {
     this.#options = options
+    this.#writes = new GroupCommit(options.store)
   }
 
   close(): void {
@@ -116,13 +119,16 @@ export class Deliveries {
       idempotency_id: request.id ?? null,
       generation: 0,
     }
-    const table = this.#options.store.table('deliveries')
-    try {
-      await table.insert(domainId, delivery as unknown as Doc)
-    } catch (error) {
-      if (error instanceof DuplicateKeyError && request.id !== undefined) return id
-      throw error
-    }
+    const inserted = await this.#writes.run(async (tx) => {
+      // The same idempotency id at once on two nodes: the lock makes the second see the first.
+      if (request.id !== undefined) {
+        await tx.lock(`delivery.${id}`)
+        if (await tx.table('deliveries').get(domainId, id)) return false
+      }
+      await tx.table('deliveries').insert(domainId, delivery as unknown as Doc)
+      return true
+    })
+    if (!inserted) return id
     const job: DeliveryJob = {
       kind: 'delivery',
       deliveryId: id,
@@ -135,15 +141,37 @@ export class Deliveries {
     try {
       await this.#options.queue.enqueue(domainId, id, job)
     } catch (error) {
-      await table.remove(domainId, id).catch(this.#options.onError)
+      await this.#options.store.table('deliveries').remove(domainId, id).catch(this.#options.onError)
       throw error
     }
     return id
   }
 
   /** Makes a failed or pending delivery due now (a new generation: a waiting attempt of the old one is dropped). */
-  async retry(domainId: string, id: string): Promise<StoredDelivery> {
-    const { delivery, job } = await this.#change(domainId, id, (found) => {
+  retry(domainId: string, id: string): Promise<StoredDelivery> {
+    return this.#retry(domainId, id, false)
+  }
+
+  /**
+   * `retry` for every failed or pending delivery that `filter` matches (at most 1000 at a time),
+   * in one transaction; answers how many.
+   */
+  async retryMany(domainId: string, filter: Record<string, string>): Promise<number> {
+    const conditions: FieldFilter[] = Object.entries(filter).map(([field, value]) => ({ path: [field], value }))
+    const found = await this.#options.store.table('deliveries').list(domainId, {
+      filter: conditions,
+      order: [{ path: ['created_at'], descending: false }],
+      offset: 0,
+      limit: 1000,
+    })
+    const due = found.filter((doc) => ['failed', 'pending'].includes((doc as unknown as StoredDelivery).status))
+    const retried = await Promise.allSettled(due.map((doc) => this.#retry(domainId, doc.id, true)))
+    // One that succeeded or was cancelled meanwhile is left as it is.
+    return retried.filter((result) => result.status === 'fulfilled').length
+  }
+
+  async #retry(domainId: string, id: string, batched: boolean): Promise<StoredDelivery> {
+    const { delivery, job } = await this.#change(domainId, id, { batched }, (found) => {
       if (found.status === 'succeeded' || found.status === 'cancelled') {
         throw new AppError('conflict', `delivery '${id}' is ${found.status}: only failed and pending ones can be retried`)
       }
@@ -153,28 +181,9 @@ export class Deliveries {
     return delivery
   }
 
-  /** `retry` for every failed or pending delivery that `filter` matches (at most 1000 at a time); answers how many. */
-  async retryMany(domainId: string, filter: Record<string, string>): Promise<number> {
-    const conditions: FieldFilter[] = Object.entries(filter).map(([field, value]) => ({ path: [field], value }))
-    const found = await this.#options.store.table('deliveries').list(domainId, {
-      filter: conditions,
-      order: [{ path: ['created_at'], descending: false }],
-      offset: 0,
-      limit: 1000,
-    })
-    let retried = 0
-    for (const doc of found) {
-      const status = (doc as unknown as StoredDelivery).status
-      if (status !== 'failed' && status !== 'pending') continue
-      await this.retry(domainId, doc.id)
-      retried++
-    }
-    return retried
-  }
-
   /** Stops a pending delivery: no more attempts. */
   async cancel(domainId: string, id: string): Promise<StoredDelivery> {
-    const { delivery } = await this.#change(domainId, id, (found) => {
+    const { delivery } = await this.#change(domainId, id, {}, (found) => {
       if (found.status !== 'pending')
         throw new AppError('conflict', `delivery '${id}' is ${found.status}: only pending ones can be cancelled`)
       return { ...found, status: 'cancelled', next_attempt_at: null }
@@ -239,7 +248,7 @@ export class Deliveries {
     const ok = attempt.status_code !== null && attempt.status_code >= 200 && attempt.status_code < 300
     const count = current.attempts.length + 1
     const waitMs = ok || !entry || count > retries.length ? undefined : jittered((retries[count - 1] as number) * 1000)
-    const { delivery } = await this.#change(job.scope, deliveryId, (found) => {
+    const { delivery } = await this.#change(job.scope, deliveryId, { batched: true }, (found) => {
       // Cancelled or retried meanwhile: the attempt is kept, the rest is theirs.
       if (found.status !== 'pending' || found.generation !== generation)
         return { ...found, attempts: [...found.attempts, attempt] }
@@ -338,13 +347,19 @@ export class Deliveries {
     })
   }
 
-  /** Reads, changes and writes a delivery under a lock on it; 1404 when it does not exist. */
+  /**
+   * Reads, changes and writes a delivery under a lock on it; 1404 when it does not exist.
+   * `batched`: in the transaction of this turn's other attempts (GroupCommit).
+   */
   async #change(
     domainId: string,
     id: string,
+    options: { readonly batched?: boolean },
     change: (found: StoredDelivery) => StoredDelivery,
   ): Promise<{ delivery: StoredDelivery; job: DeliveryJob | undefined }> {
-    return this.#options.store.transaction(async (tx) => {
+    const write = (fn: (tx: Store) => Promise<{ delivery: StoredDelivery; job: DeliveryJob | undefined }>) =>
+      options.batched ? this.#writes.run(fn) : this.#options.store.transaction(fn)
+    return write(async (tx) => {
       await tx.lock(`delivery.${id}`)
       const table = tx.table('deliveries')
       const found = (await table.get(domainId, id)) as unknown as StoredDelivery | undefined
