@@ -166,3 +166,24 @@ export interface AuditEntry {
   readonly operation: 'create' | 'update' | 'delete'
   readonly fields: readonly string[]
 }
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'
+
+interface DeliveryAttempt {
+  readonly at: string
+  readonly status_code: number | null
+  readonly duration_ms: number
+  readonly error: string | null
+  readonly response_excerpt: string | null
+}
+
+export interface Delivery {
+  readonly id: string
+  readonly channel_id: string
+  readonly event_type: string | null
+  readonly payload: unknown
+  readonly status: DeliveryStatus
+  readonly attempts: DeliveryAttempt[]
+  readonly next_attempt_at: string | null
+  readonly created_at: string
+}

@@ -9,6 +9,7 @@ import { CopyButton } from '../components/copy-button.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
+import { DeliveryCounts } from './delivery-counts.tsx'
 import { VerifySignatures } from './verify-signatures.tsx'
 
 const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
@@ -180,6 +181,9 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             <Link href={`/executions?channel=${channel.id}`} class="button">
               Executions
             </Link>
+            <Link href={`/deliveries?channel=${channel.id}`} class="button">
+              Deliveries
+            </Link>
             <Link href={`/audit?entity=${channel.id}`} class="button">
               History
             </Link>
@@ -187,6 +191,7 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
         )}
       </div>
       {channel && <TokenPanel channel={channel} onRotated={onSaved} />}
+      {channel && <DeliveryCounts channelId={channel.id} />}
       <form class="form" onSubmit={save} noValidate>
         {problem !== null && <ErrorNote error={problem} />}
         {saved && (
