@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { assertError } from './support/assertions.ts'
 import { parseMetrics, sample } from './support/metrics.ts'
+import { deleteStreamsOf, newNatsPrefix, TEST_NATS_URL } from './support/nats.ts'
 import { childrenOf, startNode } from './support/node.ts'
 import { CHANNELS, type Client, httpClient, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
 
@@ -288,5 +289,32 @@ describe('outbound deliveries', () => {
         .map((r) => r.headers['webhook-id']),
     )
     assert.equal(ids.filter((id) => !delivered.has(id)).length, 0, 'each one reached the receiver, validly signed')
+  })
+
+  it('in cluster mode (PostgreSQL and the JetStream queue): retries, then delivers, signed', async (t) => {
+    const prefix = newNatsPrefix()
+    t.after(() => deleteStreamsOf(prefix))
+    const { root } = await startServer(t, {
+      backend: 'postgres',
+      config: { ...LOOPBACK, natsUrl: TEST_NATS_URL, natsPrefix: prefix },
+    })
+    const key = secret()
+    const target = await receiver(t, [key], (n) => (n === 1 ? 500 : 200))
+    const out = await outChannel(root, 'clustered', target.url, { secret: key, retry_s: [0.05] })
+    const id = await deliver(root, out.id, { payload: { n: 1 }, id: 'once' })
+    assert.equal(await deliver(root, out.id, { payload: { n: 1 }, id: 'once' }), id)
+    const done = await deliveryWhen(root, id, (delivery) => delivery.status !== 'pending')
+    assert.equal(done.status, 'succeeded')
+    assert.deepEqual(
+      (done.attempts as Attempt[]).map((attempt) => attempt.status_code),
+      [500, 200],
+    )
+    assert.deepEqual(
+      target.received.map((request) => [request.headers['webhook-id'], request.verified[key]]),
+      [
+        [id, { n: 1 }],
+        [id, { n: 1 }],
+      ],
+    )
   })
 })
