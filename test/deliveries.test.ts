@@ -317,4 +317,38 @@ describe('outbound deliveries', () => {
       ],
     )
   })
+
+  it('channels.deliver works from a script host process (process isolation), and names a bad option', async (t) => {
+    const { root, url } = await startServer(t, { config: LOOPBACK, env: { SWITCHBOARD_SCRIPT_ISOLATION: 'process' } })
+    const key = secret()
+    const target = await receiver(t, [key])
+    await outChannel(root, 'hosted-out', target.url, { secret: key })
+    await root.post(SCRIPTS, {
+      code: 'hosted',
+      source: "return channels.deliver('hosted-out', { bytes: new Uint8Array([1, 2]).length }, { id: 'h-1' })",
+    })
+    const inbound = json(
+      await root.post(CHANNELS, { code: 'hosted-in', type: 'public', recv_svcscriptcode: 'hosted', opts: { issync: true } }),
+    )
+    const answer = await fetch(`${url}/exec/${String(inbound.token_local)}`, { method: 'POST' })
+    assert.equal(answer.status, 200, await answer.clone().text())
+    const { delivery_id: id } = (await answer.json()) as { delivery_id: string }
+    const done = await deliveryWhen(root, id, (delivery) => delivery.status === 'succeeded')
+    assert.equal(done.idempotency_id, 'h-1')
+    assert.deepEqual(target.received[0]?.verified[key], { bytes: 2 })
+    // A bad option is the script's error, named.
+    await root.post(SCRIPTS, { code: 'bad-options', source: "return channels.deliver('hosted-out', {}, { id: 7 })" })
+    const bad = json(
+      await root.post(CHANNELS, { code: 'bad-in', type: 'public', recv_svcscriptcode: 'bad-options', opts: { issync: true } }),
+    )
+    const refused = await fetch(`${url}/exec/${String(bad.token_local)}`, { method: 'POST' })
+    assert.equal(refused.status, 500)
+    const failedRun = `/rest/v1/service/executions?filter=${encodeURIComponent(JSON.stringify({ script_code: 'bad-options' }))}`
+    let [record] = jsonArray(await root.get(failedRun))
+    for (let i = 0; record === undefined && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      ;[record] = jsonArray(await root.get(failedRun))
+    }
+    assert.match(JSON.stringify(record?.error), /channels\.deliver: id must be a string of 1–128 characters/)
+  })
 })
