@@ -244,6 +244,8 @@ describe('outbound deliveries', () => {
     assertError(await root.post(`${CHANNELS}/${String(bare.id)}/deliver`, { payload: {} }), 400, /has no url/)
     assertError(await root.post(`${CHANNELS}/00000000-0000-4000-8000-000000000000/deliver`, { payload: {} }), 404)
     assertError(await root.post(`${CHANNELS}/${String(bare.id)}/deliver`, {}), 400)
+    const unsigned = json(await root.post(CHANNELS, { code: 'unsigned', type: 'public', url: 'https://example.com/hooks' }))
+    assertError(await root.post(`${CHANNELS}/${String(unsigned.id)}/deliver`, { payload: {} }), 400, /has no opts\.deliver/)
     const out = await outChannel(root, 'big', 'https://example.com/hooks', {})
     assert.match(String(out.opts.deliver.secret), /^whsec_…/, 'a secret is generated when none is given')
     assertError(await root.post(`${CHANNELS}/${out.id}/deliver`, { payload: 'x'.repeat(600 * 1024) }), 413)

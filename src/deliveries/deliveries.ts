@@ -96,6 +96,12 @@ export class Deliveries {
    */
   async deliver(domainId: string, channel: Channel, request: DeliverRequest): Promise<string> {
     if (channel.url === '') throw new AppError('bad_request', `channel '${channel.code}' has no url to deliver to`)
+    if (channel.opts.deliver?.secret === undefined) {
+      throw new AppError(
+        'bad_request',
+        `channel '${channel.code}' has no opts.deliver to sign deliveries with: set its secret (or send {} to have one generated)`,
+      )
+    }
     const body = JSON.stringify(request.payload ?? null)
     const size = Buffer.byteLength(body)
     if (size > MAX_DELIVERY_BYTES) {
