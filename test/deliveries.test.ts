@@ -152,6 +152,15 @@ describe('outbound deliveries', () => {
     // A failed delivery cannot be cancelled; an unknown one is 1404.
     assertError(await root.post(`${DELIVERIES}/${id}/cancel`), 409, /only pending ones/)
     assertError(await root.post(`${DELIVERIES}/00000000-0000-4000-8000-000000000000/retry`), 404)
+    // A retry starts the schedule again: four more attempts, then failed again.
+    assert.equal((await root.post(`${DELIVERIES}/${id}/retry`)).status, 200)
+    const again = await deliveryWhen(
+      root,
+      id,
+      (delivery) => delivery.status === 'failed' && (delivery.attempts as Attempt[]).length > 4,
+    )
+    assert.equal((again.attempts as Attempt[]).length, 8)
+    assert.equal(again.generation, 1)
   })
 
   it('retries failed deliveries in bulk, and single ones, once the receiver is back', async (t) => {

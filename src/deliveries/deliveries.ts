@@ -241,30 +241,44 @@ export class Deliveries {
 
   async #attemptJob(job: Job<DeliveryJob>, stop: AbortSignal): Promise<JobOutcome> {
     const { deliveryId, channelId, generation } = job.payload
-    const table = this.#options.store.table('deliveries')
-    const current = (await table.get(job.scope, deliveryId)) as unknown as StoredDelivery | undefined
-    if (current?.status !== 'pending' || current.generation !== generation) return { done: true }
+    // A waiting retry may have been cancelled (or retried anew) meanwhile: it is not sent then. A
+    // generation's first attempt comes right after the write that queued it, so it skips that read
+    // (one statement of a handful per delivery); a cancel in between still keeps the status.
+    if (job.attempt > 1) {
+      const current = (await this.#options.store.table('deliveries').get(job.scope, deliveryId)) as unknown as
+        | StoredDelivery
+        | undefined
+      if (current?.status !== 'pending' || current.generation !== generation) return { done: true }
+    }
     const entry = this.#options.channels.byId(channelId)
     const started = Date.now()
     const attempt = entry
-      ? await this.#post(entry.channel, job.payload, current.attempts.length + 1, stop)
+      ? await this.#post(entry.channel, job.payload, job.attempt, stop)
       : failure(started, 0, 'the channel no longer exists')
     if (stop.aborted && attempt.status_code === null) return { handedBack: true }
     const retries = entry?.channel.opts.deliver?.retry_s ?? DEFAULT_RETRY_S
     const ok = attempt.status_code !== null && attempt.status_code >= 200 && attempt.status_code < 300
-    const count = current.attempts.length + 1
+    // Counted per generation (each has its job): a retry route starts the schedule again.
+    const count = job.attempt
     const waitMs = ok || !entry || count > retries.length ? undefined : jittered((retries[count - 1] as number) * 1000)
-    const { delivery } = await this.#change(job.scope, deliveryId, { batched: true }, (found) => {
-      // Cancelled or retried meanwhile: the attempt is kept, the rest is theirs.
-      if (found.status !== 'pending' || found.generation !== generation)
-        return { ...found, attempts: [...found.attempts, attempt] }
-      return {
-        ...found,
-        attempts: [...found.attempts, attempt],
-        status: ok ? 'succeeded' : waitMs === undefined ? 'failed' : 'pending',
-        next_attempt_at: waitMs === undefined ? null : new Date(Date.now() + waitMs).toISOString(),
-      }
-    })
+    let delivery: StoredDelivery
+    try {
+      ;({ delivery } = await this.#change(job.scope, deliveryId, { batched: true }, (found) => {
+        // Cancelled or retried meanwhile: the attempt is kept, the rest is theirs.
+        if (found.status !== 'pending' || found.generation !== generation)
+          return { ...found, attempts: [...found.attempts, attempt] }
+        return {
+          ...found,
+          attempts: [...found.attempts, attempt],
+          status: ok ? 'succeeded' : waitMs === undefined ? 'failed' : 'pending',
+          next_attempt_at: waitMs === undefined ? null : new Date(Date.now() + waitMs).toISOString(),
+        }
+      }))
+    } catch (error) {
+      // The delivery's row is gone (its making failed after the job was stored): nothing to record.
+      if (error instanceof AppError && error.status === 404) return { done: true }
+      throw error
+    }
     if (entry) {
       const outcome = ok ? 'succeeded' : waitMs === undefined ? 'failed' : 'retried'
       this.#options.metrics.attempted(job.scope, entry.channel.code, outcome, attempt.duration_ms / 1000)
