@@ -33,6 +33,16 @@ declare const request: {
   readonly rawBody: string
   readonly ip: string
   readonly protocol: string
+  /**
+   * Present when the channel's `opts.verify` checked the request's signature (a request that
+   * fails the check never reaches a script): the scheme, the sender's message id
+   * (standard-webhooks) and the signed timestamp in seconds (standard-webhooks, stripe, slack).
+   */
+  readonly verified?: {
+    readonly scheme: 'standard-webhooks' | 'stripe' | 'github' | 'slack' | 'hmac'
+    readonly id?: string
+    readonly timestamp?: number
+  }
 } | null
 
 /** The channel the execution belongs to (its entity without `token_local`), or `null`. */
@@ -139,6 +149,16 @@ declare namespace channels {
    * exist, or the send script fails.
    */
   function send(code: string, message: unknown): Promise<Record<string, unknown>>
+  /**
+   * Delivers `payload` to channel `code`'s `url` as a signed, durable, retried webhook
+   * (docs/deliveries.md) and resolves with its id once it is stored. `id` makes it idempotent:
+   * the same id on the same channel answers the existing delivery.
+   */
+  function deliver(
+    code: string,
+    payload: unknown,
+    options?: { event_type?: string; id?: string },
+  ): Promise<{ delivery_id: string }>
 }
 
 declare namespace files {

@@ -26,6 +26,9 @@ import { collectionRoutes } from './collections/collection-routes.ts'
 import { createCollectionService } from './collections/collection-service.ts'
 import { type Config, ConfigError, type LogLevel } from './config.ts'
 import { consoleRoutes } from './console/console-routes.ts'
+import { Deliveries, type DeliveryJob, isDeliveryJob } from './deliveries/deliveries.ts'
+import { deliveriesCollection } from './deliveries/deliveries-collection.ts'
+import { deliveryRoutes } from './deliveries/delivery-routes.ts'
 import { ensureBuiltInDomains } from './domains/bootstrap.ts'
 import { DomainDirectory } from './domains/domain-directory.ts'
 import { domainsCollection } from './domains/domains-collection.ts'
@@ -57,11 +60,12 @@ import type { ErrorSource } from './metrics/error-metrics.ts'
 import { createMetrics, type Metrics } from './metrics/metrics.ts'
 import { MetricsGather } from './metrics/metrics-gather.ts'
 import { metricsRoutes } from './metrics/metrics-routes.ts'
+import { EgressGuard } from './net/egress.ts'
 import { parseIpRanges } from './net/ip-ranges.ts'
 import { apiModule } from './project-api/api-module.ts'
 import { InProcessApi } from './project-api/in-process-api.ts'
 import { JetStreamJobQueue } from './queue/jetstream-queue.ts'
-import type { JobQueue } from './queue/job-queue.ts'
+import type { Job, JobQueue } from './queue/job-queue.ts'
 import { StoreJobQueue } from './queue/store-queue.ts'
 import { localModules } from './scripts/api/local-modules.ts'
 import { DomainHosts } from './scripts/host/domain-hosts.ts'
@@ -86,6 +90,7 @@ import type { Store } from './store/store.ts'
 import { openTracing } from './tracing/tracing.ts'
 import { VERSION } from './version.ts'
 import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
+import { WebhookDedup } from './webhooks/webhook-dedup.ts'
 import { webhookRoutes } from './webhooks/webhook-routes.ts'
 import { Webhooks } from './webhooks/webhooks.ts'
 import { baseProtocol } from './websocket/base-protocol.ts'
@@ -104,6 +109,9 @@ import { wsRoutes } from './websocket/ws-routes.ts'
 import { Containment } from './workers/containment.ts'
 import { DataDirLock } from './workers/data-dir-lock.ts'
 import type { WorkerLink } from './workers/worker-link.ts'
+
+/** The work the queue holds: async webhooks and deliveries. */
+type QueuedJob = WebhookJob | DeliveryJob
 
 export interface App {
   readonly http: FastifyInstance
@@ -439,6 +447,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const executionService = collection(
       executionsCollection(async (scope, id) => (scope === null ? undefined : asyncWebhooks?.queued(scope, id))),
     )
+    const deliveryService = collection(deliveriesCollection)
     const services = [
       domainService,
       collection(channelTypesCollection(channelsDef)),
@@ -449,6 +458,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       collection(rolesCollection),
       executionService,
       collection(auditCollection),
+      deliveryService,
     ]
     const rights = new AccessRights({
       roles,
@@ -514,14 +524,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       perChannelLimit: config.webhookConcurrency,
     })
     // A worker that is gone (the supervisor says goodbye for it) leaves its jobs to the others at once.
-    const storeQueue = (embedded: StoreJobQueue<WebhookJob>) => {
+    const storeQueue = (embedded: StoreJobQueue<QueuedJob>) => {
       peers.onGone((node) => {
         embedded.workerGone(node).catch(onError)
       })
       return embedded
     }
-    const queue: JobQueue<WebhookJob> = nats
-      ? await JetStreamJobQueue.open<WebhookJob>(nats.connection, {
+    // One queue for async webhooks and deliveries: the same durability, the same engines.
+    const queue: JobQueue<QueuedJob> = nats
+      ? await JetStreamJobQueue.open<QueuedJob>(nats.connection, {
           prefix: config.natsPrefix,
           concurrency: config.asyncWorkers,
           closeWaitMs: config.shutdownTimeoutMs,
@@ -530,7 +541,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           onError,
         })
       : storeQueue(
-          new StoreJobQueue<WebhookJob>(store, {
+          new StoreJobQueue<QueuedJob>(store, {
             concurrency: config.asyncWorkers,
             closeWaitMs: config.shutdownTimeoutMs,
             epoch: options.worker?.epoch ?? randomBytes(8).toString('hex'),
@@ -540,19 +551,44 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           }),
         )
     opened.push(queue)
+    const dedup = new WebhookDedup({
+      store,
+      duplicate: (domainId, channel) => metrics.webhooks.duplicate(domainId, channel.code),
+      purgeEveryMs: housekeeping ? 60_000 : undefined,
+      onError,
+    })
+    opened.push({ close: async () => dedup.close() })
     asyncWebhooks = new AsyncWebhooks({
       webhooks,
       executor,
       queue,
       maxAttempts: config.asyncAttempts,
       retryBaseMs: config.asyncRetryMs,
+      dedup,
     })
+    const deliveries = new Deliveries({
+      store,
+      channels,
+      queue,
+      egress: new EgressGuard(config.egressAllow),
+      metrics: metrics.deliveries,
+      tracing,
+      onError,
+    })
+    opened.push({ close: async () => deliveries.close() })
+    sendDeps = {
+      ...(sendDeps as ChannelsModuleDeps),
+      deliver: (domainId, channel, request) => deliveries.deliver(domainId, channel, request),
+    }
+    deliveryRoutes(http, { deliveries, collection: deliveryService, channels })
     webhookRoutes(http, {
       webhooks,
       trustProxy: parseIpRanges(config.trustProxy),
       bodyLimit: config.webhookBodyLimit,
-      accept: (target, input, requestId, trace) => asyncWebhooks.accept(target, input, requestId, trace),
+      accept: (target, input, requestId, trace, accepted) => asyncWebhooks.accept(target, input, requestId, trace, accepted),
+      dedup,
       tracing,
+      signatureRefused: (target, reason) => metrics.webhooks.refused(target.domainId, target.channel.code, reason),
     })
     await wsRoutes(http, {
       access,
@@ -617,7 +653,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return httpClosed
     }
     opened.push({ close: async () => void (await closeHttp()) })
-    await asyncWebhooks.start()
+    // Jobs left by an earlier run first; each kind to its worker.
+    await queue.start((job, stop) =>
+      isDeliveryJob(job.payload)
+        ? deliveries.run(job as Job<DeliveryJob>, stop)
+        : (asyncWebhooks as AsyncWebhooks).run(job as Job<WebhookJob>, stop),
+    )
+    if (housekeeping) {
+      deliveries.requeueOrphans().then((count) => {
+        if (count > 0) logger.warn({ count }, 'deliveries stored without their first attempt queued were queued')
+      }, onError)
+    }
 
     let closed: Promise<void> | undefined
     const shutdown = async () => {

@@ -1,5 +1,6 @@
 import { CliError } from './cli/api-client.ts'
 import { channels } from './cli/channels.ts'
+import { deliveries } from './cli/deliveries.ts'
 import { exec } from './cli/exec.ts'
 import { executions } from './cli/executions.ts'
 import { scripts } from './cli/scripts.ts'
@@ -23,6 +24,7 @@ A client of a running server (SWITCHBOARD_URL and SWITCHBOARD_KEY, or --url and 
   scripts list|get|pull|push                        service scripts; as files: pull and push <dir>
   exec <channel-code>                               send the channel a test webhook
   executions list|get|replay|tail                   recorded runs; tail follows them
+  deliveries list|retry                             events delivered to channels' urls; retry failed ones
   users list|get|create|update|delete               the domain's users
   keys list|create|delete                           their API keys
 
@@ -34,12 +36,12 @@ Every client command takes --output json (JSON for scripts) and --field <path> (
 Exit codes: 0 done, 1 failed, 2 the command line is wrong. docs/cli.md has examples.
 `
 
-// TODO(issue 17): `deliveries list|retry`, once outbound deliveries exist.
 const CLIENT_COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
   channels,
   scripts,
   exec,
   executions,
+  deliveries,
   users,
   keys,
 }

@@ -275,6 +275,60 @@ describe('switchboard client commands (against a running server)', () => {
     assert.equal(await tail.exit, 0)
     assert.equal(tail.lines.length, 3, 'the other channel’s execution is not shown')
   })
+
+  it('deliveries list and retry: the dead letters, retried one by one or all at once', async (t) => {
+    const port = await closedPort()
+    const { url, root } = await startServer(t, { config: { egressAllow: ['127.0.0.1/32'] } })
+    const env = { SWITCHBOARD_URL: url, SWITCHBOARD_KEY: ROOT_KEY }
+    const out = json(
+      await root.post(CHANNELS, {
+        code: 'out',
+        type: 'public',
+        url: `http://127.0.0.1:${port}/hooks`,
+        opts: { deliver: { retry_s: [] } },
+      }),
+    )
+    const ids: string[] = []
+    for (const n of [1, 2]) {
+      const reply = await root.post(`${CHANNELS}/${String(out.id)}/deliver`, { payload: { n }, event_type: 'ping' })
+      ids.push(String((json(reply) as { delivery_id: string }).delivery_id))
+    }
+    const failed = async () => {
+      for (let i = 0; i < 100; i++) {
+        const list = jsonArray(await root.get(`/rest/v1/service/deliveries?filter=${encodeURIComponent('{"status":"failed"}')}`))
+        if (list.length === 2) return
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      assert.fail('the deliveries did not fail')
+    }
+    await failed()
+    const list = await cli(['deliveries', 'list', '--status', 'failed', '--channel', 'out'], env)
+    assert.equal(list.code, 0, list.stderr)
+    const lines = list.stdout.trim().split('\n')
+    assert.match(lines[0] ?? '', /^created +status +channel +event +attempts +last answer +id$/)
+    assert.equal(lines.length, 3)
+    for (const line of lines.slice(1))
+      assert.match(line, new RegExp(`^\\S+ +failed +out +ping +1 +connect ECONNREFUSED 127\\.0\\.0\\.1:${port} +${UUID}$`))
+    const listed = JSON.parse((await cli(['deliveries', 'list', '--json'], env)).stdout) as { id: string }[]
+    assert.deepEqual(listed.map((delivery) => delivery.id).sort(), [...ids].sort())
+
+    const one = await cli(['deliveries', 'retry', ids[0] as string], env)
+    assert.equal(one.code, 0, one.stderr)
+    assert.equal(one.stdout, `delivery ${ids[0]} is due now (pending)\n`)
+    await failed()
+    const all = await cli(['deliveries', 'retry', '--status', 'failed', '--channel', 'out'], env)
+    assert.equal(all.code, 0, all.stderr)
+    assert.equal(all.stdout, '2 deliveries due now\n')
+
+    const usage = await cli(['deliveries', 'retry'], env)
+    assert.equal(usage.code, 2)
+    assert.match(usage.stderr, /give a delivery id, or --status failed/)
+    assert.equal((await cli(['deliveries', 'retry', 'not-an-id'], env)).code, 2)
+    assert.equal((await cli(['deliveries', 'list', '--status', 'lost'], env)).code, 2)
+    const unknown = await cli(['deliveries', 'retry', '00000000-0000-4000-8000-000000000000'], env)
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /does not exist/)
+  })
 })
 
 async function queuedDone(root: ReturnType<typeof httpClient>): Promise<boolean> {

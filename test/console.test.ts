@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
+import { sign as githubSign } from '@octokit/webhooks-methods'
 import type { Locator, Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { launchBrowser, openPage, overflow, screenshot } from './support/browser.ts'
@@ -19,7 +22,7 @@ async function setSource(page: Page, text: string): Promise<void> {
 }
 
 async function go(page: Page, link: string, heading: string | RegExp): Promise<void> {
-  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: link }).click()
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: link, exact: true }).click()
   await page.getByRole('heading', { level: 1, name: heading }).waitFor()
 }
 
@@ -475,6 +478,140 @@ describe('admin console (a real browser against a real server)', () => {
     assert.equal(await readStorage(), `read: ${ROOT_KEY}`, 'the console still holds its key')
   })
 
+  it("sets a channel's signature check with the scheme picker; the saved secret is masked and kept", async (t) => {
+    const { url, root } = await startServer(t)
+    await root.post(SCRIPTS, { code: 'hook', source: 'return { verified: request.verified ?? null }' })
+    const channel = json(
+      await root.post(CHANNELS, { code: 'github-in', type: 'public', recv_svcscriptcode: 'hook', opts: { issync: true } }),
+    )
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await signIn(page, url)
+    await page.goto(`${url}/ui/channels/${String(channel.id)}`)
+    const section = page.getByRole('group', { name: 'Verify signatures' })
+    await section.getByLabel('Signature scheme').selectOption('github')
+    // GitHub signs no timestamp: no tolerance to set; an HMAC scheme asks for its header.
+    assert.equal(await section.getByLabel('Timestamp tolerance (seconds)').count(), 0)
+    const secret = 'a-github-webhook-secret-of-some-length'
+    await section.getByLabel('Signing secret').fill(secret)
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    await screenshot(page, 'verify-signatures')
+
+    const stored = json(await root.get(`${CHANNELS}/${String(channel.id)}`)).opts as { verify: unknown }
+    assert.deepEqual(stored.verify, { scheme: 'github', secrets: ['a-gith…ngth'] })
+    const send = async (signature?: string) =>
+      fetch(`${url}/exec/${String(channel.token_local)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(signature && { 'x-hub-signature-256': signature }) },
+        body: '{"zen":"Keep it logically awesome."}',
+      })
+    assert.equal((await send(await githubSign(secret, '{"zen":"Keep it logically awesome."}'))).status, 200)
+    assert.equal((await send()).status, 401)
+
+    // The form shows the mask; saving it unchanged (with another title) keeps the secret.
+    await page.reload()
+    await valueIs(page, section.getByLabel('Signing secret'), 'a-gith…ngth')
+    await page.getByLabel('Title').fill('GitHub pushes')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    assert.equal((await send(await githubSign(secret, '{"zen":"Keep it logically awesome."}'))).status, 200)
+
+    // An HMAC scheme without its header is refused, the field named; "no check" turns it off.
+    await section.getByLabel('Signature scheme').selectOption('hmac')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page
+      .locator('.field.invalid')
+      .getByText(/header/)
+      .waitFor()
+    await section.getByLabel('Signature scheme').selectOption('')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Saved.').waitFor()
+    assert.equal((json(await root.get(`${CHANNELS}/${String(channel.id)}`)).opts as { verify?: unknown }).verify, undefined)
+    assert.equal((await send()).status, 200)
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(failed, [`400 PATCH /rest/v1/service/integration_points/${String(channel.id)}`])
+  })
+
+  it('lists deliveries by status with their attempts, retries the dead letters, and counts them on the channel page', async (t) => {
+    const { url, root } = await startServer(t, { config: { egressAllow: ['127.0.0.1/32'] } })
+    let up = false
+    const receiver = createServer((request, response) => {
+      request.resume()
+      request.on('end', () => {
+        response.statusCode = up ? 204 : 503
+        response.end(up ? '' : 'down for maintenance')
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise((resolve) => receiver.close(resolve)))
+    const channel = json(
+      await root.post(CHANNELS, {
+        code: 'billing',
+        type: 'public',
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+        opts: { deliver: { retry_s: [] } },
+      }),
+    )
+    const deliver = async (n: number) =>
+      String(
+        json(await root.post(`${CHANNELS}/${String(channel.id)}/deliver`, { payload: { n }, event_type: 'invoice.paid' }))
+          .delivery_id,
+      )
+    const ids = [await deliver(1), await deliver(2)]
+    const statusOf = async (id: string) => String(json(await root.get(`/rest/v1/service/deliveries/${id}`)).status)
+    const settled = async (id: string, status: string) => {
+      for (let i = 0; i < 100 && (await statusOf(id)) !== status; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(await statusOf(id), status)
+    }
+    for (const id of ids) await settled(id, 'failed')
+
+    const browser = await launchBrowser(t)
+    const { page, errors, failed } = await openPage(browser, DESKTOP)
+    page.setDefaultTimeout(15_000)
+    await signIn(page, url)
+    await page.goto(`${url}/ui/channels/${String(channel.id)}`)
+    const counts = page.getByRole('region', { name: 'Deliveries' })
+    await counts.getByRole('link', { name: 'failed 2' }).waitFor()
+    await counts.getByRole('link', { name: 'succeeded 0' }).waitFor()
+    await counts.getByRole('link', { name: 'failed 2' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Deliveries' }).waitFor()
+    assert.match(page.url(), /status=failed/)
+    assert.equal((await rows(page)).length, 2)
+    const [first] = await rows(page)
+    assert.match(first ?? '', /failed billing invoice\.paid 1 · last 503 Retry$/)
+    await page.locator('tbody tr').first().locator('summary').click()
+    await page.locator('tbody tr').first().getByText('down for maintenance').waitFor()
+    await page.locator('tbody tr').first().getByText('the receiver answered 503').waitFor()
+    await screenshot(page, 'deliveries')
+
+    // The receiver is back: retry the whole dead-letter list, then one more by its own button.
+    up = true
+    await page.getByRole('button', { name: 'Retry all failed' }).click()
+    await page.getByText('2 deliveries due now.').waitFor()
+    for (const id of ids) await settled(id, 'succeeded')
+    up = false
+    const third = await deliver(3)
+    await settled(third, 'failed')
+    up = true
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await page.getByRole('button', { name: `Retry delivery ${third}` }).click()
+    await page.getByText(`Delivery ${third} is due now.`).waitFor()
+    await settled(third, 'succeeded')
+    await page.getByLabel('Status').selectOption('succeeded')
+    await page.locator('tbody tr').nth(2).waitFor()
+    assert.deepEqual(
+      (await rows(page)).map((row) => /^\S+ \S+ ago (\w+)/.exec(row)?.[1] ?? row),
+      ['succeeded', 'succeeded', 'succeeded'],
+    )
+    await page.goto(`${url}/ui/channels/${String(channel.id)}`)
+    await counts.getByRole('link', { name: 'succeeded 3' }).waitFor()
+    await counts.getByRole('link', { name: 'failed 0' }).waitFor()
+    assert.deepEqual(errors, [], 'no console errors')
+    assert.deepEqual(failed, [])
+  })
+
   it('fits a phone-width screen on every page without sideways scrolling', async (t) => {
     const { url, root } = await startServer(t)
     await root.post('/rest/v1/service/svcscripts', { code: 'hello', source: 'return { hi: startparam(4) }' })
@@ -512,6 +649,7 @@ describe('admin console (a real browser against a real server)', () => {
       ['Channels', 'Channels'],
       ['Scripts', 'Scripts'],
       ['Executions', 'Executions'],
+      ['Deliveries', 'Deliveries'],
       ['Live', 'Live'],
       ['Events', 'Events'],
       ['Webhook tester', 'Webhook tester'],

@@ -7,6 +7,8 @@ import { TestSocket } from './support/ws-client.ts'
 type Frame = [string, Record<string, unknown>]
 
 /** A sync webhook channel whose script is `source` (it emits the events); returns a sender. */
+const DELIVER_SECRET = `whsec_${Buffer.from('a delivery secret of 32 bytes!!!').toString('base64')}`
+
 async function emitter(root: Client, url: string, source: string): Promise<(body?: unknown) => Promise<Response>> {
   assert.equal((await root.post(SCRIPTS, { code: 'emit', source })).status, 200)
   // A minute: the slow-subscriber test emits 3000 events of 8 KB, slow on a loaded machine.
@@ -200,7 +202,14 @@ describe('events and subscriptions (SPEC §8)', () => {
     })
     await root.post(SCRIPTS, { code: 'unrelated', source: 'return 1' })
     const created = json(
-      await root.post(CHANNELS, { code: 'crm', type: 'public', token_remote: 'secret-1', token_remote2: 'secret-2' }),
+      await root.post(CHANNELS, {
+        code: 'crm',
+        type: 'public',
+        token_remote: 'secret-1',
+        token_remote2: 'secret-2',
+        // Write-only secrets inside opts: events carry them masked (secret…ying), never whole.
+        opts: { verify: { scheme: 'github', secrets: ['secret-3-for-verifying'] }, deliver: { secret: DELIVER_SECRET } },
+      }),
     )
     await root.patch(`${CHANNELS}/${String(created.id)}`, { opts: { title: 'CRM' } })
     await root.delete(`${CHANNELS}/${String(created.id)}`)
@@ -226,6 +235,8 @@ describe('events and subscriptions (SPEC §8)', () => {
     for (const secret of ['token_local', 'token_remote', 'token_remote2']) assert.equal(secret in data.entity, false, secret)
     assert.deepEqual((second.data as { operation: string }).operation, 'delete')
     assert.equal(JSON.stringify([first, second]).includes('secret-'), false)
+    assert.equal(JSON.stringify([first, second]).includes(DELIVER_SECRET), false)
+    assert.deepEqual((data.entity.opts as { verify: unknown }).verify, { scheme: 'github', secrets: ['…'] })
   })
 
   it('tells subscribers when connections of their channel open and close', async (t) => {

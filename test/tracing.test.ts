@@ -317,6 +317,33 @@ await http.request({ method: 'POST', url: 'later' })`,
     assert.equal(record?.trace_id, asyncCaller.traceId)
   })
 
+  it('traces each delivery attempt as a client span in the trace of the run that asked for it', async (t) => {
+    const receiver = await startOtlpReceiver(t)
+    const billing = await downstream(t)
+    const node = await tracedNode(t, receiver)
+    const out = await node.root.post(CHANNELS, { code: 'billing', type: 'public', url: billing.url, opts: { deliver: {} } })
+    assert.equal(out.status, 200, out.text)
+    const inbound = await channelWith(node.root, 'orders', { recv: "return await channels.deliver('billing', { order: 7 })" })
+    const caller = upstream()
+    const sent = await post(node, inbound.token, {}, { traceparent: caller.traceparent })
+    assert.equal(sent.status, 200, sent.text)
+    const deliveryId = (JSON.parse(sent.text) as { delivery_id: string }).delivery_id
+    const trace = inTrace(
+      await receiver.until((all) => inTrace(all, caller.traceId).some((span) => span.name === 'POST')),
+      caller.traceId,
+    )
+    const run = only(trace, 'script orders-recv')
+    const attempt = only(trace, 'POST')
+    assert.equal(attempt.kind, CLIENT)
+    assert.equal(attempt.parentSpanId, run.spanId)
+    assert.equal(attempt.attributes['switchboard.delivery.id'], deliveryId)
+    assert.equal(attempt.attributes['switchboard.attempt'], 1)
+    assert.equal(attempt.attributes['http.response.status_code'], 200)
+    const got = billing.requests.at(-1)
+    assert.equal(got?.headers['webhook-id'], deliveryId)
+    assert.equal(traceHeaders(got).traceparent, `00-${caller.traceId}-${attempt.spanId}-01`)
+  })
+
   it('exports OTLP protobuf by default', async (t) => {
     const receiver = await startOtlpReceiver(t)
     const shop = await downstream(t)

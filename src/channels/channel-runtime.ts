@@ -1,6 +1,7 @@
 import { maskSecret } from '../ids.ts'
 import { DEFAULT_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import type { Channel } from './channel-schemas.ts'
+import { concealChannel } from './channel-secrets.ts'
 
 /** How long a channel waits for its webhook and message scripts: `opts.recv_timeout` s, 0 → 10 s. */
 export function recvTimeoutMs(channel: Channel): number {
@@ -13,7 +14,7 @@ const forScripts = new WeakMap<Channel, { readonly view: Omit<Channel, 'token_lo
 function scriptView(channel: Channel): { readonly view: Omit<Channel, 'token_local'>; readonly json: string } {
   let made = forScripts.get(channel)
   if (!made) {
-    const { token_local: _secret, ...view } = channel
+    const { token_local: _secret, ...view } = concealChannel(channel)
     made = { view, json: JSON.stringify(view) }
     forScripts.set(channel, made)
   }
@@ -21,7 +22,8 @@ function scriptView(channel: Channel): { readonly view: Omit<Channel, 'token_loc
 }
 
 /**
- * The channel as its scripts see it: without `token_local`, the secret its senders present.
+ * The channel as its scripts see it: without `token_local`, the secret its senders present, and
+ * with its write-only secrets masked (channel-secrets.ts).
  * Shared by every execution of this version of the channel (directories replace, never change, an entity).
  */
 export function channelForScripts(channel: Channel): Omit<Channel, 'token_local'> {

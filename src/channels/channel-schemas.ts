@@ -37,6 +37,92 @@ const IpMaskInput = Type.Union([
 ])
 const Url = Type.String({ maxLength: 2048, description: 'empty, or an absolute http(s) URL' })
 
+const VERIFY_SCHEMES = ['standard-webhooks', 'stripe', 'github', 'slack', 'hmac'] as const
+
+/** Longest `tolerance_s` a verified timestamp may be off by (a day). */
+const MAX_TOLERANCE_S = 86_400
+
+const WriteOnlySecret = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  description: 'write-only: reads show it masked (whsec_…abcd); sending the masked value back keeps it',
+})
+
+/** `opts.verify`: the signature every webhook of the channel must carry (docs/webhooks.md). */
+const VerifyOpts = Type.Object(
+  {
+    scheme: Type.Union(VERIFY_SCHEMES.map((scheme) => Type.Literal(scheme))),
+    secrets: Type.Array(WriteOnlySecret, {
+      minItems: 1,
+      maxItems: 2,
+      description: 'each is tried; two during a rotation',
+    }),
+    tolerance_s: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_TOLERANCE_S, description: 'how far a signed timestamp may be off; default 300' }),
+    ),
+    header: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'hmac: the header with the signature' })),
+    prefix: Type.Optional(Type.String({ maxLength: 32, description: 'hmac: text before the signature, e.g. sha256=' })),
+    algorithm: Type.Optional(Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')])),
+    encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64')])),
+  },
+  { additionalProperties: false },
+)
+export type VerifyOpts = Static<typeof VerifyOpts>
+
+/** The longest `opts.dedup.window_s`: 30 days. */
+const MAX_DEDUP_WINDOW_S = 30 * 86_400
+
+/** `opts.dedup`: webhooks with a key seen within the window do not run again (docs/webhooks.md). */
+const DedupOpts = Type.Object(
+  {
+    key: Type.String({
+      maxLength: 200,
+      pattern: "^(?:header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|body:[^.\\s]+(?:\\.[^.\\s]+)*)$",
+      description: 'header:<name> (e.g. header:webhook-id) or body:<dotted.path> (a JSON body field)',
+    }),
+    window_s: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_DEDUP_WINDOW_S, description: 'how long a key is kept, seconds; default 86400' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** `opts.deliver`: how events this channel delivers to its `url` are signed and retried (docs/deliveries.md). */
+const DeliverOptsFields = {
+  secret: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      description: 'whsec_<base64>: signs deliveries (Standard Webhooks); generated when absent; write-only',
+    }),
+  ),
+  rotation_s: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 30 * 86_400,
+      description: 'after a new secret, the previous one signs too this long; default 86400',
+    }),
+  ),
+  timeout_ms: Type.Optional(
+    Type.Integer({ minimum: 100, maximum: 60_000, description: 'how long an attempt waits for a 2xx; default 15000' }),
+  ),
+  retry_s: Type.Optional(
+    Type.Array(Type.Number({ minimum: 0.01, maximum: 172_800 }), {
+      maxItems: 20,
+      description:
+        'waits before each retry, seconds (each with up to 10 % jitter); default [5, 300, 1800, 7200, 18000, 36000, 36000]',
+    }),
+  ),
+}
+const ServerManaged = {
+  previous_secret: Type.Optional(
+    Type.String({ description: 'the secret before the last change; signs until rotation_s has passed' }),
+  ),
+  rotated_at: Type.Optional(Type.String({ description: 'when the secret last changed (RFC 3339)' })),
+}
+const DeliverOpts = Type.Object({ ...DeliverOptsFields, ...ServerManaged }, { additionalProperties: false })
+export type DeliverOpts = Static<typeof DeliverOpts>
+
 const ChannelOpts = Type.Object(
   {
     allow_files_api: Type.Boolean(),
@@ -47,8 +133,24 @@ const ChannelOpts = Type.Object(
     userid: Type.Union([Uuid, Type.Null()]),
     title: Type.String({ maxLength: 256 }),
     filter_capabilities: Type.Array(CapabilityName, { maxItems: 8 }),
+    verify: Type.Optional(VerifyOpts),
+    dedup: Type.Optional(DedupOpts),
+    deliver: Type.Optional(DeliverOpts),
   },
   { additionalProperties: false },
+)
+
+/** On input, `opts.verify: null` and `opts.dedup: null` (or absent) mean none. */
+const ChannelOptsInput = Type.Partial(
+  Type.Object(
+    {
+      ...ChannelOpts.properties,
+      verify: Type.Union([VerifyOpts, Type.Null()]),
+      dedup: Type.Union([DedupOpts, Type.Null()]),
+      deliver: Type.Union([DeliverOpts, Type.Null()]),
+    },
+    { additionalProperties: false },
+  ),
 )
 
 export const Channel = Type.Object(
@@ -86,7 +188,7 @@ export const ChannelCreate = Type.Object(
     send_svcscriptcode: Type.Optional(ScriptRef),
     recv_svcscriptcode_ws: Type.Optional(ScriptRef),
     send_svcscriptcode_ws: Type.Optional(ScriptRef),
-    opts: Type.Optional(Type.Partial(ChannelOpts)),
+    opts: Type.Optional(ChannelOptsInput),
     ext: Type.Optional(ExtInput),
   },
   { additionalProperties: false },

@@ -1,3 +1,4 @@
+import type { DeliverRequest } from '../deliveries/deliveries.ts'
 import { AppError } from '../errors.ts'
 import { MAX_CHAIN_DEPTH } from '../scripts/run-limits.ts'
 import { type HostModule, ScriptApiError } from '../scripts/runtime/host-api.ts'
@@ -6,6 +7,7 @@ import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor
 import type { TraceSpan, Tracing } from '../tracing/tracing.ts'
 import type { ChannelDirectory } from './channel-directory.ts'
 import { channelForScripts, recvTimeoutMs } from './channel-runtime.ts'
+import type { Channel } from './channel-schemas.ts'
 
 export interface ChannelsModuleDeps {
   readonly channels: ChannelDirectory
@@ -13,6 +15,8 @@ export interface ChannelsModuleDeps {
   readonly executor: ScriptExecutor
   /** A span per send (`channels.send <code>`), the parent of the send script's run. Default: off. */
   readonly tracing?: Tracing | undefined
+  /** `channels.deliver`: stores a delivery and answers its id (deliveries/deliveries.ts). */
+  readonly deliver?: (domainId: string, channel: Channel, request: DeliverRequest) => Promise<string>
 }
 
 /**
@@ -26,8 +30,40 @@ export function channelsModule(deps: () => ChannelsModuleDeps): HostModule {
     name: 'channels',
     guest: `(call) => ({
       send: (code, message) => call('send', code, message === undefined ? null : message),
+      deliver: (code, payload, options) => call('deliver', code, payload === undefined ? null : payload, options ?? null),
     })`,
     functions: {
+      deliver: {
+        run: async (scope, [code, payload, options]) => {
+          if (typeof code !== 'string' || code === '') throw new ScriptApiError('channels.deliver: code must be a channel code')
+          const given = (options ?? {}) as { event_type?: unknown; id?: unknown }
+          if (typeof given !== 'object' || Array.isArray(given)) {
+            throw new ScriptApiError('channels.deliver: options must be an object {event_type?, id?}')
+          }
+          for (const field of ['event_type', 'id'] as const) {
+            const value = given[field]
+            if (value !== undefined && value !== null && (typeof value !== 'string' || value === '' || value.length > 128)) {
+              throw new ScriptApiError(`channels.deliver: ${field} must be a string of 1–128 characters`)
+            }
+          }
+          const { channels, deliver } = deps()
+          const entry = channels.byCode(scope.domainId, code)
+          if (!entry) throw new ScriptApiError(`channels.deliver: no channel '${code}' in this domain`)
+          if (!deliver) throw new ScriptApiError('channels.deliver: deliveries are not available here')
+          try {
+            const id = await deliver(scope.domainId, entry.channel, {
+              payload,
+              eventType: (given.event_type as string | null | undefined) ?? undefined,
+              id: (given.id as string | null | undefined) ?? undefined,
+              trace: scope.trace,
+            })
+            scope.log('info', `channels.deliver ${code} → delivery ${id}`)
+            return { delivery_id: id }
+          } catch (error) {
+            throw error instanceof AppError ? new ScriptApiError(`channels.deliver: ${error.message}`) : error
+          }
+        },
+      },
       send: {
         run: async (scope, [code, message]) => {
           if (typeof code !== 'string' || code === '') throw new ScriptApiError('channels.send: code must be a channel code')

@@ -15,7 +15,10 @@ import {
   ipMaskEntries,
   urlProblem,
 } from './channel-schemas.ts'
+import { concealChannel, keptSecrets, WRITE_ONLY_PATHS } from './channel-secrets.ts'
+import { deliverSettings } from './deliver-settings.ts'
 import type { Licensing } from './licensing.ts'
+import { verifyProblems } from './verify-settings.ts'
 
 type Draft = Record<string, unknown>
 
@@ -62,6 +65,9 @@ function complete(draft: Draft, token: string): Channel {
       userid: opts.userid ?? null,
       title: opts.title ?? '',
       filter_capabilities: opts.filter_capabilities ?? [],
+      ...(opts.verify && { verify: opts.verify }),
+      ...(opts.dedup && { dedup: opts.dedup }),
+      ...(opts.deliver && { deliver: opts.deliver }),
     },
     ext: draft.ext as Channel['ext'],
   }
@@ -182,6 +188,18 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
       problems.push({ field: 'opts.userid', message: `user '${userid}' does not exist in this domain` })
     }
 
+    problems.push(...verifyProblems(channel.opts.verify))
+    const verify = channel.opts.verify
+    if (verify) {
+      const kept = keptSecrets(verify.secrets, (before?.opts as Opts | undefined)?.verify?.secrets, 'opts.verify.secrets')
+      if ('problem' in kept) problems.push(kept.problem)
+      else channel.opts.verify = { ...verify, secrets: kept.secrets }
+    }
+
+    const deliver = deliverSettings(channel.opts.deliver, (before?.opts as Opts | undefined)?.deliver, context.now)
+    problems.push(...deliver.problems)
+    if (deliver.deliver) channel.opts.deliver = deliver.deliver
+
     if (channel.token_local.includes('…')) {
       problems.push({ field: 'token_local', message: 'is masked: send the token itself, or leave it out to keep it' })
     }
@@ -218,6 +236,7 @@ export function integrationPointsCollection(licensing: Licensing, tokenRightsOf:
     secrets: ['token_local', 'token_remote', 'token_remote2'],
     hidden: [],
     guarded: { fields: ['token_local', 'token_remote', 'token_remote2'], mayReveal: mayReveal(tokenRightsOf) },
+    concealed: { paths: WRITE_ONLY_PATHS, conceal: (doc) => concealChannel(doc as unknown as Channel) as unknown as Doc },
     onceFields: [],
     defaultOrder: [{ path: ['code'], descending: false }],
     writable: true,

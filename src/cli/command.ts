@@ -19,7 +19,7 @@ export interface Invocation {
 
 /** One command of a group, e.g. `channels create`. */
 export interface Command {
-  /** Its positionals, as help shows them: `['<code>']`. All are required. */
+  /** Its positionals, as help shows them: `['<code>']`; one in brackets (`[<id>]`) may be left out. */
   readonly args?: readonly string[]
   /** One line: what it does (the group's help lists it). */
   readonly summary: string
@@ -129,7 +129,8 @@ export async function runCommand(
     return 0
   }
   const names = command.args ?? []
-  if (positionals.length < names.length) throw usageError(`missing ${names.slice(positionals.length).join(' and ')}`, full)
+  const required = names.filter((name) => !name.startsWith('['))
+  if (positionals.length < required.length) throw usageError(`missing ${required.slice(positionals.length).join(' and ')}`, full)
   if (positionals.length > names.length)
     throw usageError(`unexpected arguments: ${positionals.slice(names.length).join(' ')}`, full)
   const output = {

@@ -199,13 +199,19 @@ export class ChangeFeed {
   }
 
   /**
-   * Call after the commit. `secrets` are the entity's fields that must not leave the node.
+   * Call after the commit. `secrets` are the entity's fields that must not leave the node;
+   * `conceal` masks the write-only values inside it (the node's own directories get them).
    * Resolves when the other live nodes have confirmed the change (at once without peers).
    */
-  committed(change: Change & { readonly entity: Doc }, secrets: readonly string[], hidden: readonly string[]): Promise<void> {
+  committed(
+    change: Change & { readonly entity: Doc },
+    secrets: readonly string[],
+    hidden: readonly string[],
+    conceal?: (doc: Doc) => Doc,
+  ): Promise<void> {
     void this.#notify(change)
     const entity: Record<string, JsonValue> = {}
-    for (const [key, value] of Object.entries(change.entity)) {
+    for (const [key, value] of Object.entries(conceal ? conceal(change.entity) : change.entity)) {
       if (!secrets.includes(key) && !hidden.includes(key)) entity[key] = value as JsonValue
     }
     const notice: ChangeNotice = {

@@ -204,6 +204,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
           },
           change.def.secrets,
           change.def.hidden,
+          change.def.concealed?.conceal,
         ),
       )
     }
@@ -304,7 +305,8 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       }
       return found.doc.id
     },
-    view(doc, caller) {
+    view(stored, caller) {
+      const doc = def.concealed ? def.concealed.conceal(stored) : stored
       const masked = guarded !== undefined && !guarded.mayReveal(caller, doc)
       if (def.hidden.length === 0 && !masked) return doc
       const out: Record<string, unknown> = {}
@@ -315,7 +317,7 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       return out
     },
     revealsAll(caller) {
-      return guarded === undefined || caller.rights.all
+      return def.concealed === undefined && (guarded === undefined || caller.rights.all)
     },
   }
 }

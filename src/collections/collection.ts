@@ -95,6 +95,15 @@ export interface CollectionDef {
    * stored secret.
    */
   readonly guarded?: GuardedSecrets
+  /**
+   * Write-only secrets inside the entity (a channel's `opts.verify.secrets`): every view, change
+   * notice and event shows them masked by `conceal`, and `paths` (dotted, and what is below
+   * them) cannot be filtered or sorted on. Keeping a masked value sent back is the rules' job.
+   */
+  readonly concealed?: {
+    readonly paths: readonly string[]
+    conceal(doc: Doc): Doc
+  }
   /** Fields that `rules.create` returns but that are never stored: shown once, in the create answer. */
   readonly onceFields: readonly string[]
   /** Listing order when the client gives none; `id` always breaks ties. */

@@ -97,6 +97,8 @@ function checkedPath(def: CollectionDef, parameter: string, dotted: string): Fie
   const problem = fieldPathProblem(def.entity, dotted)
   if (problem) throw invalidField(parameter, problem)
   if (def.hidden.includes(dotted.split('.')[0] as string)) throw invalidField(parameter, `unknown field '${dotted}'`)
+  const secret = def.concealed?.paths.find((path) => dotted === path || dotted.startsWith(`${path}.`))
+  if (secret !== undefined) throw invalidField(parameter, `'${secret}' is write-only: it cannot be filtered or sorted on`)
   return dotted.split('.')
 }
 

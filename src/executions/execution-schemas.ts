@@ -52,6 +52,12 @@ export const Execution = Type.Object(
         description: 'the id of the request that caused the run (its X-Request-Id; the log lines carry it as reqId)',
       }),
     ),
+    duplicates: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: "how many webhooks came again with this one's opts.dedup key and got its answer instead of running",
+      }),
+    ),
     trace_id: Type.Optional(
       Type.String({
         pattern: '^[0-9a-f]{32}$',

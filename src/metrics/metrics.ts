@@ -1,5 +1,6 @@
 import { type MetricObjectWithValues, type MetricValueWithName, Registry } from 'prom-client'
 import type { QueryOperation } from '../store/store.ts'
+import { DeliveryMetrics } from './delivery-metrics.ts'
 import { ErrorMetrics } from './error-metrics.ts'
 import { EventMetrics } from './event-metrics.ts'
 import {
@@ -15,6 +16,7 @@ import {
 import { processMetrics } from './process-metrics.ts'
 import { QueueMetrics } from './queue-metrics.ts'
 import { ScriptMetrics } from './script-metrics.ts'
+import { WebhookMetrics } from './webhook-metrics.ts'
 import { WsMetrics } from './ws-metrics.ts'
 
 export interface MetricsOptions {
@@ -38,6 +40,8 @@ export interface Metrics {
   readonly store: StoreMetrics
   readonly bus: BusMetrics
   readonly errors: ErrorMetrics
+  readonly webhooks: WebhookMetrics
+  readonly deliveries: DeliveryMetrics
   /** The Content-Type of `render()`'s text. */
   readonly contentType: string
   /** The Prometheus text exposition of every metric now. */
@@ -69,6 +73,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     store: new StoreMetrics(registry),
     bus: new BusMetrics(registry),
     errors: new ErrorMetrics(registry),
+    webhooks: new WebhookMetrics(registry, options.domainName),
+    deliveries: new DeliveryMetrics(registry, options.domainName),
     contentType: registry.contentType,
     render: () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricObjectWithValues<MetricValueWithName<string>>[]>,

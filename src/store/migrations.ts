@@ -195,5 +195,40 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         }
       },
     },
+    '0009_dedup': {
+      async up(db: Kysely<unknown>) {
+        // Idempotency keys of webhooks (webhooks/webhook-dedup.ts), kept until `expires_at`.
+        await db.schema
+          .createTable('dedup')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema.createIndex('dedup_by_expiry').on('dedup').columns(['expires_at']).execute()
+      },
+    },
+    '0010_deliveries': {
+      async up(db: Kysely<unknown>) {
+        // Outbound deliveries (deliveries/deliveries.ts); their attempts run from the jobs queue.
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('channel_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema
+          .createIndex('deliveries_by_channel')
+          .on('deliveries')
+          .columns(['domain_id', 'channel_id', 'created_at'])
+          .execute()
+        await db.schema.createIndex('deliveries_by_status').on('deliveries').columns(['domain_id', 'status']).execute()
+      },
+    },
   }
 }

@@ -22,6 +22,10 @@ export const TABLES = {
   executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
   jobs: { scoped: true, columns: [] },
   temp_links: { scoped: true, columns: ['expires_at'] },
+  /** Webhook idempotency keys seen (webhooks/webhook-dedup.ts); the id is a hash of channel and key. */
+  dedup: { scoped: true, columns: ['expires_at'] },
+  /** Outbound deliveries (deliveries/deliveries.ts). */
+  deliveries: { scoped: true, columns: ['channel_id', 'status', 'created_at'] },
 } as const satisfies Record<string, { scoped: boolean; columns: readonly string[] }>
 
 export type TableName = keyof typeof TABLES

@@ -5,6 +5,7 @@ import { newTimeOrderedId } from '../ids.ts'
 import type { Job, JobOutcome, JobQueue } from '../queue/job-queue.ts'
 import type { NotRun, ScriptExecutor } from '../scripts/script-executor.ts'
 import { carried, type TraceCarrier, traceIdOf } from '../tracing/tracing.ts'
+import type { WebhookDedup } from './webhook-dedup.ts'
 import { malformedJson, restoredInput, type StoredWebhookInput, storedInput, type WebhookInput } from './webhook-input.ts'
 import type { Webhooks, WebhookTarget } from './webhooks.ts'
 
@@ -25,16 +26,25 @@ export interface WebhookJob {
    * is a child of it, in the same trace, however much later it runs. Absent: tracing was off.
    */
   readonly trace?: TraceCarrier
+  /** Its `opts.dedup` key: its record counts the duplicates that came before it ran. */
+  readonly dedupKey?: string
+}
+
+/** Other work that shares the queue (deliveries): marked by its `kind`, which webhook jobs have not. */
+interface OtherJob {
+  readonly kind: string
 }
 
 export interface AsyncWebhooksOptions {
   readonly webhooks: Webhooks
   readonly executor: ScriptExecutor
-  readonly queue: JobQueue<WebhookJob>
+  /** The queue, shared with other kinds of work; the composition root starts it and hands webhook jobs to `run`. */
+  readonly queue: Pick<JobQueue<WebhookJob | OtherJob>, 'enqueue' | 'find'>
   /** Runs per job before it stays `error`. */
   readonly maxAttempts: number
   /** Wait before the first retry, ms; doubled for each one after. */
   readonly retryBaseMs: number
+  readonly dedup?: WebhookDedup
 }
 
 /** The longest wait between two runs of a job. */
@@ -54,14 +64,18 @@ export class AsyncWebhooks {
     this.#options = options
   }
 
-  /** Starts the workers (jobs left by an earlier run of the server first). */
-  start(): Promise<void> {
-    return this.#options.queue.start((job, stop) => this.#run(job, stop))
-  }
-
-  /** Stores the webhook durably and answers its execution id. `trace`: the request's span. */
-  async accept(target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier): Promise<string> {
-    const id = newTimeOrderedId()
+  /**
+   * Stores the webhook durably and answers its execution id. `trace`: the request's span;
+   * `options`: the id it is to have and its `opts.dedup` key (default: a new id, no key).
+   */
+  async accept(
+    target: WebhookTarget,
+    input: WebhookInput,
+    requestId: string,
+    trace?: TraceCarrier,
+    options?: { readonly id: string; readonly dedupKey: string },
+  ): Promise<string> {
+    const id = options?.id ?? newTimeOrderedId()
     // No script runs now: a malformed JSON body is refused here, before it is accepted.
     let parsed: unknown
     if (input.body.kind === 'json') {
@@ -79,6 +93,7 @@ export class AsyncWebhooks {
       requestId,
       acceptedAt: new Date().toISOString(),
       ...(trace && { trace: carried(trace) }),
+      ...(options && { dedupKey: options.dedupKey }),
     }
     await this.#options.queue.enqueue(target.domainId, id, job)
     // A queue that can look its jobs up shows a waiting one as its queued execution (queued()):
@@ -92,7 +107,7 @@ export class AsyncWebhooks {
   /** An accepted job that has no record yet, as the execution the API shows: `queued`. */
   async queued(scope: string, id: string): Promise<Execution | undefined> {
     const job = await this.#options.queue.find?.(scope, id)
-    if (!job) return undefined
+    if (!job || 'kind' in job.payload) return undefined
     const { channelId, scriptCode, input, attempts, requestId = null, acceptedAt, trace } = job.payload
     const traceId = traceIdOf(trace)
     return {
@@ -114,7 +129,8 @@ export class AsyncWebhooks {
     }
   }
 
-  async #run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
+  /** One run of a job, from the queue. */
+  async run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
     const { channelId, input, attempts, requestId = null, trace } = job.payload
     let target: WebhookTarget
     try {
@@ -142,6 +158,8 @@ export class AsyncWebhooks {
     }
     // Acknowledged only once recorded (DESIGN §4): without its record the job runs again later.
     if (!(await result.recorded)) throw new Error(`the execution record of job ${job.id} could not be written`)
+    const { dedupKey } = job.payload
+    if (dedupKey !== undefined) await this.#options.dedup?.recorded(job.scope, channelId, dedupKey, job.id)
     if (result.status === 'aborted' && stop.aborted) {
       // Stopped by a shutdown: the job stays stored as it was and its record says queued again.
       await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), {

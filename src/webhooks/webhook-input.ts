@@ -2,6 +2,7 @@ import { AppError } from '../errors.ts'
 import { bearerToken } from '../http/bearer-token.ts'
 import { tooDeepMessage } from '../http/json-body.ts'
 import { jsonTooDeep } from '../http/json-depth.ts'
+import type { Verified } from './signatures.ts'
 
 /**
  * A webhook's body as received, read once by its content type: JSON (`application/json`, `+json`),
@@ -28,6 +29,8 @@ export interface WebhookInput {
   readonly body: WebhookBody
   readonly ip: string
   readonly protocol: string
+  /** The signature the channel's `opts.verify` checked (`request.verified` for scripts); absent: none. */
+  readonly verified?: Verified
 }
 
 /**
@@ -44,6 +47,7 @@ export interface StoredWebhookInput {
   readonly body_encoding?: 'base64'
   readonly ip: string
   readonly protocol: string
+  readonly verified?: Verified
   /** Records written before 0.2 kept the body only as this (base64). */
   readonly rawBody?: string
 }

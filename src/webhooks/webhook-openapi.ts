@@ -19,6 +19,10 @@ const REPLY_HEADERS = {
     schema: { type: 'string', format: 'uuid' },
   },
   'X-Request-Id': { description: "the request's id, also in the execution record and the log lines", schema: { type: 'string' } },
+  'Switchboard-Duplicate-Of': {
+    description: "a repeat of an earlier webhook's opts.dedup key: the answer is that execution's, which did not run again",
+    schema: { type: 'string', format: 'uuid' },
+  },
 }
 
 const REQUEST_BODY = {
@@ -50,7 +54,10 @@ const RESPONSES = {
               title: 'Accepted',
               type: 'object',
               description: 'async channels: the request is stored and will run',
-              properties: { execution_id: { type: 'string', format: 'uuid' } },
+              properties: {
+                execution_id: { type: 'string', format: 'uuid' },
+                duplicate: { type: 'boolean', const: true, description: 'a repeat of an opts.dedup key: the first execution' },
+              },
               required: ['execution_id'],
             },
           ],
@@ -60,7 +67,11 @@ const RESPONSES = {
       'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
     },
   },
-  '401': error('No token: neither an Authorization: Bearer header nor a path segment'),
+  '401': error(
+    'No token: neither an Authorization: Bearer header nor a path segment; or the channel checks signatures (opts.verify) and ' +
+      'this one is missing ("signature missing: …"), does not match ("signature does not match") or its timestamp is too old ' +
+      '("signature timestamp outside tolerance (300 s)")',
+  ),
   '403': error("The sender's address is outside the channel's ipmask"),
   '404': error('No channel has this token, or the channel has no webhook script (recv_svcscriptcode)'),
   '413': error('The body is larger than the webhook limit'),

@@ -10,6 +10,7 @@ import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
 import type { TraceCarrier } from '../tracing/tracing.ts'
 import { ChannelGate } from './channel-gate.ts'
+import type { SyncRun } from './webhook-dedup.ts'
 import { scriptBodyJson, type WebhookBody, type WebhookInput } from './webhook-input.ts'
 import { replyFrom, type WebhookReply } from './webhook-reply.ts'
 
@@ -61,16 +62,27 @@ export class Webhooks {
 
   /** Runs a sync webhook and shapes its reply; 1429 when the channel has too many in flight. `trace`: the request's span. */
   async runSync(target: WebhookTarget, input: WebhookInput, requestId: string, trace?: TraceCarrier): Promise<WebhookReply> {
+    return (await this.runSyncRecorded(target, input, requestId, trace)).reply
+  }
+
+  /** runSync, with the execution id to give the run, answering when its record is stored too (opts.dedup). */
+  async runSyncRecorded(
+    target: WebhookTarget,
+    input: WebhookInput,
+    requestId: string,
+    trace?: TraceCarrier,
+    executionId?: string,
+  ): Promise<SyncRun> {
     if (!this.#gate.enter(target.channel.id)) {
       throw new AppError('rate_limited', `channel '${target.channel.code}' has too many webhooks in flight; retry shortly`)
     }
     let result: ExecutionResult
     try {
-      result = await this.run(target, input, 'http', { requestId, trace })
+      result = await this.run(target, input, 'http', { requestId, trace, ...(executionId !== undefined && { executionId }) })
     } finally {
       this.#gate.leave(target.channel.id)
     }
-    return replyOf(result)
+    return { reply: replyOf(result), recorded: result.recorded }
   }
 
   /** Runs the channel's script for `input` (a webhook now, a queued job, or a replay). */
@@ -152,7 +164,7 @@ function webhookTexts(
   const text =
     `{"startparams":[null,${method},${s(input.url)},null,null,${ip},${protocol}],` +
     `"request":{"method":${method},"path":${s(input.path)},"query":${query},"headers":${headers},"body":${scriptBody},` +
-    `"ip":${ip},"protocol":${protocol}},"channel":${channelJson},` +
+    `"ip":${ip},"protocol":${protocol}${input.verified ? `,"verified":${s(input.verified)}` : ''}},"channel":${channelJson},` +
     `"startparamAliases":{"0":"channel","3":"request.body","4":"request.headers"},"rawBody":${kind !== 'none'}}`
   const record = (parsed: boolean) =>
     bounded(

@@ -6,6 +6,7 @@ import { Shell } from './app/shell.tsx'
 import { Audit } from './pages/audit.tsx'
 import { ChannelEdit } from './pages/channel-edit.tsx'
 import { Channels } from './pages/channels.tsx'
+import { Deliveries } from './pages/deliveries.tsx'
 import { Events } from './pages/events.tsx'
 import { ExecutionDetail } from './pages/execution-detail.tsx'
 import { Executions } from './pages/executions.tsx'
@@ -32,6 +33,7 @@ function Page({ path, query }: { path: string; query: URLSearchParams }) {
   if (path === '/' || path === '/channels') return <Channels />
   if (path === '/scripts') return <Scripts />
   if (path === '/executions') return <Executions query={query} />
+  if (path === '/deliveries') return <Deliveries query={query} />
   for (const [pattern, page] of DETAIL_PAGES) {
     const params = matchPath(pattern, path)
     if (params) return page(params.id as string)

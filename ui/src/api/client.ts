@@ -139,6 +139,7 @@ export const PATHS = {
   channels: '/rest/v1/service/integration_points',
   scripts: '/rest/v1/service/svcscripts',
   executions: '/rest/v1/service/executions',
+  deliveries: '/rest/v1/service/deliveries',
   license: '/rest/v1/service/license',
   connections: '/rest/v1/service/connections',
   users: '/rest/v1/iam/users',

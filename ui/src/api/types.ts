@@ -15,6 +15,20 @@ export interface ChannelOpts {
   userid: string | null
   title: string
   filter_capabilities: string[]
+  /** Absent: webhooks are not checked. Its secrets come back masked (write-only). */
+  verify?: VerifySettings
+}
+
+export type VerifyScheme = 'standard-webhooks' | 'stripe' | 'github' | 'slack' | 'hmac'
+
+export interface VerifySettings {
+  scheme: VerifyScheme
+  secrets: string[]
+  tolerance_s?: number
+  header?: string
+  prefix?: string
+  algorithm?: 'sha1' | 'sha256' | 'sha512'
+  encoding?: 'hex' | 'base64'
 }
 
 export interface Channel {
@@ -151,4 +165,25 @@ export interface AuditEntry {
   readonly entity_id: string
   readonly operation: 'create' | 'update' | 'delete'
   readonly fields: readonly string[]
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'
+
+interface DeliveryAttempt {
+  readonly at: string
+  readonly status_code: number | null
+  readonly duration_ms: number
+  readonly error: string | null
+  readonly response_excerpt: string | null
+}
+
+export interface Delivery {
+  readonly id: string
+  readonly channel_id: string
+  readonly event_type: string | null
+  readonly payload: unknown
+  readonly status: DeliveryStatus
+  readonly attempts: DeliveryAttempt[]
+  readonly next_attempt_at: string | null
+  readonly created_at: string
 }

@@ -7,6 +7,7 @@ const PAGES = [
   ['/channels', 'Channels'],
   ['/scripts', 'Scripts'],
   ['/executions', 'Executions'],
+  ['/deliveries', 'Deliveries'],
   ['/live', 'Live'],
   ['/events', 'Events'],
   ['/tester', 'Webhook tester'],

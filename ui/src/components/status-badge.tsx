@@ -1,6 +1,6 @@
-import type { ExecutionStatus } from '../api/types.ts'
+import type { DeliveryStatus, ExecutionStatus } from '../api/types.ts'
 
-export function StatusBadge({ status }: { status: ExecutionStatus }) {
+export function StatusBadge({ status }: { status: ExecutionStatus | DeliveryStatus }) {
   return <span class={`badge status-${status}`}>{status}</span>
 }
 

@@ -9,6 +9,8 @@ import { CopyButton } from '../components/copy-button.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
+import { DeliveryCounts } from './delivery-counts.tsx'
+import { VerifySignatures } from './verify-signatures.tsx'
 
 const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
 
@@ -87,7 +89,8 @@ function bodyOf(draft: Draft): Record<string, unknown> {
       .map((entry) => entry.trim())
       .filter(Boolean),
     ...scripts,
-    opts: draft.opts,
+    // null turns a check off; a channel without one sends nothing it does not have.
+    opts: { ...draft.opts, verify: draft.opts.verify ?? null },
   }
 }
 
@@ -178,6 +181,9 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             <Link href={`/executions?channel=${channel.id}`} class="button">
               Executions
             </Link>
+            <Link href={`/deliveries?channel=${channel.id}`} class="button">
+              Deliveries
+            </Link>
             <Link href={`/audit?entity=${channel.id}`} class="button">
               History
             </Link>
@@ -185,6 +191,7 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
         )}
       </div>
       {channel && <TokenPanel channel={channel} onRotated={onSaved} />}
+      {channel && <DeliveryCounts channelId={channel.id} />}
       <form class="form" onSubmit={save} noValidate>
         {problem !== null && <ErrorNote error={problem} />}
         {saved && (
@@ -303,6 +310,9 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
             error={about('ipmask')}
           />
         </fieldset>
+        {draft.type !== 'eventing' && (
+          <VerifySignatures value={draft.opts.verify} onChange={(next) => setOpt('verify', next)} about={about} />
+        )}
         <fieldset>
           <legend>External system</legend>
           <TextField
