@@ -47,8 +47,13 @@ export interface ExecuteRequest {
   readonly abort?: AbortSignal
   /** The caller will wait for the record (`recorded`): write it without the batching delay. */
   readonly recordSoon?: boolean
-  /** An async job's earlier runs: the record lists them with this one. */
+  /** An async job's earlier runs: the record lists them with this one, and starts at the first. */
   readonly earlierAttempts?: readonly Attempt[]
+  /**
+   * An async job's run: which one it is, how many it gets, and the wait before the next when
+   * this one fails. A failure with runs left is recorded `retrying` with `next_attempt_at`.
+   */
+  readonly retry?: { readonly attempt: number; readonly maxAttempts: number; readonly nextInMs: number }
   /**
    * Executions that led to this one (`channels.send`, a run or replay through `api.request`, a
    * push's reshaping script); default 0. Past MAX_CHAIN_DEPTH the run is refused (1508).
@@ -66,7 +71,7 @@ export interface ExecuteRequest {
 
 export interface ExecutionResult {
   readonly id: string
-  readonly status: Exclude<ExecutionStatus, 'queued' | 'running'>
+  readonly status: Exclude<ExecutionStatus, 'queued' | 'running' | 'retrying'>
   /** The script's variables (`result`, `status`, …); Uint8Array values restored. */
   readonly variables: Record<string, unknown>
   /** The same as JSON data: Uint8Array values as `{"$bytes": base64}`. */
@@ -208,6 +213,8 @@ export class ScriptExecutor {
       span.end()
     }
     const lines = logs.lines()
+    const retry = request.retry
+    const retrying = retry !== undefined && (status === 'error' || status === 'timeout') && retry.attempt < retry.maxAttempts
     const recorded = this.#recorder.record(
       request.domainId,
       {
@@ -215,8 +222,9 @@ export class ScriptExecutor {
         channel_id: request.channel?.id ?? null,
         script_code: request.script.code,
         trigger: request.trigger,
-        status,
-        started_at: startedAt.toISOString(),
+        status: retrying ? 'retrying' : status,
+        // An async job's record starts with its first run, whichever run it shows.
+        started_at: request.earlierAttempts?.[0]?.at ?? startedAt.toISOString(),
         duration_ms: durationMs,
         input: bounded(recordedInput(request, result.kind === 'ok')),
         output: bounded(outputJson),
@@ -226,8 +234,10 @@ export class ScriptExecutor {
         request_id: requestId,
         ...(span && { trace_id: span.traceId }),
         ...(request.earlierAttempts && {
-          attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
+          attempts: [...request.earlierAttempts, { at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
         }),
+        ...(retry && { attempt: retry.attempt, max_attempts: retry.maxAttempts }),
+        ...(retrying && { next_attempt_at: new Date(Date.now() + retry.nextInMs).toISOString() }),
       },
       { soon: request.recordSoon ?? false },
     )

@@ -58,7 +58,7 @@ export interface ExecutionError {
   readonly column?: number
 }
 
-export type ExecutionStatus = 'queued' | 'running' | 'ok' | 'error' | 'timeout' | 'aborted'
+export type ExecutionStatus = 'queued' | 'running' | 'retrying' | 'ok' | 'error' | 'timeout' | 'aborted'
 
 export interface Execution {
   readonly id: string
@@ -73,7 +73,7 @@ export interface Execution {
   readonly logs: readonly LogLine[]
   readonly error: ExecutionError | null
   readonly replay_of: string | null
-  readonly attempts?: readonly { started_at: string; status: string; duration_ms: number; error: ExecutionError | null }[]
+  readonly attempts?: readonly { at: string; status: string; duration_ms: number; error: ExecutionError | null }[]
 }
 
 /** `POST /svcscripts/<id>/run`. */

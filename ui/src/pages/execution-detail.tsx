@@ -91,8 +91,8 @@ export function ExecutionDetail({ id }: { id: string }) {
                 <h3>Attempts</h3>
                 <ol class="attempts">
                   {found.attempts.map((attempt) => (
-                    <li key={attempt.started_at}>
-                      {new Date(attempt.started_at).toLocaleString()} — {attempt.status} in {attempt.duration_ms} ms
+                    <li key={attempt.at}>
+                      {new Date(attempt.at).toLocaleString()} — {attempt.status} in {attempt.duration_ms} ms
                       {attempt.error && `: ${attempt.error.message}`}
                     </li>
                   ))}
