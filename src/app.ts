@@ -34,7 +34,7 @@ import { Events } from './events/events.ts'
 import { eventsModule } from './events/events-module.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
-import { replayRoutes } from './executions/replay-routes.ts'
+import { bulkReplayRoutes, replayRoutes } from './executions/replay-routes.ts'
 import { fileRoutes } from './files/file-routes.ts'
 import { FileSpaces } from './files/file-spaces.ts'
 import { filesModule } from './files/files-module.ts'
@@ -605,7 +605,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxBufferedBytes: config.wsMaxBufferedBytes,
       },
     })
-    replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
+    const replayDeps = { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor }
+    replayRoutes(http, replayDeps)
+    bulkReplayRoutes(http, replayDeps)
     const census = new ConnectionCensus({ bus, peers, registry, node: nodeId })
     opened.push(census)
     connectionRoutes(http, { census })

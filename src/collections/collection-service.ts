@@ -232,7 +232,10 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     def,
     async list(context, query) {
       const table = store.table(def.name)
-      const [items, total] = await Promise.all([table.list(context.scope, query), table.count(context.scope, query.filter)])
+      const [items, total] = await Promise.all([
+        table.list(context.scope, query),
+        table.count(context.scope, query.filter, query.search),
+      ])
       return { items, total }
     },
     async get(context, id) {

@@ -195,5 +195,11 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         }
       },
     },
+    '0009_execution_search': {
+      async up(db: Kysely<unknown>) {
+        // Search of executions by what their webhooks carried (body, headers).
+        await traits.createExecutionSearch(db)
+      },
+    },
   }
 }

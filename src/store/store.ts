@@ -47,8 +47,16 @@ export interface FieldOrder {
   readonly descending: boolean
 }
 
+/**
+ * Words to find (letters and digits, lower-case): a record matches when, for each, a word of its
+ * searchable text starts with it. Only `executions` is searchable (its webhook body and headers).
+ */
+export type TextSearch = readonly string[]
+
 export interface ListQuery {
   readonly filter: readonly FieldFilter[]
+  /** Default: none. */
+  readonly search?: TextSearch
   /** Ties are always broken by `id`, so pages are stable. */
   readonly order: readonly FieldOrder[]
   readonly offset: number
@@ -125,7 +133,7 @@ export interface DocumentTable {
    */
   findBy(column: string, value: string, scope?: Scope, options?: ReadOptions): Promise<ScopedDoc | undefined>
   list(scope: Scope, query: ListQuery): Promise<Doc[]>
-  count(scope: Scope, filter: readonly FieldFilter[]): Promise<number>
+  count(scope: Scope, filter: readonly FieldFilter[], search?: TextSearch): Promise<number>
   /** Every document of every scope (cache warm-up), or those whose mirrored `column` equals `value`. */
   scan(where?: { readonly column: string; readonly value: string }): Promise<ScopedDoc[]>
   /** How many documents in `scope` have each value of the mirrored `column`. */
