@@ -241,7 +241,7 @@ export class ScriptExecutor {
       },
       { soon: request.recordSoon ?? false },
     )
-    this.#metrics.finished(request.domainId, request.trigger, status, durationMs / 1000)
+    this.#metrics.finished(request.domainId, request.channel?.code ?? '', request.trigger, status, durationMs / 1000)
     const level = status === 'error' || status === 'timeout' ? 'info' : 'debug'
     if (this.#logger.isLevelEnabled(level)) {
       this.#logger[level](
@@ -272,7 +272,7 @@ export class ScriptExecutor {
     request: NotRun,
     outcome: { status: 'queued'; accepted: boolean } | { status: 'error'; message: string },
   ): Promise<boolean> {
-    if (outcome.status === 'error') this.#metrics.finished(request.domainId, request.trigger, 'error', undefined)
+    if (outcome.status === 'error') this.#metrics.finished(request.domainId, '', request.trigger, 'error', undefined)
     return this.#recorder.record(
       request.domainId,
       {
