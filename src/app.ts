@@ -79,6 +79,7 @@ import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
 import { ScriptPlacement } from './scripts/script-placement.ts'
 import { scriptRoutes } from './scripts/script-routes.ts'
+import { scriptVersionRoutes } from './scripts/script-versions.ts'
 import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
@@ -492,6 +493,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
+    scriptVersionRoutes(http, scriptService, store)
     const access = new ChannelAccess(channels)
     fileRoutes(http, { files, access, trustProxy: parseIpRanges(config.trustProxy) })
     // A modelevents subscription needs the channel's rights to read the collection (SPEC §8, §10).

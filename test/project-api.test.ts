@@ -72,7 +72,7 @@ describe('the project API from inside: the rest capability and api.request (SPEC
         collection: 'svcscripts',
         entity_id: script.id,
         operation: 'create',
-        fields: ['code', 'name', 'lang', 'source', 'opts.title', 'opts.comment', 'opts.loglevel'],
+        fields: ['code', 'name', 'lang', 'source', 'opts.title', 'opts.comment', 'opts.loglevel', 'version'],
       },
     ])
     // Validation answers as over HTTP.

@@ -87,6 +87,7 @@ describe('service scripts (SPEC §4)', () => {
         logs: undefined,
         error: null,
         replay_of: null,
+        script_version: 1,
         // The run request's id, as its answer's X-Request-Id gave it.
         request_id: answer.requestId,
       },

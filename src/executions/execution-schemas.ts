@@ -48,6 +48,9 @@ export const Execution = Type.Object(
     logs: Type.Array(LogLine),
     error: Type.Union([ExecutionError, Type.Null()]),
     replay_of: Type.Union([Uuid, Type.Null()]),
+    script_version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'the version of the script that ran (its `version`)' }),
+    ),
     request_id: Type.Optional(
       Type.Union([Type.String(), Type.Null()], {
         description: 'the id of the request that caused the run (its X-Request-Id; the log lines carry it as reqId)',

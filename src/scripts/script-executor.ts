@@ -231,6 +231,7 @@ export class ScriptExecutor {
         logs: lines,
         error,
         replay_of: request.replayOf ?? null,
+        ...(request.script.version !== undefined && { script_version: request.script.version }),
         request_id: requestId,
         ...(span && { trace_id: span.traceId }),
         ...(request.earlierAttempts && {

@@ -35,6 +35,12 @@ export const Svcscript = Type.Object(
     lang: Lang,
     source: Type.String({ maxLength: MAX_SOURCE_LENGTH, description: 'the body of an async function' }),
     opts: ScriptOpts,
+    version: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'the current version: counts the saves that changed source or lang (GET …/versions lists them)',
+      }),
+    ),
     quarantined: Type.Optional(Quarantine),
     ext: Ext,
   },

@@ -2,6 +2,7 @@ import type { CollectionDef, CollectionRules, WriteContext } from '../collection
 import { AppError } from '../errors.ts'
 import type { Doc } from '../store/store.ts'
 import type { ScriptLang, SourceProblem } from './runtime/script-source.ts'
+import { forgetVersions, keepVersion } from './script-versions.ts'
 import { Svcscript, SvcscriptCreate } from './svcscript-schemas.ts'
 
 /** The channel fields that name a script. */
@@ -50,11 +51,11 @@ async function channelsUsing(code: string, { tx, scope }: WriteContext): Promise
 /** Service scripts (SPEC §4); a source that does not compile is refused with its line and column. */
 export function svcscriptsCollection(check: SourceCheck): CollectionDef {
   const rules: CollectionRules = {
-    async create(draft) {
-      return complete(draft, check)
+    async create(draft, context) {
+      return keepVersion(complete(draft, check), undefined, context)
     },
     async update(merged, before, _patch, context) {
-      const doc: Doc = complete(merged, check)
+      const doc: Doc = await keepVersion(complete(merged, check), before, context)
       // A quarantine holds the version that caused it; a new version starts free (SPEC §13).
       const quarantined = merged.quarantined
       if (quarantined !== undefined && doc.source === before.source && doc.lang === before.lang) {
@@ -79,6 +80,7 @@ export function svcscriptsCollection(check: SourceCheck): CollectionDef {
           `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be deleted`,
         )
       }
+      await forgetVersions(before.id, context.tx)
     },
   }
 

@@ -201,5 +201,19 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await traits.createExecutionSearch(db)
       },
     },
+    '0010_svcscript_versions': {
+      async up(db: Kysely<unknown>) {
+        // Every saved source of a script (scripts/script-versions.ts).
+        await db.schema
+          .createTable('svcscript_versions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('script_id', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema.createIndex('svcscript_versions_by_script').on('svcscript_versions').columns(['script_id']).execute()
+      },
+    },
   }
 }

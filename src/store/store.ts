@@ -15,6 +15,7 @@ export const TABLES = {
   channel_types: { scoped: false, columns: ['type'] },
   integration_points: { scoped: true, columns: ['code', 'type', 'token_local'] },
   svcscripts: { scoped: true, columns: ['code'] },
+  svcscript_versions: { scoped: true, columns: ['script_id'] },
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
   roles: { scoped: true, columns: ['code'] },
