@@ -46,6 +46,7 @@ import { closeHttpServer, createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
+import { KeyUsage } from './iam/key-usage.ts'
 import { RoleDirectory } from './iam/role-directory.ts'
 import { rolesCollection } from './iam/roles-collection.ts'
 import { ensureRootKey, type RootKey } from './iam/root-key.ts'
@@ -403,6 +404,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     domainNames = domains
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
+    const keyUsage = new KeyUsage(store, onError)
     const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const channelTypes = new ChannelTypeDirectory(store, changes, onError)
@@ -466,7 +468,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
     await installOpenApi(http, VERSION)
-    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), projectApi.principal)
+    installAuthHook(
+      http,
+      new Authenticator(keys, domains, rights, rootKey.hash, (domainId, keyId) => keyUsage.used(domainId, keyId)),
+      projectApi.principal,
+    )
     projectApi.attach(http)
     healthRoutes(http, async () => {
       await store.ping()

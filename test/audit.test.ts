@@ -65,7 +65,7 @@ describe('audit log (SPEC §2, §10)', () => {
       collection: 'api_keys',
       entity_id: key.id,
       operation: 'create',
-      fields: ['userid', 'name'],
+      fields: ['userid', 'name', 'last_used_at'],
     })
   })
 
