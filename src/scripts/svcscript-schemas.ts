@@ -43,6 +43,15 @@ export const Svcscript = Type.Object(
     ),
     quarantined: Type.Optional(Quarantine),
     ext: Ext,
+    warnings: Type.Optional(
+      Type.Array(
+        Type.Object({ line: Type.Integer(), column: Type.Integer(), message: Type.String() }, { additionalProperties: false }),
+        {
+          description:
+            'only in the answer to a save of a TypeScript script: where it does not type-check against the script API (not stored)',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, title: 'Service script' },
 )

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox'
 import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
 import type { Doc } from '../store/store.ts'
@@ -97,6 +98,17 @@ export function svcscriptsCollection(check: SourceCheck): CollectionDef {
     onceFields: [],
     defaultOrder: [{ path: ['code'], descending: false }],
     writable: true,
+    saveQuerystring: Type.Object(
+      {
+        strict: Type.Optional(
+          Type.Union([Type.Literal('true'), Type.Literal('false')], {
+            description:
+              'true: a TypeScript source that does not type-check is refused (1400); otherwise it is saved and the answer lists the problems in `warnings`',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
     rules,
   }
 }
