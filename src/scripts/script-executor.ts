@@ -153,7 +153,7 @@ export class ScriptExecutor {
       get signal() {
         return ended.signal
       },
-      log: (level, text) => logs.add(level, text),
+      log: (level, text, ms) => logs.add(level, text, ms),
     }
     const input = request.input ?? runInput({ startparams: request.startparams, request: request.request ?? null, channel })
     let result: Awaited<ReturnType<ScriptRunner['run']>>
@@ -385,9 +385,10 @@ class LogCollector {
     this.#started = started
   }
 
-  add(level: ScriptLogLevel, text: string): void {
+  /** `ms`: when the line was written, if its producer timed it; else now. */
+  add(level: ScriptLogLevel, text: string, ms?: number): void {
     if (this.#lines.length > this.#maxLines) return
-    this.#lines.push({ ms: Math.round((performance.now() - this.#started) * 100) / 100, level, text })
+    this.#lines.push({ ms: ms ?? Math.round((performance.now() - this.#started) * 100) / 100, level, text })
   }
 
   lines(): LogLine[] {
