@@ -9,6 +9,7 @@ import { CopyButton } from '../components/copy-button.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
+import { ChannelTrafficPanel } from '../inspector/channel-traffic.tsx'
 
 const CAPABILITIES = ['svcscript', 'subscr', 'files', 'rest'] as const
 
@@ -41,7 +42,8 @@ const EMPTY: Draft = {
   opts: {
     allow_files_api: false,
     comment: '',
-    issync: true,
+    // Async, as the API and the CLI create a channel when the mode is not given.
+    issync: false,
     recv_timeout: 0,
     roles: [],
     userid: null,
@@ -184,6 +186,7 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
           </div>
         )}
       </div>
+      {channel && <ChannelTrafficPanel channelId={channel.id} />}
       {channel && <TokenPanel channel={channel} onRotated={onSaved} />}
       <form class="form" onSubmit={save} noValidate>
         {problem !== null && <ErrorNote error={problem} />}
