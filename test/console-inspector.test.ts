@@ -116,6 +116,7 @@ describe('the console as the place to debug an integration (a real browser again
     assert.match(await page.getByLabel('Body').inputValue(), /"email": "ada@example.com"/)
     await page.getByLabel('Body').fill('{"order": 8, "customer": "Grace Hopper"}')
     await screenshot(page, 'tester-resend')
+    await atPhoneWidth(phone, page.url(), 'tester-resend', (p) => p.getByText(/Prefilled from execution/).waitFor())
     await page.getByRole('button', { name: 'Send' }).click()
     await page.getByRole('region', { name: 'Reply body' }).getByText('"order": 8').waitFor()
 
@@ -164,6 +165,13 @@ describe('the console as the place to debug an integration (a real browser again
     await page.getByRole('heading', { level: 1, name: 'Failed executions' }).waitFor()
     await page.getByText('failed after 2 attempts').waitFor()
     await screenshot(page, 'executions-failed')
+    await atPhoneWidth(phone, page.url(), 'executions-failed', (p) => p.getByText('failed after 2 attempts').waitFor())
+    await atPhoneWidth(phone, `${url}/ui/executions/${failingId}?tab=Attempts`, 'execution-attempts', (p) =>
+      p
+        .getByRole('list', { name: 'Attempts' })
+        .getByText(/Attempt 2:/)
+        .waitFor(),
+    )
 
     // 6. Fix the script, bulk-replay what failed.
     const billing = jsonArray(await root.get(`${SCRIPTS}?filter=${encodeURIComponent('{"code":"billing"}')}`))[0]
@@ -180,6 +188,7 @@ describe('the console as the place to debug an integration (a real browser again
     await page.getByRole('region', { name: 'Outcome diff' }).getByText('"billed": 42').waitFor()
     await page.getByRole('region', { name: 'Outcome diff' }).getByText('"error": "ledger down"').waitFor()
     await screenshot(page, 'inspector-compare')
+    await atPhoneWidth(phone, page.url(), 'inspector-compare', (p) => p.getByRole('region', { name: 'Outcome diff' }).waitFor())
 
     // 7. A channel's error rate rises, per channel, with a small chart.
     await go(page, 'Channels', 'Channels')
@@ -218,6 +227,7 @@ describe('the console as the place to debug an integration (a real browser again
     )
     assert.equal(await page.getByRole('button', { name: 'Save' }).isEnabled(), true, 'nothing saved yet')
     await screenshot(page, 'editor-diagnostics')
+    await atPhoneWidth(phone, page.url(), 'script-editor', (p) => p.getByRole('status', { name: 'Live check' }).waitFor())
 
     // 9. Save it (the server warns), then roll back to the first version.
     await page.getByRole('button', { name: 'Save' }).click()
