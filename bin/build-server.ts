@@ -35,9 +35,11 @@ function build(dir: string): number {
 rmSync(staging, { recursive: true, force: true })
 mkdirSync(staging, { recursive: true })
 const files = build(join(root, 'src'))
-// What the sources find beside them: package.json (the version, "type": "module") and the
-// console's build.
+// What the sources find beside them: package.json (the version, "type": "module"), the script
+// API's declarations and the console's build.
 cpSync(join(root, 'package.json'), join(staging, 'package.json'))
+// The script API's declarations, which the type check of TypeScript scripts reads.
+cpSync(join(root, 'docs/switchboard-script.d.ts'), join(staging, 'docs/switchboard-script.d.ts'))
 symlinkSync('../ui', join(staging, 'ui'))
 rmSync(out, { recursive: true, force: true })
 renameSync(staging, out)

@@ -66,7 +66,7 @@ ensure_console() {
 ensure_build() {
   local stamp="$SWITCHBOARD_ROOT/.build/.switchboard-built"
   local want
-  want="$(cd "$SWITCHBOARD_ROOT" && find src bin/build-server.ts package.json -type f -name '*.ts' -o -name package.json | LC_ALL=C sort |
+  want="$(cd "$SWITCHBOARD_ROOT" && find src bin/build-server.ts docs/switchboard-script.d.ts package.json -type f -name '*.ts' -o -name package.json | LC_ALL=C sort |
     xargs sha256sum | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return

@@ -37,7 +37,7 @@ import { Events } from './events/events.ts'
 import { eventsModule } from './events/events-module.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
-import { replayRoutes } from './executions/replay-routes.ts'
+import { bulkReplayRoutes, replayRoutes } from './executions/replay-routes.ts'
 import { fileRoutes } from './files/file-routes.ts'
 import { FileSpaces } from './files/file-spaces.ts'
 import { filesModule } from './files/files-module.ts'
@@ -49,6 +49,7 @@ import { closeHttpServer, createHttpServer } from './http/server.ts'
 import { apiKeysCollection } from './iam/api-keys-collection.ts'
 import { Authenticator } from './iam/authenticator.ts'
 import { KeyRing } from './iam/key-ring.ts'
+import { KeyUsage } from './iam/key-usage.ts'
 import { RoleDirectory } from './iam/role-directory.ts'
 import { rolesCollection } from './iam/roles-collection.ts'
 import { ensureRootKey, type RootKey } from './iam/root-key.ts'
@@ -83,6 +84,7 @@ import { ScriptDirectory } from './scripts/script-directory.ts'
 import { ScriptExecutor } from './scripts/script-executor.ts'
 import { ScriptPlacement } from './scripts/script-placement.ts'
 import { scriptRoutes } from './scripts/script-routes.ts'
+import { scriptVersionRoutes } from './scripts/script-versions.ts'
 import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
@@ -410,6 +412,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     domainNames = domains
     const channels = new ChannelDirectory(store, changes, onError)
     const keys = new KeyRing(store, changes, onError)
+    const keyUsage = new KeyUsage(store, onError)
     const roles = new RoleDirectory(store, changes, onError)
     const scriptDirectory = new ScriptDirectory(store, changes, onError)
     const channelTypes = new ChannelTypeDirectory(store, changes, onError)
@@ -475,7 +478,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
     await installOpenApi(http, VERSION)
-    installAuthHook(http, new Authenticator(keys, domains, rights, rootKey.hash), projectApi.principal)
+    installAuthHook(
+      http,
+      new Authenticator(keys, domains, rights, rootKey.hash, (domainId, keyId) => keyUsage.used(domainId, keyId)),
+      projectApi.principal,
+    )
     projectApi.attach(http)
     healthRoutes(http, async () => {
       await store.ping()
@@ -502,6 +509,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })
+    scriptVersionRoutes(http, scriptService, store)
     const access = new ChannelAccess(channels)
     fileRoutes(http, { files, access, trustProxy: parseIpRanges(config.trustProxy) })
     // A modelevents subscription needs the channel's rights to read the collection (SPEC §8, §10).
@@ -641,7 +649,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxBufferedBytes: config.wsMaxBufferedBytes,
       },
     })
-    replayRoutes(http, { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor })
+    const replayDeps = { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor }
+    replayRoutes(http, replayDeps)
+    bulkReplayRoutes(http, replayDeps)
     const census = new ConnectionCensus({ bus, peers, registry, node: nodeId })
     opened.push(census)
     connectionRoutes(http, { census })

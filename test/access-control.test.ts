@@ -288,6 +288,13 @@ describe('channel secrets and granting rights (SPEC §3, §10; docs/iam.md)', ()
         entity_id: adminUser.id,
         operation: 'create',
         fields: ['login', 'name', 'roles', 'opts.comment', 'opts.email'],
+        changes: [
+          { field: 'login', after: 'boss' },
+          { field: 'name', after: '' },
+          { field: 'roles', after: ['admin'] },
+          { field: 'opts.comment', after: '' },
+          { field: 'opts.email', after: '' },
+        ],
       },
     ])
   })

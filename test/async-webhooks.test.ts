@@ -88,7 +88,7 @@ describe('async webhooks (SPEC §5.4)', () => {
     )
     const recovered = await executionWhen(root, await accept(url, flaky, {}), (execution) => execution.status === 'ok')
     assert.deepEqual(recovered.output, { result: 3 })
-    const attempts = recovered.attempts as { status: string; error: { message: string } | null; started_at: string }[]
+    const attempts = recovered.attempts as { status: string; error: { message: string } | null; at: string }[]
     assert.deepEqual(
       attempts.map((attempt) => [attempt.status, attempt.error?.message ?? null]),
       [
@@ -97,8 +97,12 @@ describe('async webhooks (SPEC §5.4)', () => {
         ['ok', null],
       ],
     )
-    const gaps = attempts.slice(1).map((attempt, i) => Date.parse(attempt.started_at) - Date.parse(attempts[i]?.started_at ?? ''))
+    const gaps = attempts.slice(1).map((attempt, i) => Date.parse(attempt.at) - Date.parse(attempts[i]?.at ?? ''))
     assert.ok((gaps[0] ?? 0) >= 90 && (gaps[1] ?? 0) >= 190, `backoff doubles: ${gaps.join(', ')} ms`)
+    assert.equal(recovered.started_at, attempts[0]?.at, 'the record starts with its first run')
+    assert.equal(recovered.attempt, 3)
+    assert.equal(recovered.max_attempts, 3)
+    assert.equal(recovered.next_attempt_at, undefined)
 
     const broken = await asyncChannel(root, 'broken', 'throw new Error("always")')
     const failed = await executionWhen(
@@ -110,6 +114,32 @@ describe('async webhooks (SPEC §5.4)', () => {
     assert.equal((failed.error as { message: string }).message, 'always')
     await new Promise((resolve) => setTimeout(resolve, 1000))
     assert.equal((json(await root.get(`${EXECUTIONS}/${String(failed.id)}`)).attempts as unknown[]).length, 3, 'no fourth run')
+  })
+
+  it('shows a failing job as retrying, attempt n of m with the next run due, then as error once it gave up', async (t) => {
+    const { root, url } = await startServer(t, { config: { asyncAttempts: 2, asyncRetryMs: 1500 } })
+    const token = await asyncChannel(root, 'doomed', 'throw new Error("down")')
+    const id = await accept(url, token, { order: 7 })
+    const retrying = await executionWhen(root, id, (execution) => execution.status === 'retrying')
+    const failedAt = Date.now()
+    assert.equal(retrying.attempt, 1)
+    assert.equal(retrying.max_attempts, 2)
+    const due = Date.parse(String(retrying.next_attempt_at))
+    assert.ok(due > failedAt + 500 && due < failedAt + 2500, `next attempt at ${String(retrying.next_attempt_at)}`)
+    assert.equal((retrying.error as { message: string }).message, 'down')
+    const listed = jsonArray(await root.get(`${EXECUTIONS}?filter=${encodeURIComponent('{"status":"retrying"}')}`))
+    assert.deepEqual(
+      listed.map((execution) => execution.id),
+      [id],
+    )
+    const failed = await executionWhen(root, id, (execution) => execution.status === 'error')
+    assert.equal(failed.attempt, 2)
+    assert.equal(failed.next_attempt_at, undefined)
+    assert.equal(failed.started_at, retrying.started_at, 'started_at stays the first attempt')
+    const attempts = failed.attempts as { at: string; status: string }[]
+    assert.equal(attempts.length, 2)
+    assert.equal(attempts[0]?.at, failed.started_at)
+    assert.ok(Date.parse(attempts[1]?.at ?? '') - Date.parse(attempts[0]?.at ?? '') >= 1400)
   })
 
   it('records a job whose channel was deleted before it ran as an error', async (t) => {

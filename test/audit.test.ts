@@ -17,7 +17,7 @@ import {
 } from './support/server.ts'
 
 describe('audit log (SPEC §2, §10)', () => {
-  it('records who created, changed and deleted what, with the changed fields and never a value', async (t) => {
+  it('records who created, changed and deleted what, with the changed fields, their values before and after, and never a secret', async (t) => {
     const { root, client } = await startServer(t)
     const user = json(await root.post(USERS, { login: 'ann', roles: ['admin'] }))
     const key = json(await root.post(API_KEYS, { userid: user.id, name: 'laptop' }))
@@ -32,7 +32,10 @@ describe('audit log (SPEC §2, §10)', () => {
 
     const entries = await auditOf(root, id)
     const userActor = { kind: 'user', id: user.id, key_id: key.id }
-    const create = entries[0] as { fields: string[] }
+    const create = entries[0] as {
+      fields: string[]
+      changes: { field: string; before?: unknown; after?: unknown; withheld?: string }[]
+    }
     assert.deepEqual(entries, [
       {
         actor: { kind: 'root', id: 'root' },
@@ -40,6 +43,7 @@ describe('audit log (SPEC §2, §10)', () => {
         entity_id: id,
         operation: 'create',
         fields: create.fields,
+        changes: create.changes,
       },
       {
         actor: userActor,
@@ -47,11 +51,40 @@ describe('audit log (SPEC §2, §10)', () => {
         entity_id: id,
         operation: 'update',
         fields: ['opts.title', 'ext.team'],
+        changes: [
+          { field: 'opts.title', before: '', after: 'Shop' },
+          { field: 'ext.team', after: 'a' },
+        ],
       },
-      { actor: userActor, collection: 'integration_points', entity_id: id, operation: 'update', fields: ['token_local'] },
-      { actor: userActor, collection: 'integration_points', entity_id: id, operation: 'update', fields: [] },
-      { actor: { kind: 'root', id: 'root' }, collection: 'integration_points', entity_id: id, operation: 'delete', fields: [] },
+      {
+        actor: userActor,
+        collection: 'integration_points',
+        entity_id: id,
+        operation: 'update',
+        fields: ['token_local'],
+        changes: [{ field: 'token_local', withheld: 'secret' }],
+      },
+      { actor: userActor, collection: 'integration_points', entity_id: id, operation: 'update', fields: [], changes: [] },
+      {
+        actor: { kind: 'root', id: 'root' },
+        collection: 'integration_points',
+        entity_id: id,
+        operation: 'delete',
+        fields: [],
+        changes: [],
+      },
     ])
+    // A create shows what was set; secrets never.
+    assert.deepEqual(create.changes.slice(0, 4), [
+      { field: 'code', after: 'shop' },
+      { field: 'type', after: 'public' },
+      { field: 'token_local', withheld: 'secret' },
+      { field: 'token_remote', withheld: 'secret' },
+    ])
+    assert.deepEqual(
+      create.changes.map((change) => change.field),
+      create.fields,
+    )
     assert.deepEqual(create.fields.slice(0, 4), ['code', 'type', 'token_local', 'token_remote'])
     assert.ok(create.fields.includes('opts.allow_files_api'))
     assert.ok(!create.fields.includes('id') && !create.fields.includes('ext.ct'))
@@ -65,8 +98,22 @@ describe('audit log (SPEC §2, §10)', () => {
       collection: 'api_keys',
       entity_id: key.id,
       operation: 'create',
-      fields: ['userid', 'name'],
+      fields: ['userid', 'name', 'last_used_at'],
+      changes: [
+        { field: 'userid', after: user.id },
+        { field: 'name', after: 'laptop' },
+        { field: 'last_used_at', after: null },
+      ],
     })
+    // A long value (a script's source) is named without its values.
+    const script = json(await root.post(SCRIPTS, { code: 'long', source: `return ${'1 + '.repeat(100)}1` }))
+    const [scriptCreate] = await auditOf(root, script.id as string)
+    const scriptChanges = (scriptCreate?.changes ?? []) as unknown[]
+    assert.deepEqual(scriptChanges.slice(0, 2), [
+      { field: 'code', after: 'long' },
+      { field: 'name', after: '' },
+    ])
+    assert.ok(scriptChanges.some((change) => JSON.stringify(change) === '{"field":"source","withheld":"long"}'))
   })
 
   it('is a read-only collection with the usual conventions, read by those whose roles allow it', async (t) => {
@@ -121,6 +168,7 @@ describe('audit log (SPEC §2, §10)', () => {
       entity_id: channel.id,
       operation: 'update',
       fields: ['recv_svcscriptcode'],
+      changes: [{ field: 'recv_svcscriptcode', before: 'one', after: 'two' }],
     })
     assert.deepEqual(
       (await auditOf(master, type.id as string)).map((e) => e.fields),

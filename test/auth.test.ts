@@ -60,7 +60,8 @@ describe('authentication and domains (SPEC §2)', () => {
     const created = json(await acmeRoot.post(API_KEYS, { userid: user.id, name: 'laptop' }))
     const key = created.key as string
     assert.match(key, /^sbk_[A-Za-z0-9_-]{43}$/)
-    assert.deepEqual(Object.keys(created).sort(), ['ext', 'id', 'key', 'name', 'userid'])
+    assert.deepEqual(Object.keys(created).sort(), ['ext', 'id', 'key', 'last_used_at', 'name', 'userid'])
+    assert.equal(created.last_used_at, null, 'never used yet')
     const listed = jsonArray(await acmeRoot.get(API_KEYS))
     assert.equal(listed.length, 1)
     assertMatchesSchema(ApiKey, listed[0])
@@ -77,6 +78,17 @@ describe('authentication and domains (SPEC §2)', () => {
       [mine.id],
     )
     assert.equal((await client(key, { 'switchboard-domain': 'acme' }).get(CHANNELS)).status, 200)
+    // Its use shows as its last-used time, written off the request path; a PATCH renames it but cannot set that.
+    let used: Record<string, unknown> = {}
+    for (let i = 0; i < 100 && typeof used.last_used_at !== 'string'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      used = json(await acmeRoot.get(`${API_KEYS}/${String(created.id)}`))
+    }
+    assert.ok(Math.abs(Date.parse(String(used.last_used_at)) - Date.now()) < 10_000, String(used.last_used_at))
+    const renamed = json(await acmeRoot.patch(`${API_KEYS}/${String(created.id)}`, { name: 'ann’s laptop' }))
+    assert.equal(renamed.name, 'ann’s laptop')
+    assert.equal(renamed.last_used_at, used.last_used_at)
+    assertError(await acmeRoot.patch(`${API_KEYS}/${String(created.id)}`, { last_used_at: null }), 400, /last_used_at/)
     assertError(await client(key, { 'switchboard-domain': 'default' }).get(CHANNELS), 403, /acts in domain 'acme' only/)
     assertError(await ann.get(DOMAINS), 403, /master rights/)
     assertError(await ann.post(CHANNEL_TYPES, { type: 'x' }), 403, /master rights/)

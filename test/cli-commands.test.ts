@@ -162,7 +162,7 @@ describe('switchboard client commands: the everyday operations', () => {
       code: 2,
       stdout: '',
       stderr:
-        "switchboard: --status nonsense: use one of queued, running, ok, error, timeout, aborted (see 'switchboard executions tail --help')\n",
+        "switchboard: --status nonsense: use one of queued, running, retrying, ok, error, timeout, aborted (see 'switchboard executions tail --help')\n",
     })
     assert.deepEqual(await cli(['executions', 'get', '42'], env), {
       code: 2,

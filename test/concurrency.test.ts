@@ -52,7 +52,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(after.body, current.body)
       assert.equal(etagOf(after), second)
       assert.deepEqual(await auditOf(root, created.id as string), auditBefore)
-      assert.deepEqual(auditBefore, ['create code,name,lang,source,opts.title,opts.comment,opts.loglevel', 'update name'])
+      assert.deepEqual(auditBefore, ['create code,name,lang,source,opts.title,opts.comment,opts.loglevel,version', 'update name'])
 
       // Any one of several tags, or *, will do; a malformed header is bad input.
       const listed = await root.request('PATCH', path, { name: 'third' }, { 'if-match': `"other", ${second}` })

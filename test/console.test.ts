@@ -88,9 +88,9 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByRole('heading', { level: 1, name: 'orders' }).waitFor()
 
     // The run panel runs the saved script with start parameters.
-    await page.getByLabel('Start parameters').fill('[null, "POST", "/exec", {"qty": 5}]')
+    await page.getByLabel('startparam(4)').fill('{"qty": 5}')
     await page.getByRole('button', { name: 'Run', exact: true }).click()
-    await page.getByRole('region', { name: 'Variables' }).getByText('"total": 10').waitFor()
+    await page.getByRole('region', { name: 'Result' }).getByText('"total": 10').waitFor()
     await page.getByText('qty 5').waitFor()
     await screenshot(page, 'script-editor')
 
@@ -104,6 +104,9 @@ describe('admin console (a real browser against a real server)', () => {
     await page.locator('.field.invalid').getByText('may contain only letters, digits and _ . -').waitFor()
     assert.equal(await codeField.getAttribute('aria-invalid'), 'true')
     await codeField.fill('shop')
+    // New channels are async unless asked, as in the API and the CLI.
+    assert.equal(await page.getByLabel("Sync webhooks (wait for the script's answer)").isChecked(), false)
+    await page.getByLabel("Sync webhooks (wait for the script's answer)").check()
     await page.getByRole('button', { name: 'Create channel' }).click()
     await page.getByRole('heading', { level: 1, name: 'shop' }).waitFor()
     await page.getByRole('heading', { name: 'Token' }).waitFor()
@@ -121,7 +124,7 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByRole('link', { name: 'orders' }).click()
     await setSource(page, 'throw new Error("out of stock")')
     await page.getByRole('button', { name: 'Save' }).click()
-    await page.getByText('Saved. The next execution uses it.').waitFor()
+    await page.getByText(/^Saved as version \d+\. The next execution uses it\./).waitFor()
     await sendFromTester(page, '{"qty": 1}')
     await page.getByRole('heading', { name: /Reply\s+500/ }).waitFor()
     await page
@@ -149,11 +152,12 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByRole('link', { name: 'orders' }).click()
     await setSource(page, 'return { total: startparam(4).qty * 2, fixed: true }')
     await page.getByRole('button', { name: 'Save' }).click()
-    await page.getByText('Saved. The next execution uses it.').waitFor()
+    await page.getByText(/^Saved as version \d+\. The next execution uses it\./).waitFor()
     await page.goto(failedUrl)
     await page.getByRole('button', { name: 'Replay' }).click()
     await page.getByRole('term').getByText('Replay of').waitFor()
-    await page.getByRole('region', { name: 'Output' }).getByText('"fixed": true').waitFor()
+    await page.getByRole('tab', { name: 'Response' }).click()
+    await page.getByRole('region', { name: 'Result' }).getByText('"fixed": true').waitFor()
     assert.notEqual(page.url(), failedUrl)
     await screenshot(page, 'execution')
 
@@ -173,8 +177,10 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByLabel('Login').fill('ann')
     await page.getByRole('button', { name: 'Add user' }).click()
     await page.getByRole('cell', { name: 'ann', exact: true }).waitFor()
+    await page.getByLabel('Name of the new key for ann').fill('ann’s deploy script')
     await page.getByRole('button', { name: 'New key' }).click()
     await page.getByText(/It is shown only now/).waitFor()
+    await page.getByText(/ann’s deploy script · made .* · last used never/).waitFor()
     assert.match((await page.locator('.note.ok code.token').textContent()) ?? '', /^sbk_/)
     await screenshot(page, 'users')
 
@@ -327,11 +333,12 @@ describe('admin console (a real browser against a real server)', () => {
     await go(page, 'Audit log', 'Audit log')
     await page.getByText('1–8 of 8').waitFor()
     const log = await rows(page)
-    assert.match(log[0] ?? '', /root key update users ann history roles$/)
-    assert.match(log[1] ?? '', /root key create users ann history login, name, roles, opts\.comment, opts\.email$/)
-    assert.match(log[2] ?? '', /root key delete roles \S+ history —$/, 'a deleted role is shown by id')
-    assert.match(log[3] ?? '', /root key create roles operator history code, name, permissions$/)
-    assert.match(log[5] ?? '', /user bob key laptop create svcscripts hello history /)
+    // Readable rows: what it is, and the values before and after (a create: what it was given).
+    assert.match(log[0] ?? '', /root key update User ann history roles: \["admin"\] → \["operator"\]$/)
+    assert.match(log[1] ?? '', /root key create User ann history login: "ann" roles: \["admin"\]$/)
+    assert.match(log[2] ?? '', /root key delete Role \S+ history —$/, 'a deleted role is shown by id')
+    assert.match(log[3] ?? '', /root key create Role operator history code: "operator" .*permissions: /)
+    assert.match(log[5] ?? '', /user bob key laptop create Script hello history /)
     await screenshot(page, 'audit')
     await page.getByLabel('Who').selectOption('user')
     await page.waitForURL(/actor=user/)
@@ -346,7 +353,7 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByText('1–3 of 3').waitFor()
     await page.getByRole('button', { name: 'All changes of operator' }).click()
     await page.getByText('1–1 of 1').waitFor()
-    assert.match((await rows(page))[0] ?? '', /create roles operator/)
+    assert.match((await rows(page))[0] ?? '', /create Role operator/)
 
     assert.deepEqual(errors, [], 'no console errors')
     assert.deepEqual(
@@ -429,10 +436,10 @@ describe('admin console (a real browser against a real server)', () => {
     await page.getByLabel('Collection').selectOption('files')
     await page.getByText('1–4 of 4').waitFor()
     const log = await rows(page)
-    assert.match(log[0] ?? '', /channel drop delete files reports\/2026\/q4\.csv history —$/)
-    assert.match(log[1] ?? '', /channel drop update files reports\/2026\/q4\.csv history content$/)
-    assert.match(log[2] ?? '', /channel drop create files reports\/2026\/notes\.txt history content$/)
-    assert.match(log[3] ?? '', /channel drop create files reports\/2026\/q4\.csv history content$/)
+    assert.match(log[0] ?? '', /channel drop delete File reports\/2026\/q4\.csv history —$/)
+    assert.match(log[1] ?? '', /channel drop update File reports\/2026\/q4\.csv history content$/)
+    assert.match(log[2] ?? '', /channel drop create File reports\/2026\/notes\.txt history content$/)
+    assert.match(log[3] ?? '', /channel drop create File reports\/2026\/q4\.csv history content$/)
     await page.getByRole('link', { name: 'reports/2026/notes.txt' }).click()
     await page.getByRole('cell', { name: 'notes.txt', exact: true }).waitFor()
 

@@ -362,7 +362,10 @@ describe('the process model (SPEC §13)', () => {
           .end()
       })
       const samples = parseMetrics(text)
-      assert.equal(sample(samples, 'switchboard_executions_total', { domain: 'default', trigger: 'http', status: 'ok' }), 40)
+      assert.equal(
+        sample(samples, 'switchboard_executions_total', { domain: 'default', channel: 'echo', trigger: 'http', status: 'ok' }),
+        40,
+      )
       assert.equal(sample(samples, 'switchboard_info', { version: VERSION }), 1)
       const workers = [...node.workers().keys()].map((pid) => processRss(pid))
       assert.ok((sample(samples, 'process_resident_memory_bytes') ?? 0) > Math.max(...workers), 'both workers’ memory')

@@ -112,11 +112,18 @@ describe('metrics (SPEC §11)', () => {
       'the admin API is counted by its route',
     )
 
+    // By channel: which integration fails shows in the metrics.
     const http = { domain: 'default', trigger: 'http' }
-    assert.equal(sample(after, 'switchboard_executions_total', { ...http, status: 'ok' }), 5)
-    assert.equal(sample(after, 'switchboard_executions_total', { ...http, status: 'error' }), 1)
-    assert.equal(sample(after, 'switchboard_execution_duration_seconds_count', http), 6)
-    assert.equal(sample(after, 'switchboard_executions_total', { domain: 'default', trigger: 'ws', status: 'ok' }), 1)
+    assert.equal(sample(after, 'switchboard_executions_total', { ...http, channel: 'good', status: 'ok' }), 3)
+    assert.equal(sample(after, 'switchboard_executions_total', { ...http, channel: 'later', status: 'ok' }), 2)
+    assert.equal(sample(after, 'switchboard_executions_total', { ...http, channel: 'bad', status: 'error' }), 1)
+    assert.equal(sample(after, 'switchboard_executions_total', { ...http, channel: 'bad', status: 'ok' }), undefined)
+    assert.equal(sample(after, 'switchboard_execution_duration_seconds_count', { ...http, channel: 'good' }), 3)
+    assert.equal(sample(after, 'switchboard_execution_duration_seconds_count', { ...http, channel: 'bad' }), 1)
+    assert.equal(
+      sample(after, 'switchboard_executions_total', { domain: 'default', channel: 'ws', trigger: 'ws', status: 'ok' }),
+      1,
+    )
     assert.equal(sample(after, 'switchboard_executions_in_flight'), 0)
 
     // The websocket's opening and closing, and every create since the start, were events.

@@ -66,15 +66,21 @@ describe('the project API from inside: the rest capability and api.request (SPEC
     const script = created.body as { id: string; code: string }
     assert.equal(script.code, 'made-by-token')
     // The token acted with its user's rights: the audit names that user, through the channel.
-    assert.deepEqual(await auditOf(root, script.id), [
-      {
-        actor: { kind: 'user', id: user.id, via: { kind: 'channel', id: channel.id } },
-        collection: 'svcscripts',
-        entity_id: script.id,
-        operation: 'create',
-        fields: ['code', 'name', 'lang', 'source', 'opts.title', 'opts.comment', 'opts.loglevel'],
-      },
-    ])
+    const entries = await auditOf(root, script.id)
+    assert.deepEqual(
+      entries.map((entry) => ({ ...entry, changes: undefined })),
+      [
+        {
+          actor: { kind: 'user', id: user.id, via: { kind: 'channel', id: channel.id } },
+          collection: 'svcscripts',
+          entity_id: script.id,
+          operation: 'create',
+          fields: ['code', 'name', 'lang', 'source', 'opts.title', 'opts.comment', 'opts.loglevel', 'version'],
+          changes: undefined,
+        },
+      ],
+    )
+    assert.deepEqual(((entries[0]?.changes ?? []) as unknown[]).slice(0, 1), [{ field: 'code', after: 'made-by-token' }])
     // Validation answers as over HTTP.
     const invalid = await rest(socket, 'q7', { method: 'POST', path: SCRIPTS, body: { code: 'bad code' } })
     assert.equal(invalid.status, 400)

@@ -87,12 +87,33 @@ describe('service scripts (SPEC §4)', () => {
         logs: undefined,
         error: null,
         replay_of: null,
+        script_version: 1,
         // The run request's id, as its answer's X-Request-Id gave it.
         request_id: answer.requestId,
       },
     )
     assert.match(answer.requestId ?? '', /^[A-Za-z0-9_-]{11}\.[0-9a-z]+$/)
     assert.equal((record.logs as unknown[]).length, 3)
+  })
+
+  it('times each log line when the script writes it, in a worker and in a script host', async (t) => {
+    for (const isolation of ['worker', 'process']) {
+      const { root } = await startServer(t, { env: { SWITCHBOARD_SCRIPT_ISOLATION: isolation } })
+      // Lines go to the host in batches (at the next host call, or at the end): each keeps its own time.
+      const id = await saveScript(
+        root,
+        'timed',
+        'log.info("first")\nconst end = Date.now() + 150\nwhile (Date.now() < end) {}\nlog.info("second")\nawait sleep(100)\nlog.warn("third")',
+      )
+      const answer = await runScript(root, id)
+      assert.equal(answer.status, 'ok', JSON.stringify(answer))
+      const [first, second, third] = answer.logs as { ms: number; text: string }[]
+      assert.deepEqual([first?.text, second?.text, third?.text], ['first', 'second', 'third'])
+      assert.ok((first?.ms ?? -1) >= 0 && (first?.ms ?? 99) < 50, `${isolation}: first at ${first?.ms} ms`)
+      assert.ok((second?.ms ?? 0) - (first?.ms ?? 0) >= 140, `${isolation}: second at ${second?.ms} ms`)
+      assert.ok((third?.ms ?? 0) - (second?.ms ?? 0) >= 90, `${isolation}: third at ${third?.ms} ms`)
+      assert.ok((third?.ms ?? 0) <= answer.duration_ms, `${isolation}: third within the run (${answer.duration_ms} ms)`)
+    }
   })
 
   it('reports errors with the line and column of the script, and TypeScript runs type-stripped', async (t) => {

@@ -4,6 +4,7 @@ import type { FileChange } from '../files/file-spaces.ts'
 import { newTimeOrderedId } from '../ids.ts'
 import type { Doc, Scope, Store } from '../store/store.ts'
 import type { AuditEntry } from './audit-schemas.ts'
+import type { FieldChange } from './changed-fields.ts'
 
 export interface AuditLogOptions {
   /** Entries kept (the newest), over all domains. */
@@ -16,13 +17,14 @@ export interface AuditLogOptions {
   readonly onError: (error: unknown) => void
 }
 
-/** A change to audit: who, what, which fields (names only). */
+/** A change to audit: who, what, which fields, and their values where they may be shown. */
 export interface AuditedChange {
   readonly actor: Actor
   readonly collection: string
   readonly entityId: string
   readonly operation: Operation
   readonly fields: readonly string[]
+  readonly changes?: readonly FieldChange[]
 }
 
 /**
@@ -62,6 +64,7 @@ export class AuditLog {
       entity_id: change.entityId,
       operation: change.operation,
       fields: [...change.fields],
+      ...(change.changes && { changes: [...change.changes] }),
     }
     await tx.table('audit').insert(domainId, entry as unknown as Doc)
   }

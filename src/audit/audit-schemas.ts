@@ -26,7 +26,26 @@ export const AuditEntry = Type.Object(
     collection: Type.String({ description: 'the collection name, or "files"' }),
     entity_id: Type.String({ description: 'the entity id (for files: the path)' }),
     operation: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
-    fields: Type.Array(Type.String(), { description: 'dotted paths of the fields set or changed (names only, never values)' }),
+    fields: Type.Array(Type.String(), { description: 'dotted paths of the fields set or changed' }),
+    changes: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            field: Type.String(),
+            before: Type.Optional(Type.Unknown({ description: 'absent: not set before' })),
+            after: Type.Optional(Type.Unknown({ description: 'absent: removed' })),
+            withheld: Type.Optional(
+              Type.Union([Type.Literal('secret'), Type.Literal('long')], {
+                description:
+                  'the values are not kept: a secret (tokens, keys, signing secrets), or longer than 256 characters as JSON',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'the fields with their values before and after (entries written before 0.2 have none)' },
+      ),
+    ),
   },
   { additionalProperties: false, title: 'Audit entry' },
 )

@@ -36,3 +36,54 @@ function visit(
   if (skip.has(path)) return
   walk(Object.hasOwn(before, key) ? before[key] : undefined, Object.hasOwn(after, key) ? after[key] : undefined, path, skip, out)
 }
+
+/** One changed field with its values, as an audit entry shows it. */
+export interface FieldChange {
+  readonly field: string
+  /** Absent: the field was not set (before) or was removed (after), or its values are withheld. */
+  readonly before?: unknown
+  readonly after?: unknown
+  /** Why the values are not shown: a secret, or too long to keep in the log. */
+  readonly withheld?: 'secret' | 'long'
+}
+
+/** Values longer than this (as JSON) are withheld from the log: a script's source, a large map. */
+const MAX_VALUE_CHARS = 256
+
+/** Names that hold credentials wherever they sit (a channel's `opts.verify.secrets`, …). */
+const SECRET_NAME = /secret|token|password|passwd|key_hash|signature|credential/i
+
+/**
+ * The values of `fields` (from changedFields) before and after, for an audit entry: a field that
+ * `secret` names (or that lies under one), or whose name says it holds a credential, shows no
+ * values; nor does a value longer than MAX_VALUE_CHARS as JSON.
+ */
+export function changedValues(
+  before: unknown,
+  after: unknown,
+  fields: readonly string[],
+  secret: readonly string[],
+): FieldChange[] {
+  return fields.map((field) => {
+    const isSecret =
+      secret.some((name) => field === name || field.startsWith(`${name}.`)) ||
+      field.split('.').some((part) => SECRET_NAME.test(part))
+    if (isSecret) return { field, withheld: 'secret' }
+    const path = field.split('.')
+    const was = valueAt(before, path)
+    const is = valueAt(after, path)
+    if ((JSON.stringify(was)?.length ?? 0) > MAX_VALUE_CHARS || (JSON.stringify(is)?.length ?? 0) > MAX_VALUE_CHARS) {
+      return { field, withheld: 'long' }
+    }
+    return { field, ...(was !== undefined && { before: was }), ...(is !== undefined && { after: is }) }
+  })
+}
+
+function valueAt(value: unknown, path: readonly string[]): unknown {
+  let at = value
+  for (const part of path) {
+    if (!isObject(at) || !Object.hasOwn(at, part)) return undefined
+    at = at[part]
+  }
+  return at
+}

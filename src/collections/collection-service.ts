@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.ts'
-import { changedFields } from '../audit/changed-fields.ts'
+import { changedFields, changedValues } from '../audit/changed-fields.ts'
 import { AppError } from '../errors.ts'
 import { isMaskOf, maskSecret, newId } from '../ids.ts'
 import { type Doc, DuplicateKeyError, type ListQuery, type Scope, type Store, WriteConflictError } from '../store/store.ts'
@@ -181,12 +181,15 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
       const written = await run({ ...context, tx, now: now(), cascaded })
       pending.unshift({ def, operation, scope: context.scope, entity: withoutOnceFields(written.entity), before: written.before })
       for (const change of pending) {
+        const fields = change.operation === 'delete' ? [] : changedFields(change.before, change.entity, unaudited(change.def))
+        const secret = [...change.def.secrets, ...change.def.hidden, ...(change.def.guarded?.fields ?? [])]
         await audit.record(tx, change.scope, {
           actor: context.actor,
           collection: change.def.name,
           entityId: change.entity.id,
           operation: change.operation,
-          fields: change.operation === 'delete' ? [] : changedFields(change.before, change.entity, unaudited(change.def)),
+          fields,
+          changes: changedValues(change.before, change.entity, fields, secret),
         })
       }
       return written
@@ -233,7 +236,10 @@ export function createCollectionService(def: CollectionDef, deps: CollectionServ
     def,
     async list(context, query) {
       const table = store.table(def.name)
-      const [items, total] = await Promise.all([table.list(context.scope, query), table.count(context.scope, query.filter)])
+      const [items, total] = await Promise.all([
+        table.list(context.scope, query),
+        table.count(context.scope, query.filter, query.search),
+      ])
       return { items, total }
     },
     async get(context, id) {

@@ -115,6 +115,10 @@ export interface CollectionDef {
   readonly missing?: (scope: Scope, id: string) => Promise<Doc | undefined>
   /** Whether clients may write through the generic routes (false: read-only collection). */
   readonly writable: boolean
+  /** Query parameters that creates and updates take (their meaning is the collection's routes'). Default none. */
+  readonly saveQuerystring?: TObject
+  /** Lists take `q`, a text search (the store's; only executions have one). Default false. */
+  readonly searchable?: boolean
   /** A mirrored time column: lists then take `since` and `until` (RFC 3339) on it. */
   readonly timeField?: string
   readonly rules: CollectionRules

@@ -32,18 +32,33 @@ export const ListQuerystring = Type.Object(
   },
   { additionalProperties: false },
 )
-export type ListQuerystring = Static<typeof ListQuerystring> & { since?: string; until?: string }
+export type ListQuerystring = Static<typeof ListQuerystring> & { since?: string; until?: string; q?: string }
+
+/** Longest `q`, in characters, and most words in it. */
+const MAX_SEARCH_CHARS = 200
+const MAX_SEARCH_WORDS = 16
 
 const Time = (description: string) => Type.String({ format: 'date-time', description })
 
 /** The list query of a collection: with `since`/`until` when it has a time field. */
 export function listQuerystringOf(def: CollectionDef) {
-  if (def.timeField === undefined) return ListQuerystring
+  if (def.timeField === undefined && !def.searchable) return ListQuerystring
   return Type.Object(
     {
       ...ListQuerystring.properties,
-      since: Type.Optional(Time(`only entries with ${def.timeField} at or after this time (RFC 3339)`)),
-      until: Type.Optional(Time(`only entries with ${def.timeField} before this time (RFC 3339)`)),
+      ...(def.timeField !== undefined && {
+        since: Type.Optional(Time(`only entries with ${def.timeField} at or after this time (RFC 3339)`)),
+        until: Type.Optional(Time(`only entries with ${def.timeField} before this time (RFC 3339)`)),
+      }),
+      ...(def.searchable && {
+        q: Type.Optional(
+          Type.String({
+            maxLength: MAX_SEARCH_CHARS,
+            description:
+              'text search, case-insensitive: entries whose webhook body or headers hold a word starting with each word of q (words are letters and digits)',
+          }),
+        ),
+      }),
     },
     { additionalProperties: false },
   )
@@ -82,15 +97,25 @@ export function parseListRequest(def: CollectionDef, querystring: ListQuerystrin
       if (value !== undefined) filter.push({ path: [def.timeField], op, value: new Date(value).toISOString() })
     }
   }
+  const search = def.searchable && querystring.q !== undefined ? searchWords(querystring.q) : undefined
   return {
     query: {
       filter,
+      ...(search !== undefined && { search }),
       order,
       offset: querystring.offset === undefined ? 0 : Number(querystring.offset),
       limit,
     },
     view: parseView(def, querystring),
   }
+}
+
+/** The words of a text search: runs of letters and digits, lower-case. */
+function searchWords(q: string): string[] {
+  const words = q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+  if (words.length === 0) throw invalidField('q', 'must contain a letter or a digit')
+  if (words.length > MAX_SEARCH_WORDS) throw invalidField('q', `must have at most ${MAX_SEARCH_WORDS} words`)
+  return words
 }
 
 function checkedPath(def: CollectionDef, parameter: string, dotted: string): FieldPath {

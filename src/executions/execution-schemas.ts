@@ -4,7 +4,8 @@ import { Timestamp, Uuid } from '../http/shared-schemas.ts'
 export const TRIGGERS = ['http', 'ws', 'svcscript', 'send', 'event', 'replay'] as const
 export type Trigger = (typeof TRIGGERS)[number]
 
-export const STATUSES = ['queued', 'running', 'ok', 'error', 'timeout', 'aborted'] as const
+/** `retrying`: an async run failed and attempts remain (`next_attempt_at` says when the next one runs). */
+export const STATUSES = ['queued', 'running', 'retrying', 'ok', 'error', 'timeout', 'aborted'] as const
 export type ExecutionStatus = (typeof STATUSES)[number]
 
 const LogLine = Type.Object({
@@ -21,9 +22,9 @@ const ExecutionError = Type.Object({
 })
 export type ExecutionError = Static<typeof ExecutionError>
 
-/** One run of an async job that failed and was retried (the last run is the record itself). */
+/** One run of an async job (the last run is the record itself); `at` is when it started. */
 const Attempt = Type.Object({
-  started_at: Timestamp,
+  at: Timestamp,
   status: Type.Union(STATUSES.map((status) => Type.Literal(status))),
   duration_ms: Type.Number(),
   error: Type.Union([ExecutionError, Type.Null()]),
@@ -47,6 +48,9 @@ export const Execution = Type.Object(
     logs: Type.Array(LogLine),
     error: Type.Union([ExecutionError, Type.Null()]),
     replay_of: Type.Union([Uuid, Type.Null()]),
+    script_version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'the version of the script that ran (its `version`)' }),
+    ),
     request_id: Type.Optional(
       Type.Union([Type.String(), Type.Null()], {
         description: 'the id of the request that caused the run (its X-Request-Id; the log lines carry it as reqId)',
@@ -66,6 +70,15 @@ export const Execution = Type.Object(
       }),
     ),
     attempts: Type.Optional(Type.Array(Attempt, { description: 'async webhooks: every run of the job, the last one included' })),
+    attempt: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'async webhooks: which run of the job this record shows (1-based)' }),
+    ),
+    max_attempts: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'async webhooks: runs the job gets before it stays failed' }),
+    ),
+    next_attempt_at: Type.Optional(
+      Type.String({ description: 'status `retrying`: when the next run of the job is due (RFC 3339 UTC)' }),
+    ),
   },
   { additionalProperties: false, title: 'Execution' },
 )

@@ -26,6 +26,7 @@ export const executionsCollection = (queued: (scope: Scope, id: string) => Promi
   defaultOrder: [{ path: ['started_at'], descending: true }],
   writable: false,
   timeField: 'started_at',
+  searchable: true,
   rules: readOnly,
   missing: queued,
 })

@@ -1,10 +1,12 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
 import { channelForScripts, isChannelEntity, recvTimeoutMs } from '../channels/channel-runtime.ts'
 import type { CollectionService } from '../collections/collection-service.ts'
+import { parseListRequest } from '../collections/list-query.ts'
 import { AppError } from '../errors.ts'
 import { authOf } from '../http/auth-hook.ts'
-import { errorResponses, IdParams } from '../http/shared-schemas.ts'
+import { errorResponses, IdParams, Uuid } from '../http/shared-schemas.ts'
 import type { CallOrigin } from '../iam/authenticator.ts'
 import { DEFAULT_TIMEOUT_MS } from '../scripts/run-limits.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
@@ -48,6 +50,95 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
       const result = await replay(deps, auth.domain.id, original, request.id, auth.origin)
       await result.recorded
       return deps.executions.get(auth, result.id)
+    },
+  )
+}
+
+/** Most executions one bulk replay runs. */
+const MAX_BULK_REPLAY = 1000
+/** Replays of one bulk replay running at once. */
+const BULK_CONCURRENCY = 4
+
+const BulkReplayBody = Type.Object(
+  {
+    filter: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'field → value, as the list filter takes it (e.g. {"status":"error","channel_id":"…"})',
+    }),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'text search, as the list takes it' })),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'only executions started at or after this time' })),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'only executions started before this time' })),
+  },
+  { additionalProperties: false },
+)
+
+const BulkReplayAnswer = Type.Object(
+  {
+    replayed: Type.Integer({ description: 'how many executions were run again' }),
+    execution_ids: Type.Array(Uuid, { description: 'the new executions, in the order of the originals (oldest first)' }),
+    skipped: Type.Array(Type.Object({ id: Uuid, reason: Type.String() }), {
+      description: 'matched executions that could not be replayed (input too large to keep, channel or script gone)',
+    }),
+  },
+  { additionalProperties: false, title: 'BulkReplay' },
+)
+
+/**
+ * `POST /rest/v1/service/executions/replay {filter}`: replays every execution the filter
+ * matches, oldest first, a few at a time, and answers once all have run. More than
+ * MAX_BULK_REPLAY matches are refused (narrow the filter), so a replay never stops half-way.
+ */
+export function bulkReplayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
+  app.post(
+    '/rest/v1/service/executions/replay',
+    {
+      config: { access: 'domain' },
+      schema: {
+        tags: ['executions'],
+        operationId: 'replayExecutions',
+        summary: `Run the input of every execution a filter matches (at most ${MAX_BULK_REPLAY}) again through the current script`,
+        body: BulkReplayBody,
+        response: { 200: BulkReplayAnswer, ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request) => {
+      const auth = authOf(request)
+      const body = request.body as { filter: Record<string, unknown>; q?: string; since?: string; until?: string }
+      const { query } = parseListRequest(deps.executions.def, {
+        filter: JSON.stringify(body.filter),
+        order: 'started_at',
+        limit: String(MAX_BULK_REPLAY),
+        ...(body.q !== undefined && { q: body.q }),
+        ...(body.since !== undefined && { since: body.since }),
+        ...(body.until !== undefined && { until: body.until }),
+      })
+      const { items, total } = await deps.executions.list(auth, query)
+      if (total > MAX_BULK_REPLAY) {
+        throw new AppError(
+          'bad_request',
+          `the filter matches ${total} executions; at most ${MAX_BULK_REPLAY} are replayed at once: narrow it (since, until, channel_id)`,
+        )
+      }
+      const originals = items as unknown as Execution[]
+      const ids: (string | undefined)[] = new Array(originals.length)
+      const skipped: { id: string; reason: string }[] = []
+      let next = 0
+      const worker = async () => {
+        while (next < originals.length) {
+          const index = next++
+          const original = originals[index] as Execution
+          try {
+            const result = await replay(deps, auth.domain.id, original, request.id, auth.origin)
+            await result.recorded
+            ids[index] = result.id
+          } catch (error) {
+            if (!(error instanceof AppError) || error.status === 429 || error.status === 508) throw error
+            skipped.push({ id: original.id, reason: error.message })
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: BULK_CONCURRENCY }, worker))
+      const executionIds = ids.filter((id) => id !== undefined)
+      return { replayed: executionIds.length, execution_ids: executionIds, skipped }
     },
   )
 }

@@ -24,6 +24,7 @@ const rules: CollectionRules = {
       id: draft.id as string,
       userid,
       name: (draft.name as string | undefined) ?? '',
+      last_used_at: null,
       ext: draft.ext,
       key_hash: secretHash(key),
       key,
@@ -31,7 +32,15 @@ const rules: CollectionRules = {
   },
   async update(merged, before) {
     if (merged.userid !== before.userid) throw invalidField('userid', 'cannot be changed; create a key for the other user')
-    return { id: before.id, userid: before.userid, name: merged.name ?? '', ext: merged.ext, key_hash: before.key_hash }
+    return {
+      id: before.id,
+      userid: before.userid,
+      name: merged.name ?? '',
+      // Written by the server only (key-usage.ts), never by a PATCH.
+      last_used_at: before.last_used_at ?? null,
+      ext: merged.ext,
+      key_hash: before.key_hash,
+    }
   },
 }
 

@@ -44,8 +44,17 @@ export class Authenticator {
   readonly #domains: DomainDirectory
   readonly #rights: AccessRights
   readonly #rootDigest: Buffer
+  readonly #onKeyUsed: (domainId: string, keyId: string) => void
 
-  constructor(keys: KeyRing, domains: DomainDirectory, rights: AccessRights, rootHash: string) {
+  /** `onKeyUsed`: told each time an API key authenticates a call (its last-used time). */
+  constructor(
+    keys: KeyRing,
+    domains: DomainDirectory,
+    rights: AccessRights,
+    rootHash: string,
+    onKeyUsed: (domainId: string, keyId: string) => void = () => {},
+  ) {
+    this.#onKeyUsed = onKeyUsed
     this.#keys = keys
     this.#domains = domains
     this.#rights = rights
@@ -68,6 +77,7 @@ export class Authenticator {
     if (domainName !== undefined && domainName !== domain.name) {
       throw new AppError('forbidden', `this key acts in domain '${domain.name}' only`)
     }
+    this.#onKeyUsed(domain.id, holder.keyId)
     return {
       domain,
       scope: access === 'master' ? null : domain.id,

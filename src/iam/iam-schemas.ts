@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { Code, Ext, ExtInput, Uuid } from '../http/shared-schemas.ts'
+import { Code, Ext, ExtInput, Timestamp, Uuid } from '../http/shared-schemas.ts'
 import { PERMISSION_METHODS } from './permissions.ts'
 
 const Login = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@+-]+$' })
@@ -28,7 +28,17 @@ export const UserCreate = Type.Object(
 )
 
 export const ApiKey = Type.Object(
-  { id: Uuid, userid: Uuid, name: Type.String({ maxLength: 256 }), ext: Ext },
+  {
+    id: Uuid,
+    userid: Uuid,
+    name: Type.String({ maxLength: 256, description: 'what the key is for (shown in lists and the audit log)' }),
+    last_used_at: Type.Optional(
+      Type.Union([Timestamp, Type.Null()], {
+        description: 'when the key last authenticated a call, to about a minute; null: never',
+      }),
+    ),
+    ext: Ext,
+  },
   { additionalProperties: false, title: 'API key' },
 )
 export type ApiKey = Static<typeof ApiKey>

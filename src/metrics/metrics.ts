@@ -138,10 +138,18 @@ export class RouteMetrics {
 
 interface DomainSeries {
   readonly name: string
+  /** By channel label and trigger (`<channel>\u0000<trigger>`). */
   readonly byTrigger: Map<string, { readonly duration: HistogramSeries; readonly byStatus: Map<string, Series> }>
 }
 
-/** Executions by domain (its name), trigger and status, with their durations. */
+/**
+ * Most distinct channels a process labels executions with; the executions of channels past it
+ * count as channel `other`, so a domain that makes channels by the thousand cannot make the
+ * scrape grow without bound.
+ */
+export const MAX_CHANNEL_LABELS = 200
+
+/** Executions by domain (its name), channel (its code), trigger and status, with their durations. */
 export class ExecutionMetrics {
   /** Executions running now (a gauge). */
   readonly inFlight: Series
@@ -155,6 +163,8 @@ export class ExecutionMetrics {
   readonly #total: Family<Series>
   readonly #durations: Family<HistogramSeries>
   readonly #byDomain = new Map<string, DomainSeries>()
+  /** The channels labelled so far, by domain id and code. */
+  readonly #channels = new Set<string>()
 
   constructor(registry: Registry, domainName: (domainId: string) => string | undefined) {
     this.#domainName = domainName
@@ -176,13 +186,13 @@ export class ExecutionMetrics {
     })
     this.#total = counter(registry, {
       name: 'switchboard_executions_total',
-      help: 'Executions recorded, by domain, trigger and final status',
-      labelNames: ['domain', 'trigger', 'status'],
+      help: 'Executions recorded, by domain, channel, trigger and final status',
+      labelNames: ['domain', 'channel', 'trigger', 'status'],
     })
     this.#durations = histogram(registry, {
       name: 'switchboard_execution_duration_seconds',
-      help: 'How long executions ran, by domain and trigger',
-      labelNames: ['domain', 'trigger'],
+      help: 'How long executions ran, by domain, channel and trigger',
+      labelNames: ['domain', 'channel', 'trigger'],
       buckets: DURATION_BUCKETS,
     })
   }
@@ -192,8 +202,11 @@ export class ExecutionMetrics {
     this.#buffered = buffered
   }
 
-  /** One execution ended with `status`; `seconds` undefined for one recorded without a run. */
-  finished(domainId: string, trigger: string, status: string, seconds: number | undefined): void {
+  /**
+   * One execution ended with `status`; `seconds` undefined for one recorded without a run.
+   * `channel`: its channel's code, '' for none (or unknown).
+   */
+  finished(domainId: string, channel: string, trigger: string, status: string, seconds: number | undefined): void {
     const name = this.#domainName(domainId) ?? 'unknown'
     let domain = this.#byDomain.get(domainId)
     // A renamed domain counts under its new name from now on.
@@ -201,18 +214,36 @@ export class ExecutionMetrics {
       domain = { name, byTrigger: new Map() }
       this.#byDomain.set(domainId, domain)
     }
-    let forTrigger = domain.byTrigger.get(trigger)
+    const key = `${channel}\u0000${trigger}`
+    let forTrigger = domain.byTrigger.get(key)
     if (!forTrigger) {
-      forTrigger = { duration: this.#durations.series(name, trigger), byStatus: new Map() }
-      domain.byTrigger.set(trigger, forTrigger)
+      const label = this.#channelLabel(domainId, channel)
+      forTrigger =
+        label === channel
+          ? { duration: this.#durations.series(name, label, trigger), byStatus: new Map() }
+          : (domain.byTrigger.get(`${label}\u0000${trigger}`) ?? {
+              duration: this.#durations.series(name, label, trigger),
+              byStatus: new Map(),
+            })
+      domain.byTrigger.set(key, forTrigger)
     }
     let total = forTrigger.byStatus.get(status)
     if (!total) {
-      total = this.#total.series(name, trigger, status)
+      total = this.#total.series(name, this.#channelLabel(domainId, channel), trigger, status)
       forTrigger.byStatus.set(status, total)
     }
     total.value++
     if (seconds !== undefined) forTrigger.duration.observe(seconds)
+  }
+
+  /** The channel's own code while fewer than MAX_CHANNEL_LABELS are labelled, else `other`. */
+  #channelLabel(domainId: string, channel: string): string {
+    if (channel === '') return channel
+    const key = `${domainId}\u0000${channel}`
+    if (this.#channels.has(key)) return channel
+    if (this.#channels.size >= MAX_CHANNEL_LABELS) return 'other'
+    this.#channels.add(key)
+    return channel
   }
 }
 

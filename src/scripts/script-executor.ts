@@ -47,8 +47,13 @@ export interface ExecuteRequest {
   readonly abort?: AbortSignal
   /** The caller will wait for the record (`recorded`): write it without the batching delay. */
   readonly recordSoon?: boolean
-  /** An async job's earlier runs: the record lists them with this one. */
+  /** An async job's earlier runs: the record lists them with this one, and starts at the first. */
   readonly earlierAttempts?: readonly Attempt[]
+  /**
+   * An async job's run: which one it is, how many it gets, and the wait before the next when
+   * this one fails. A failure with runs left is recorded `retrying` with `next_attempt_at`.
+   */
+  readonly retry?: { readonly attempt: number; readonly maxAttempts: number; readonly nextInMs: number }
   /**
    * Executions that led to this one (`channels.send`, a run or replay through `api.request`, a
    * push's reshaping script); default 0. Past MAX_CHAIN_DEPTH the run is refused (1508).
@@ -66,7 +71,7 @@ export interface ExecuteRequest {
 
 export interface ExecutionResult {
   readonly id: string
-  readonly status: Exclude<ExecutionStatus, 'queued' | 'running'>
+  readonly status: Exclude<ExecutionStatus, 'queued' | 'running' | 'retrying'>
   /** The script's variables (`result`, `status`, …); Uint8Array values restored. */
   readonly variables: Record<string, unknown>
   /** The same as JSON data: Uint8Array values as `{"$bytes": base64}`. */
@@ -148,7 +153,7 @@ export class ScriptExecutor {
       get signal() {
         return ended.signal
       },
-      log: (level, text) => logs.add(level, text),
+      log: (level, text, ms) => logs.add(level, text, ms),
     }
     const input = request.input ?? runInput({ startparams: request.startparams, request: request.request ?? null, channel })
     let result: Awaited<ReturnType<ScriptRunner['run']>>
@@ -208,6 +213,8 @@ export class ScriptExecutor {
       span.end()
     }
     const lines = logs.lines()
+    const retry = request.retry
+    const retrying = retry !== undefined && (status === 'error' || status === 'timeout') && retry.attempt < retry.maxAttempts
     const recorded = this.#recorder.record(
       request.domainId,
       {
@@ -215,23 +222,27 @@ export class ScriptExecutor {
         channel_id: request.channel?.id ?? null,
         script_code: request.script.code,
         trigger: request.trigger,
-        status,
-        started_at: startedAt.toISOString(),
+        status: retrying ? 'retrying' : status,
+        // An async job's record starts with its first run, whichever run it shows.
+        started_at: request.earlierAttempts?.[0]?.at ?? startedAt.toISOString(),
         duration_ms: durationMs,
         input: bounded(recordedInput(request, result.kind === 'ok')),
         output: bounded(outputJson),
         logs: lines,
         error,
         replay_of: request.replayOf ?? null,
+        ...(request.script.version !== undefined && { script_version: request.script.version }),
         request_id: requestId,
         ...(span && { trace_id: span.traceId }),
         ...(request.earlierAttempts && {
-          attempts: [...request.earlierAttempts, { started_at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
+          attempts: [...request.earlierAttempts, { at: startedAt.toISOString(), status, duration_ms: durationMs, error }],
         }),
+        ...(retry && { attempt: retry.attempt, max_attempts: retry.maxAttempts }),
+        ...(retrying && { next_attempt_at: new Date(Date.now() + retry.nextInMs).toISOString() }),
       },
       { soon: request.recordSoon ?? false },
     )
-    this.#metrics.finished(request.domainId, request.trigger, status, durationMs / 1000)
+    this.#metrics.finished(request.domainId, request.channel?.code ?? '', request.trigger, status, durationMs / 1000)
     const level = status === 'error' || status === 'timeout' ? 'info' : 'debug'
     if (this.#logger.isLevelEnabled(level)) {
       this.#logger[level](
@@ -262,7 +273,7 @@ export class ScriptExecutor {
     request: NotRun,
     outcome: { status: 'queued'; accepted: boolean } | { status: 'error'; message: string },
   ): Promise<boolean> {
-    if (outcome.status === 'error') this.#metrics.finished(request.domainId, request.trigger, 'error', undefined)
+    if (outcome.status === 'error') this.#metrics.finished(request.domainId, '', request.trigger, 'error', undefined)
     return this.#recorder.record(
       request.domainId,
       {
@@ -374,9 +385,10 @@ class LogCollector {
     this.#started = started
   }
 
-  add(level: ScriptLogLevel, text: string): void {
+  /** `ms`: when the line was written, if its producer timed it; else now. */
+  add(level: ScriptLogLevel, text: string, ms?: number): void {
     if (this.#lines.length > this.#maxLines) return
-    this.#lines.push({ ms: Math.round((performance.now() - this.#started) * 100) / 100, level, text })
+    this.#lines.push({ ms: ms ?? Math.round((performance.now() - this.#started) * 100) / 100, level, text })
   }
 
   lines(): LogLine[] {

@@ -35,8 +35,23 @@ export const Svcscript = Type.Object(
     lang: Lang,
     source: Type.String({ maxLength: MAX_SOURCE_LENGTH, description: 'the body of an async function' }),
     opts: ScriptOpts,
+    version: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'the current version: counts the saves that changed source or lang (GET …/versions lists them)',
+      }),
+    ),
     quarantined: Type.Optional(Quarantine),
     ext: Ext,
+    warnings: Type.Optional(
+      Type.Array(
+        Type.Object({ line: Type.Integer(), column: Type.Integer(), message: Type.String() }, { additionalProperties: false }),
+        {
+          description:
+            'only in the answer to a save of a TypeScript script: where it does not type-check against the script API (not stored)',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, title: 'Service script' },
 )

@@ -1,7 +1,9 @@
+import { Type } from '@sinclair/typebox'
 import type { CollectionDef, CollectionRules, WriteContext } from '../collections/collection.ts'
 import { AppError } from '../errors.ts'
 import type { Doc } from '../store/store.ts'
 import type { ScriptLang, SourceProblem } from './runtime/script-source.ts'
+import { forgetVersions, keepVersion } from './script-versions.ts'
 import { Svcscript, SvcscriptCreate } from './svcscript-schemas.ts'
 
 /** The channel fields that name a script. */
@@ -50,11 +52,11 @@ async function channelsUsing(code: string, { tx, scope }: WriteContext): Promise
 /** Service scripts (SPEC §4); a source that does not compile is refused with its line and column. */
 export function svcscriptsCollection(check: SourceCheck): CollectionDef {
   const rules: CollectionRules = {
-    async create(draft) {
-      return complete(draft, check)
+    async create(draft, context) {
+      return keepVersion(complete(draft, check), undefined, context)
     },
     async update(merged, before, _patch, context) {
-      const doc: Doc = complete(merged, check)
+      const doc: Doc = await keepVersion(complete(merged, check), before, context)
       // A quarantine holds the version that caused it; a new version starts free (SPEC §13).
       const quarantined = merged.quarantined
       if (quarantined !== undefined && doc.source === before.source && doc.lang === before.lang) {
@@ -79,6 +81,7 @@ export function svcscriptsCollection(check: SourceCheck): CollectionDef {
           `script '${String(before.code)}' is used by channels ${users.join(', ')}; it cannot be deleted`,
         )
       }
+      await forgetVersions(before.id, context.tx)
     },
   }
 
@@ -95,6 +98,17 @@ export function svcscriptsCollection(check: SourceCheck): CollectionDef {
     onceFields: [],
     defaultOrder: [{ path: ['code'], descending: false }],
     writable: true,
+    saveQuerystring: Type.Object(
+      {
+        strict: Type.Optional(
+          Type.Union([Type.Literal('true'), Type.Literal('false')], {
+            description:
+              'true: a TypeScript source that does not type-check is refused (1400); otherwise it is saved and the answer lists the problems in `warnings`',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
     rules,
   }
 }

@@ -18,6 +18,7 @@ import {
   type Store,
   TABLES,
   type TableName,
+  type TextSearch,
   WriteConflictError,
 } from './store.ts'
 import type { StoreTraits } from './traits.ts'
@@ -148,6 +149,14 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     return filter.value === null ? traits.docIsNull(filter.path) : traits.docEquals(filter.path, filter.value)
   }
 
+  function searched(words: TextSearch): Expression<boolean> {
+    if (name !== 'executions') throw new Error(`${name} cannot be searched by text`)
+    if (words.length === 0 || words.some((word) => !/^[\p{L}\p{N}]+$/u.test(word))) {
+      throw new Error('a text search needs words of letters and digits')
+    }
+    return traits.executionMatches(words)
+  }
+
   function sortKey(path: readonly string[]): Expression<unknown> {
     const [first] = path
     return path.length === 1 && first !== undefined && mirrored.has(first) ? sql.ref(first) : traits.docSortKey(path)
@@ -197,15 +206,17 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     async list(scope, query: ListQuery) {
       let builder = select(scope).select('doc')
       for (const filter of query.filter) builder = builder.where(condition(filter))
+      if (query.search !== undefined) builder = builder.where(searched(query.search))
       for (const order of query.order) {
         builder = builder.orderBy(sortKey(order.path), (ob) => (order.descending ? ob.desc().nullsLast() : ob.asc().nullsFirst()))
       }
       const rows = await builder.orderBy('id').limit(query.limit).offset(query.offset).execute()
       return rows.map((row) => traits.readDoc(row.doc))
     },
-    async count(scope, filter) {
+    async count(scope, filter, search) {
       let builder = select(scope).select(sql<unknown>`count(*)`.as('n'))
       for (const item of filter) builder = builder.where(condition(item))
+      if (search !== undefined) builder = builder.where(searched(search))
       const row = await builder.executeTakeFirstOrThrow()
       return traits.readCount(row.n)
     },

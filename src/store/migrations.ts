@@ -230,5 +230,25 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
         await db.schema.createIndex('deliveries_by_status').on('deliveries').columns(['domain_id', 'status']).execute()
       },
     },
+    '0011_execution_search': {
+      async up(db: Kysely<unknown>) {
+        // Search of executions by what their webhooks carried (body, headers).
+        await traits.createExecutionSearch(db)
+      },
+    },
+    '0012_svcscript_versions': {
+      async up(db: Kysely<unknown>) {
+        // Every saved source of a script (scripts/script-versions.ts).
+        await db.schema
+          .createTable('svcscript_versions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('domain_id', 'text', (c) => c.notNull())
+          .addColumn('script_id', 'text', (c) => c.notNull())
+          .addColumn('doc', doc, (c) => c.notNull())
+          .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
+          .execute()
+        await db.schema.createIndex('svcscript_versions_by_script').on('svcscript_versions').columns(['script_id']).execute()
+      },
+    },
   }
 }

@@ -29,6 +29,17 @@ const postgresTraits: StoreTraits = {
   async lock(db, key) {
     await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(db)
   },
+  // A stored generated tsvector ('simple': no stemming, any language) with a GIN index. Words
+  // are the runs of letters and digits, as SQLite's FTS5 splits them (the parser alone would keep
+  // `ada@example.com` or `a-b` whole).
+  async createExecutionSearch(db) {
+    await sql`alter table executions add column search tsvector generated always as (to_tsvector('simple'::regconfig,
+      regexp_replace(coalesce(doc #>> '{input,webhook,body}', '') || ' ' || coalesce(doc #>> '{input,webhook,headers}', ''),
+        '[^[:alnum:]]+', ' ', 'g'))) stored`.execute(db)
+    await sql`create index executions_search on executions using gin (search)`.execute(db)
+  },
+  executionMatches: (words) =>
+    sql<boolean>`search @@ to_tsquery('simple'::regconfig, ${words.map((word) => `${word}:*`).join(' & ')})`,
   readCount: (raw) => Number(raw),
 }
 

@@ -47,6 +47,34 @@ export const sqliteTraits: StoreTraits = {
   // Write transactions hold SQLite's one write lock from their start (`begin immediate`), across
   // the processes sharing the file: they are already serialised, so there is nothing more to lock.
   lock: async () => {},
+  // FTS5 rows are keyed by integer: each record gets a stable one in executions_search_keys
+  // (the executions table's own rowid may change with VACUUM). The index keeps no copy of the
+  // text (contentless); triggers keep it in step with every insert, upsert and delete.
+  async createExecutionSearch(db) {
+    const body = sql.raw(`json_extract(new.doc, '$.input.webhook.body'), json_extract(new.doc, '$.input.webhook.headers')`)
+    const key = (row: 'new' | 'old') => sql.raw(`(select key from executions_search_keys where id = ${row}.id)`)
+    await sql`create table executions_search_keys (key integer primary key, id text not null unique)`.execute(db)
+    await sql`create virtual table executions_search using fts5(body, headers, content='', contentless_delete=1)`.execute(db)
+    await sql`create trigger executions_search_insert after insert on executions begin
+      insert into executions_search_keys (id) values (new.id);
+      insert into executions_search (rowid, body, headers) values (${key('new')}, ${body});
+    end`.execute(db)
+    await sql`create trigger executions_search_update after update of doc on executions begin
+      delete from executions_search where rowid = ${key('old')};
+      insert into executions_search (rowid, body, headers) values (${key('new')}, ${body});
+    end`.execute(db)
+    await sql`create trigger executions_search_delete after delete on executions begin
+      delete from executions_search where rowid = ${key('old')};
+      delete from executions_search_keys where id = old.id;
+    end`.execute(db)
+    await sql`insert into executions_search_keys (id) select id from executions`.execute(db)
+    await sql`insert into executions_search (rowid, body, headers)
+      select k.key, json_extract(e.doc, '$.input.webhook.body'), json_extract(e.doc, '$.input.webhook.headers')
+      from executions e join executions_search_keys k on k.id = e.id`.execute(db)
+  },
+  executionMatches: (words) =>
+    sql<boolean>`id in (select k.id from executions_search s join executions_search_keys k on k.key = s.rowid
+      where executions_search match ${words.map((word) => `"${word}"*`).join(' ')})`,
   readCount: (raw) => Number(raw),
 }
 

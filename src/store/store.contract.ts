@@ -151,6 +151,47 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       )
     })
 
+    it('searches execution records by the words of their webhook body and headers, kept current on writes', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('executions')
+      const record = (n: number, body: unknown, headers: Record<string, string> = {}) => ({
+        id: `00000000-0000-4000-8000-00000000000${n}`,
+        channel_id: null,
+        script_code: 's',
+        trigger: 'http',
+        status: 'ok',
+        started_at: `2026-12-01T1${n}:00:00.000Z`,
+        input: { webhook: { method: 'POST', headers, query: {}, body } },
+      })
+      await table.insert(DOMAIN_A, record(1, { order: 7, email: 'Ada@Example.com' }, { 'x-shop': 'Berlin' }))
+      await table.insert(DOMAIN_A, record(2, 'plain text order 8'))
+      await table.upsertMany([{ scope: DOMAIN_A, doc: record(3, { customer: 'Grace' }) }])
+      await table.insert(DOMAIN_B, record(4, { order: 7 }))
+      await table.insert(DOMAIN_A, { ...record(5, null), input: { startparams: ['order'] } })
+      const found = async (words: string[], scope = DOMAIN_A) =>
+        (await table.list(scope, { ...everything, order: [{ path: ['started_at'], descending: false }], search: words })).map(
+          (doc) => Number(doc.id.slice(-1)),
+        )
+      assert.deepEqual(await found(['order']), [1, 2], 'JSON and text bodies, not other inputs')
+      assert.deepEqual(await found(['order', '7']), [1], 'every word')
+      assert.deepEqual(await found(['ord']), [1, 2], 'words by their start')
+      assert.deepEqual(await found(['example']), [1], 'case-insensitive')
+      assert.deepEqual(await found(['berlin']), [1], 'headers too')
+      assert.deepEqual(await found(['order', '7'], DOMAIN_B), [4], 'in its domain only')
+      assert.deepEqual(await found(['nothing']), [])
+      assert.equal(await table.count(DOMAIN_A, [], ['order']), 2)
+      // Replaced and deleted records leave the index with them.
+      await table.upsertMany([{ scope: DOMAIN_A, doc: record(3, { customer: 'Hopper' }) }])
+      assert.deepEqual(await found(['grace']), [])
+      assert.deepEqual(await found(['hopper']), [3])
+      await table.update(DOMAIN_A, record(2, 'nothing here'))
+      assert.deepEqual(await found(['order']), [1])
+      assert.equal(await table.removeBefore('started_at', '2026-12-01T12:00:00.000Z'), 1)
+      assert.deepEqual(await found(['order']), [])
+      await assert.rejects(table.list(DOMAIN_A, { ...everything, search: ['a"b'] }), /letters and digits/)
+      await assert.rejects(store.table('audit').list(DOMAIN_A, { ...everything, search: ['a'] }), /cannot be searched/)
+    })
+
     it('orders by columns and JSON paths, pages with offset and limit, ties broken by id', async (t) => {
       const store = await fresh(t)
       const table = store.table('integration_points')

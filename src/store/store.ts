@@ -15,6 +15,7 @@ export const TABLES = {
   channel_types: { scoped: false, columns: ['type'] },
   integration_points: { scoped: true, columns: ['code', 'type', 'token_local'] },
   svcscripts: { scoped: true, columns: ['code'] },
+  svcscript_versions: { scoped: true, columns: ['script_id'] },
   users: { scoped: true, columns: ['login'] },
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
   roles: { scoped: true, columns: ['code'] },
@@ -51,8 +52,16 @@ export interface FieldOrder {
   readonly descending: boolean
 }
 
+/**
+ * Words to find (letters and digits, lower-case): a record matches when, for each, a word of its
+ * searchable text starts with it. Only `executions` is searchable (its webhook body and headers).
+ */
+export type TextSearch = readonly string[]
+
 export interface ListQuery {
   readonly filter: readonly FieldFilter[]
+  /** Default: none. */
+  readonly search?: TextSearch
   /** Ties are always broken by `id`, so pages are stable. */
   readonly order: readonly FieldOrder[]
   readonly offset: number
@@ -129,7 +138,7 @@ export interface DocumentTable {
    */
   findBy(column: string, value: string, scope?: Scope, options?: ReadOptions): Promise<ScopedDoc | undefined>
   list(scope: Scope, query: ListQuery): Promise<Doc[]>
-  count(scope: Scope, filter: readonly FieldFilter[]): Promise<number>
+  count(scope: Scope, filter: readonly FieldFilter[], search?: TextSearch): Promise<number>
   /** Every document of every scope (cache warm-up), or those whose mirrored `column` equals `value`. */
   scan(where?: { readonly column: string; readonly value: string }): Promise<ScopedDoc[]>
   /** How many documents in `scope` have each value of the mirrored `column`. */

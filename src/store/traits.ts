@@ -26,6 +26,13 @@ export interface StoreTraits {
   writeConflict(error: unknown): boolean
   /** Transaction-scoped lock on `key` across every connection to this database. */
   lock(db: Kysely<unknown>, key: string): Promise<void>
+  /**
+   * Creates the full-text index of execution records: the webhook body and headers of each,
+   * kept current as records are written and deleted (SQLite: FTS5; PostgreSQL: a tsvector).
+   */
+  createExecutionSearch(db: Kysely<unknown>): Promise<void>
+  /** An execution record whose body or headers hold a word starting with each of `words` (letters and digits only). */
+  executionMatches(words: readonly string[]): RawBuilder<boolean>
   /** Turns a count(*) result into a number (PostgreSQL answers bigint as a string). */
   readCount(raw: unknown): number
 }

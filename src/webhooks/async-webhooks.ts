@@ -125,13 +125,14 @@ export class AsyncWebhooks {
       replay_of: null,
       request_id: requestId,
       ...(traceId !== undefined && { trace_id: traceId }),
-      ...(attempts.length > 0 && { attempts: [...attempts] }),
+      ...(attempts.length > 0 && { attempts: attempts.map(attemptOf) }),
     }
   }
 
   /** One run of a job, from the queue. */
   async run(job: Job<WebhookJob>, stop: AbortSignal): Promise<JobOutcome> {
-    const { channelId, input, attempts, requestId = null, trace } = job.payload
+    const { channelId, input, requestId = null, trace } = job.payload
+    const attempts = job.payload.attempts.map(attemptOf)
     let target: WebhookTarget
     try {
       target = this.#options.webhooks.targetById(channelId)
@@ -142,11 +143,15 @@ export class AsyncWebhooks {
       await this.#options.executor.recordNotRun(this.#notRun(job.id, job.scope, job.payload), { status: 'error', message })
       return { done: true }
     }
+    // Counted from the runs themselves: a run refused for load (below) is not an attempt.
+    const attemptNo = attempts.length + 1
+    const wait = Math.min(MAX_RETRY_WAIT_MS, this.#options.retryBaseMs * 2 ** (attemptNo - 1))
     let result: Awaited<ReturnType<Webhooks['run']>>
     try {
       result = await this.#options.webhooks.run(target, restoredInput(input), 'http', {
         executionId: job.id,
         earlierAttempts: attempts,
+        retry: { attempt: attemptNo, maxAttempts: this.#options.maxAttempts, nextInMs: wait },
         requestId,
         abort: stop,
         trace,
@@ -168,16 +173,13 @@ export class AsyncWebhooks {
       })
       return { handedBack: true }
     }
-    // Counted from the runs themselves: a run refused for load (above) is not an attempt.
-    const attemptNo = attempts.length + 1
     if (result.status === 'ok' || attemptNo >= this.#options.maxAttempts) return { done: true }
     const attempt: Attempt = {
-      started_at: result.startedAt,
+      at: result.startedAt,
       status: result.status,
       duration_ms: result.durationMs,
       error: result.error,
     }
-    const wait = Math.min(MAX_RETRY_WAIT_MS, this.#options.retryBaseMs * 2 ** (attemptNo - 1))
     return { retryInMs: wait, payload: { ...job.payload, attempts: [...attempts, attempt] } satisfies WebhookJob }
   }
 
@@ -193,4 +195,11 @@ export class AsyncWebhooks {
       traceId: traceIdOf(job.trace),
     }
   }
+}
+
+/** An attempt as a job keeps it (jobs stored before 0.2 named its start `started_at`). */
+function attemptOf(attempt: Attempt & { readonly started_at?: string }): Attempt {
+  if (attempt.at !== undefined) return attempt
+  const { started_at, ...rest } = attempt
+  return { ...rest, at: started_at ?? new Date(0).toISOString() }
 }

@@ -6,7 +6,7 @@ import { AppError, errorBody } from '../errors.ts'
 import type { Attempt } from '../executions/execution-schemas.ts'
 import { bounded, JsonText } from '../executions/record-bounds.ts'
 import type { ScriptDirectory } from '../scripts/script-directory.ts'
-import type { ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
+import type { ExecuteRequest, ExecutionResult, ScriptExecutor } from '../scripts/script-executor.ts'
 import type { Svcscript } from '../scripts/svcscript-schemas.ts'
 import type { TraceCarrier } from '../tracing/tracing.ts'
 import { ChannelGate } from './channel-gate.ts'
@@ -95,6 +95,7 @@ export class Webhooks {
       replayOf?: string
       recordSoon?: boolean
       earlierAttempts?: readonly Attempt[]
+      retry?: ExecuteRequest['retry']
       requestId?: string | null
       /** Ends the run as `aborted` (a shutdown handing an async job back, the end of the execution that replays it). */
       abort?: AbortSignal
@@ -120,6 +121,7 @@ export class Webhooks {
       ...(options.replayOf !== undefined && { replayOf: options.replayOf }),
       ...(options.recordSoon !== undefined && { recordSoon: options.recordSoon }),
       ...(options.earlierAttempts !== undefined && { earlierAttempts: options.earlierAttempts }),
+      ...(options.retry !== undefined && { retry: options.retry }),
       ...(options.requestId !== undefined && { requestId: options.requestId }),
       ...(options.abort !== undefined && { abort: options.abort }),
       ...(options.depth !== undefined && { depth: options.depth }),

@@ -25,7 +25,7 @@ import './styles.css'
 const DETAIL_PAGES = [
   ['/channels/:id', (id: string) => <ChannelEdit id={id} />],
   ['/scripts/:id', (id: string) => <ScriptEdit id={id} />],
-  ['/executions/:id', (id: string) => <ExecutionDetail id={id} />],
+  ['/executions/:id', (id: string, query: URLSearchParams) => <ExecutionDetail id={id} query={query} />],
   ['/roles/:id', (id: string) => <RoleEdit id={id} />],
 ] as const
 
@@ -36,7 +36,7 @@ function Page({ path, query }: { path: string; query: URLSearchParams }) {
   if (path === '/deliveries') return <Deliveries query={query} />
   for (const [pattern, page] of DETAIL_PAGES) {
     const params = matchPath(pattern, path)
-    if (params) return page(params.id as string)
+    if (params) return page(params.id as string, query)
   }
   if (path === '/live') return <Live />
   if (path === '/events') return <Events />

@@ -79,7 +79,7 @@ export type FromHost =
   | { readonly t: 'ready' }
   /** An isolate was stopped at its memory limit: V8 may not have stopped it; replace this host. */
   | { readonly t: 'tainted'; readonly reason: string }
-  | { readonly t: 'log'; readonly run: number; readonly level: ScriptLogLevel; readonly text: string }
+  | { readonly t: 'log'; readonly run: number; readonly level: ScriptLogLevel; readonly text: string; readonly ms?: number }
   | { readonly t: 'call'; readonly run: number; readonly call: number; readonly name: string; readonly args: readonly unknown[] }
   | {
       readonly t: 'done'

@@ -182,8 +182,9 @@ export function runScriptHost(): void {
       },
       // The script's lines come filtered and bounded from the isolate (guest-prelude.ts); host
       // functions' lines (http) are filtered here, and bounded by the main process.
-      log: (level, text) => {
-        if (LOG_LEVELS.indexOf(level) >= minRank) send({ t: 'log', run: message.run, level, text })
+      log: (level, text, ms) => {
+        if (LOG_LEVELS.indexOf(level) >= minRank)
+          send({ t: 'log', run: message.run, level, text, ...(ms !== undefined && { ms }) })
       },
     }
     runOf.set(scope, message.run)

@@ -358,7 +358,7 @@ export class ScriptHosts implements ScriptRunner {
       host.ready = true
       this.#options.onHostEvent?.({ host: host.index, what: 'started' })
     } else if (message.t === 'log') {
-      host.runs.get(message.run)?.scope.log(message.level, message.text)
+      host.runs.get(message.run)?.scope.log(message.level, message.text, message.ms)
     } else if (message.t === 'call') {
       this.#call(host, message)
     } else if (message.t === 'done') {

@@ -103,10 +103,13 @@ const factories = [
 ${factories}
 ]
 
-// The log of one execution: lines not yet sent to the host (level rank, text, ...), and counts.
+// The log of one execution: lines not yet sent to the host (level rank, text, ms since the
+// start, ...), and counts. Each line is timed here, when it is written: lines go to the host in
+// batches, so the host's clock would give a batch one time.
 class ExecutionLog {
-  constructor(minRank) {
+  constructor(minRank, began) {
     this.minRank = minRank
+    this.began = began
     this.pending = []
     this.lines = 0
     this.chars = 0
@@ -121,7 +124,7 @@ class ExecutionLog {
     }
     this.lines++
     this.chars += text.length
-    this.pending.push(rank, text)
+    this.pending.push(rank, text, dateNow() - this.began)
   }
   // The lines not yet sent, with a closing line when some were dropped if \`last\`.
   take(last) {
@@ -129,7 +132,7 @@ class ExecutionLog {
     this.pending = []
     if (last && this.dropped > 0) {
       lines.push(2, this.dropped + ' more log line(s) were dropped: the log limit is ' + MAX_LOG_LINES +
-        ' lines or ' + MAX_LOG_CHARS + ' characters')
+        ' lines or ' + MAX_LOG_CHARS + ' characters', dateNow() - this.began)
     }
     return lines
   }
@@ -159,7 +162,7 @@ function api(execId, log, used) {
 
 // Compiles the prelude's own functions before a script needs them (spare isolates run this).
 globalThis.__warm = () => {
-  api(0, new ExecutionLog(0), factories.map(() => true).concat(true)).shift().info('warm', { a: 1 })
+  api(0, new ExecutionLog(0, dateNow()), factories.map(() => true).concat(true)).shift().info('warm', { a: 1 })
   stringify({ a: [1, 'b'] }, encodeBytes)
   delete globalThis.__warm
 }
@@ -215,7 +218,7 @@ return function setup(main, used) {
     // Answers the outcome at once when the script finished synchronously, else undefined.
     start(execId, inputJson, minRank, bodyJson) {
       const began = dateNow()
-      const log = new ExecutionLog(minRank)
+      const log = new ExecutionLog(minRank, began)
       const input = parse(inputJson)
       const request = input.request !== null && typeof input.request === 'object' ? input.request : undefined
       if (bodyJson !== undefined) {

@@ -41,8 +41,12 @@ export interface ExecutionScope {
   readonly logLevel: ScriptLogLevel
   /** Aborted when the execution ends (done, timed out, aborted): host work should stop. */
   readonly signal: AbortSignal
-  /** Appends a line to the execution log (its producer applies the level and the limits). */
-  log(level: ScriptLogLevel, text: string): void
+  /**
+   * Appends a line to the execution log (its producer applies the level and the limits). `ms`:
+   * when it was written, in ms since the run started, if the producer timed it (the isolate
+   * does); else it is timed on arrival.
+   */
+  log(level: ScriptLogLevel, text: string, ms?: number): void
 }
 
 /**

@@ -589,12 +589,13 @@ function isEnding(value: unknown): value is Ending {
   return typeof value === 'object' && value !== null && 'end' in value
 }
 
-/** Hands the guest's log lines (rank, text, …) to the execution's log. */
+/** Hands the guest's log lines (rank, text, ms since the start, …) to the execution's log. */
 function deliverLogs(scope: ExecutionScope, lines: readonly unknown[]): void {
-  for (let i = 0; i + 1 < lines.length; i += 2) {
+  for (let i = 0; i + 2 < lines.length; i += 3) {
     const level = LOG_LEVELS[lines[i] as number]
     const text = lines[i + 1]
-    if (level !== undefined && typeof text === 'string') scope.log(level, text)
+    const ms = lines[i + 2]
+    if (level !== undefined && typeof text === 'string') scope.log(level, text, typeof ms === 'number' ? ms : undefined)
   }
 }
 

@@ -57,7 +57,19 @@ export interface Script {
   opts: { title: string; comment: string; loglevel: 'debug' | 'info' | 'warn' | 'error' }
   /** Set when this version held an isolate V8 could not stop: it runs in script hosts only (SPEC §13). */
   readonly quarantined?: { readonly since: string; readonly reason: string; readonly version: string }
+  /** Counts the saves that changed the source (GET …/versions lists them). */
+  readonly version?: number
+  /** Only in the answer to a save of a TypeScript script: where it does not type-check. */
+  readonly warnings?: readonly { readonly line: number; readonly column: number; readonly message: string }[]
   readonly ext: Ext
+}
+
+export interface ScriptVersion {
+  readonly version: number
+  readonly saved_at: string
+  readonly actor: { readonly kind: string; readonly id: string; readonly key_id?: string }
+  readonly lang: 'js' | 'ts'
+  readonly source: string
 }
 
 export interface LogLine {
@@ -72,7 +84,7 @@ export interface ExecutionError {
   readonly column?: number
 }
 
-export type ExecutionStatus = 'queued' | 'running' | 'ok' | 'error' | 'timeout' | 'aborted'
+export type ExecutionStatus = 'queued' | 'running' | 'retrying' | 'ok' | 'error' | 'timeout' | 'aborted'
 
 export interface Execution {
   readonly id: string
@@ -87,7 +99,11 @@ export interface Execution {
   readonly logs: readonly LogLine[]
   readonly error: ExecutionError | null
   readonly replay_of: string | null
-  readonly attempts?: readonly { started_at: string; status: string; duration_ms: number; error: ExecutionError | null }[]
+  readonly attempts?: readonly { at: string; status: string; duration_ms: number; error: ExecutionError | null }[]
+  readonly attempt?: number
+  readonly max_attempts?: number
+  readonly next_attempt_at?: string
+  readonly script_version?: number
 }
 
 /** `POST /svcscripts/<id>/run`. */
@@ -129,6 +145,8 @@ export interface ApiKey {
   readonly userid: string
   name: string
   readonly key?: string
+  /** When it last authenticated a call, to about a minute; null or absent: never. */
+  readonly last_used_at?: string | null
   readonly ext: Ext
 }
 
@@ -165,6 +183,12 @@ export interface AuditEntry {
   readonly entity_id: string
   readonly operation: 'create' | 'update' | 'delete'
   readonly fields: readonly string[]
+  readonly changes?: readonly {
+    readonly field: string
+    readonly before?: unknown
+    readonly after?: unknown
+    readonly withheld?: 'secret' | 'long'
+  }[]
 }
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'

@@ -54,7 +54,8 @@ export function Shell({
           <input
             id="domain"
             value={domain}
-            placeholder="own"
+            placeholder="default"
+            title="The domain the root key acts in; empty: default"
             size={10}
             onInput={(event) => setDomain((event.currentTarget as HTMLInputElement).value)}
           />

@@ -39,7 +39,7 @@ interface TextProps {
   readonly error?: string | undefined
   readonly placeholder?: string
   readonly required?: boolean
-  readonly type?: 'text' | 'password' | 'number' | 'search' | 'url'
+  readonly type?: 'text' | 'password' | 'number' | 'search' | 'url' | 'datetime-local'
   readonly mono?: boolean
   readonly name?: string
   readonly autoFocus?: boolean

@@ -24,6 +24,17 @@ const ACTORS = [
   { value: 'user', label: 'Users' },
   { value: 'channel', label: 'Channel tokens' },
 ]
+/** A collection as a person names one of its entities. */
+const NOUNS: Record<string, string> = {
+  integration_points: 'Channel',
+  svcscripts: 'Script',
+  files: 'File',
+  users: 'User',
+  api_keys: 'API key',
+  roles: 'Role',
+  domains: 'Domain',
+  channel_types: 'Channel type',
+}
 const OPERATION_BADGE = { create: 'badge status-ok', update: 'badge', delete: 'badge status-error' } as const
 
 /** Names of the entities an entry may point at, by collection, then id; what cannot be read stays an id. */
@@ -88,7 +99,7 @@ function What({ entry, known, onHistory }: { entry: AuditEntry; known: Names; on
   const page = pageOf(entry.collection, entry.entity_id)
   return (
     <>
-      <span class="sub">{entry.collection}</span>{' '}
+      <span class="sub">{NOUNS[entry.collection] ?? entry.collection}</span>{' '}
       {name !== undefined && page ? (
         <Link href={page}>{name || entry.entity_id}</Link>
       ) : (
@@ -160,7 +171,7 @@ export function Audit({ query }: { query: URLSearchParams }) {
                     <th scope="col">Who</th>
                     <th scope="col">Change</th>
                     <th scope="col">What</th>
-                    <th scope="col">Fields</th>
+                    <th scope="col">Fields, before → after</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -180,8 +191,8 @@ export function Audit({ query }: { query: URLSearchParams }) {
                       <td class="wrap">
                         <What entry={entry} known={known} onHistory={() => setFilter('entity', entry.entity_id)} />
                       </td>
-                      <td class="mono small wrap" data-label="Fields">
-                        {entry.fields.join(', ') || '—'}
+                      <td class="small wrap" data-label="Fields">
+                        <Changes entry={entry} />
                       </td>
                     </tr>
                   ))}
@@ -193,5 +204,44 @@ export function Audit({ query }: { query: URLSearchParams }) {
         }
       </Loaded>
     </section>
+  )
+}
+
+const shown = (value: unknown) => (value === undefined ? '(not set)' : JSON.stringify(value))
+
+/**
+ * The changed fields with their values, before → after; a create shows only the fields that were
+ * given a value (not the defaults it filled in as empty), and secrets never show a value.
+ */
+function Changes({ entry }: { entry: AuditEntry }) {
+  if (!entry.changes) return <span class="mono">{entry.fields.join(', ') || '—'}</span>
+  const changes =
+    entry.operation === 'create'
+      ? entry.changes.filter(
+          (change) =>
+            change.withheld ||
+            !(change.after === '' || change.after === null || (Array.isArray(change.after) && change.after.length === 0)),
+        )
+      : entry.changes
+  if (changes.length === 0) return <span>—</span>
+  return (
+    <ul class="changes">
+      {changes.map((change) => (
+        <li key={change.field}>
+          <span class="mono">{change.field}</span>:{' '}
+          {change.withheld === 'secret' ? (
+            <span class="sub">changed (secret)</span>
+          ) : change.withheld === 'long' ? (
+            <span class="sub">changed (long value)</span>
+          ) : entry.operation === 'create' ? (
+            <span class="mono">{shown(change.after)}</span>
+          ) : (
+            <>
+              <span class="mono">{shown(change.before)}</span> → <span class="mono">{shown(change.after)}</span>
+            </>
+          )}
+        </li>
+      ))}
+    </ul>
   )
 }

@@ -9,6 +9,7 @@ import { CopyButton } from '../components/copy-button.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
 import { Checkbox, Field, Select, TextArea, TextField } from '../components/field.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
+import { ChannelTrafficPanel } from '../inspector/channel-traffic.tsx'
 import { DeliveryCounts } from './delivery-counts.tsx'
 import { VerifySignatures } from './verify-signatures.tsx'
 
@@ -43,7 +44,8 @@ const EMPTY: Draft = {
   opts: {
     allow_files_api: false,
     comment: '',
-    issync: true,
+    // Async, as the API and the CLI create a channel when the mode is not given.
+    issync: false,
     recv_timeout: 0,
     roles: [],
     userid: null,
@@ -190,6 +192,7 @@ function ChannelForm({ channel, onSaved }: { channel: Channel | null; onSaved: (
           </div>
         )}
       </div>
+      {channel && <ChannelTrafficPanel channelId={channel.id} />}
       {channel && <TokenPanel channel={channel} onRotated={onSaved} />}
       {channel && <DeliveryCounts channelId={channel.id} />}
       <form class="form" onSubmit={save} noValidate>

@@ -5,6 +5,7 @@ import { Link } from '../app/link.tsx'
 import { useResource } from '../app/use-resource.ts'
 import { Select, TextField } from '../components/field.tsx'
 import { Empty, Loaded } from '../components/states.tsx'
+import { TrafficCell, trafficByChannel } from '../inspector/channel-traffic.tsx'
 
 const SORTS = [
   { value: 'code', label: 'Code (A–Z)' },
@@ -29,6 +30,7 @@ export function Channels() {
     [type, order],
   )
   const license = useResource(() => request<LicenseRow[]>('GET', PATHS.license), [])
+  const traffic = useResource(() => trafficByChannel(), [])
   const needle = find.trim().toLowerCase()
 
   return (
@@ -88,10 +90,11 @@ export function Channels() {
           if (shown.length === 0) return <Empty>No channel matches “{find}”.</Empty>
           return (
             <div class="table-wrap">
-              <table>
+              <table class="stack">
                 <thead>
                   <tr>
                     <th scope="col">Code</th>
+                    <th scope="col">Last hour</th>
                     <th scope="col">Type</th>
                     <th scope="col">Mode</th>
                     <th scope="col">Scripts</th>
@@ -105,14 +108,26 @@ export function Channels() {
                         <Link href={`/channels/${channel.id}`}>{channel.code}</Link>
                         {channel.opts?.title && <div class="sub">{channel.opts.title}</div>}
                       </td>
-                      <td>{channel.type}</td>
-                      <td>{channel.opts?.issync ? 'sync' : 'async'}</td>
-                      <td class="mono small">
+                      <td data-label="Last hour">
+                        {traffic.state === 'ready' ? (
+                          <TrafficCell
+                            traffic={traffic.data.get(channel.id)}
+                            label={`Traffic of ${channel.code} in the last hour`}
+                          />
+                        ) : (
+                          '…'
+                        )}
+                      </td>
+                      <td data-label="Type">{channel.type}</td>
+                      <td data-label="Mode">{channel.opts?.issync ? 'sync' : 'async'}</td>
+                      <td data-label="Scripts" class="mono small">
                         {[channel.recv_svcscriptcode, channel.recv_svcscriptcode_ws, channel.send_svcscriptcode]
                           .filter(Boolean)
                           .join(', ') || '—'}
                       </td>
-                      <td class="mono small">{channel.url || '—'}</td>
+                      <td data-label="URL" class="mono small">
+                        {channel.url || '—'}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -1,14 +1,18 @@
 import { useState } from 'preact/hooks'
 import { ApiError, list, PATHS, request } from '../api/client.ts'
-import type { Channel, RunAnswer, Script } from '../api/types.ts'
+import type { Channel, RunAnswer, Script, ScriptVersion } from '../api/types.ts'
 import { Link } from '../app/link.tsx'
 import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
+import { Confirm } from '../components/confirm.tsx'
 import { DeleteEntity } from '../components/delete-entity.tsx'
-import { Select, TextArea, TextField } from '../components/field.tsx'
+import { Select, TextField } from '../components/field.tsx'
+import { JsonView } from '../components/json-view.tsx'
 import { RunResult } from '../components/run-result.tsx'
 import { ErrorNote, Loaded } from '../components/states.tsx'
 import { CodeEditor, type SourceProblem } from '../editor/code-editor.tsx'
+import type { CheckProblem } from '../editor/type-check.worker.ts'
+import { SideBySide } from '../inspector/side-by-side.tsx'
 
 const STARTER = `// The body of an async function. startparam(n) gives the trigger's inputs;
 // for a webhook: 1 channel, 2 method, 3 URL, 4 body, 5 headers, 6 sender IP, 7 protocol.
@@ -49,6 +53,8 @@ function ScriptForm({ script }: { script: Script | null }) {
   const [saved, setSaved] = useState(false)
   const [busy, setBusy] = useState(false)
   const [runProblem, setRunProblem] = useState<SourceProblem | null>(null)
+  const [checked, setChecked] = useState<readonly CheckProblem[]>([])
+  const [versionsSeen, setVersionsSeen] = useState(0)
   const dirty =
     !stored || stored.source !== source || stored.lang !== lang || stored.code !== code || stored.opts.loglevel !== loglevel
   const about = (field: string) => (problem instanceof ApiError ? problem.about(field) : undefined)
@@ -69,6 +75,7 @@ function ScriptForm({ script }: { script: Script | null }) {
       }
       setStored(next)
       setSaved(true)
+      setVersionsSeen((seen) => seen + 1)
     } catch (error) {
       setProblem(error)
     } finally {
@@ -109,7 +116,10 @@ function ScriptForm({ script }: { script: Script | null }) {
         )}
         {saved && !dirty && (
           <p class="note ok" role="status">
-            Saved. The next execution uses it.
+            Saved{stored?.version !== undefined && ` as version ${stored.version}`}. The next execution uses it.
+            {stored?.warnings &&
+              stored.warnings.length > 0 &&
+              ` It does not type-check: ${stored.warnings.length} problem(s), marked in the editor.`}
           </p>
         )}
         {stored?.quarantined && <Quarantined script={stored} onReleased={setStored} onError={setProblem} />}
@@ -150,7 +160,24 @@ function ScriptForm({ script }: { script: Script | null }) {
             onSave={() => void save()}
             problem={compileError ?? runProblem}
             label="Script source"
+            onChecked={setChecked}
           />
+          <div class="sub checked" role="status" aria-label="Live check">
+            {checked.length === 0 ? (
+              'No problems found while typing.'
+            ) : (
+              <>
+                {checked.length} problem{checked.length === 1 ? '' : 's'} found while typing:
+                <ul>
+                  {checked.slice(0, 5).map((found) => (
+                    <li key={`${found.line}:${found.column}:${found.message}`}>
+                      line {found.line}, column {found.column}: {found.message}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </div>
         </div>
         <div class="actions">
           <button type="submit" class="primary" disabled={busy || !dirty}>
@@ -169,6 +196,19 @@ function ScriptForm({ script }: { script: Script | null }) {
         </div>
       </form>
       {stored && <RunPanel script={stored} dirty={dirty} onProblem={setRunProblem} />}
+      {stored && (
+        <VersionsPanel
+          key={versionsSeen}
+          script={stored}
+          onRolledBack={(next) => {
+            setStored(next)
+            setSource(next.source)
+            setLang(next.lang)
+            setVersionsSeen((seen) => seen + 1)
+          }}
+          onError={setProblem}
+        />
+      )}
     </>
   )
 }
@@ -220,7 +260,8 @@ function RunPanel({
   dirty: boolean
   onProblem: (problem: SourceProblem | null) => void
 }) {
-  const [params, setParams] = useState('[]')
+  // startparam(1) … one field each, JSON (empty: not given).
+  const [params, setParams] = useState<string[]>(['', '', '', ''])
   const [timeout, setTimeoutMs] = useState('10000')
   const [channel, setChannel] = useState('')
   const [answer, setAnswer] = useState<RunAnswer | null>(null)
@@ -231,16 +272,20 @@ function RunPanel({
 
   const run = async (event: Event) => {
     event.preventDefault()
-    let startparams: unknown
-    try {
-      startparams = JSON.parse(params)
-    } catch (error) {
-      setParamsProblem(`not JSON: ${(error as Error).message}`)
-      return
-    }
-    if (!Array.isArray(startparams)) {
-      setParamsProblem('a JSON array: [param1, param2, …]')
-      return
+    const last = params.reduce((end, text, index) => (text.trim() === '' ? end : index + 1), 0)
+    const startparams: unknown[] = []
+    for (let index = 0; index < last; index++) {
+      const text = (params[index] as string).trim()
+      if (text === '') {
+        startparams.push(null)
+        continue
+      }
+      try {
+        startparams.push(JSON.parse(text))
+      } catch (error) {
+        setParamsProblem(`startparam(${index + 1}) is not JSON: ${(error as Error).message} (a string needs quotes)`)
+        return
+      }
     }
     setParamsProblem(undefined)
     setBusy(true)
@@ -265,14 +310,24 @@ function RunPanel({
       <h2 id="run-title">Run</h2>
       {dirty && <p class="note">Runs use the saved version; save first to run your changes.</p>}
       <form class="form" onSubmit={run} noValidate>
-        <TextArea
-          label="Start parameters"
-          value={params}
-          onInput={setParams}
-          rows={3}
-          hint='a JSON array: startparam(1) is its first item, e.g. [{"order": 7}]'
-          error={paramsProblem}
-        />
+        <fieldset class="startparams">
+          <legend>Start parameters (JSON each; empty ones are not given)</legend>
+          {params.map((text, index) => (
+            <TextField
+              key={index}
+              label={`startparam(${index + 1})`}
+              value={text}
+              mono
+              onInput={(value) => setParams((all) => all.map((old, at) => (at === index ? value : old)))}
+              error={paramsProblem?.startsWith(`startparam(${index + 1})`) ? paramsProblem : undefined}
+            />
+          ))}
+          {params.length < 20 && (
+            <button type="button" class="small" onClick={() => setParams((all) => [...all, ''])}>
+              Add startparam({params.length + 1})
+            </button>
+          )}
+        </fieldset>
         <div class="row">
           <TextField label="Timeout (ms)" type="number" value={timeout} onInput={setTimeoutMs} />
           <Select
@@ -299,10 +354,101 @@ function RunPanel({
           status={answer.status}
           durationMs={answer.duration_ms}
           error={answer.error}
-          output={answer.variables}
+          output={answer.variables.result}
+          outputLabel="Result"
           logs={answer.logs}
         />
       )}
+      {answer && answer.status === 'ok' && (
+        <details>
+          <summary>All of vars</summary>
+          <JsonView value={answer.variables} label="vars" />
+        </details>
+      )}
+    </section>
+  )
+}
+
+/** Every saved version of the script: its source against the current one, side by side, and a rollback. */
+function VersionsPanel({
+  script,
+  onRolledBack,
+  onError,
+}: {
+  script: Script
+  onRolledBack: (script: Script) => void
+  onError: (error: unknown) => void
+}) {
+  const versions = useResource(() => request<ScriptVersion[]>('GET', `${PATHS.scripts}/${script.id}/versions`), [script.id])
+  const [chosen, setChosen] = useState<number | null>(null)
+  const [asking, setAsking] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const rollback = async (version: number) => {
+    setAsking(false)
+    setBusy(true)
+    try {
+      onRolledBack(await request<Script>('POST', `${PATHS.scripts}/${script.id}/rollback`, { version }))
+    } catch (error) {
+      onError(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <section class="panel" aria-labelledby="versions-title">
+      <h2 id="versions-title">Versions</h2>
+      <Loaded resource={versions}>
+        {(items) => {
+          const picked = items.find((item) => item.version === chosen) ?? items.find((item) => item.version !== script.version)
+          return (
+            <>
+              <ol class="versions" aria-label="Versions">
+                {items.map((item) => (
+                  <li key={item.version}>
+                    <button
+                      type="button"
+                      class={item.version === picked?.version ? 'link current' : 'link'}
+                      onClick={() => setChosen(item.version)}
+                    >
+                      Version {item.version}
+                    </button>{' '}
+                    <time dateTime={item.saved_at}>{new Date(item.saved_at).toLocaleString()}</time>{' '}
+                    <span class="sub">
+                      by {item.actor.kind === 'root' ? 'the root key' : `${item.actor.kind} ${item.actor.id.slice(0, 8)}`}
+                      {item.version === script.version && ' · current'}
+                    </span>
+                  </li>
+                ))}
+              </ol>
+              {picked && picked.version !== script.version && (
+                <>
+                  <SideBySide
+                    left={picked.source}
+                    right={script.source}
+                    leftLabel={`Version ${picked.version}`}
+                    rightLabel={`Current (version ${script.version ?? '?'})`}
+                    label="Version diff"
+                  />
+                  <div class="actions">
+                    <button type="button" disabled={busy} onClick={() => setAsking(true)}>
+                      {busy ? 'Rolling back…' : `Roll back to version ${picked.version}`}
+                    </button>
+                  </div>
+                  <Confirm
+                    open={asking}
+                    title={`Roll back to version ${picked.version}?`}
+                    confirm="Roll back"
+                    onConfirm={() => void rollback(picked.version)}
+                    onCancel={() => setAsking(false)}
+                  >
+                    <p>Its source becomes current again, saved as a new version; the next execution uses it.</p>
+                  </Confirm>
+                </>
+              )}
+            </>
+          )
+        }}
+      </Loaded>
     </section>
   )
 }

@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks'
-import { list, PATHS } from '../api/client.ts'
+import { useEffect, useState } from 'preact/hooks'
+import { list, PATHS, request } from '../api/client.ts'
 import type { Channel, Execution } from '../api/types.ts'
 import { navigate } from '../app/router.ts'
 import { useResource } from '../app/use-resource.ts'
@@ -7,6 +7,7 @@ import { Select, TextArea, TextField } from '../components/field.tsx'
 import { JsonView } from '../components/json-view.tsx'
 import { RunResult } from '../components/run-result.tsx'
 import { Empty, ErrorNote, Loaded, Loading } from '../components/states.tsx'
+import { bodyText, isNoisyHeader, webhookOf } from '../inspector/webhook-request.ts'
 
 const METHODS = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE']
 const EXECUTION_HEADER = 'switchboard-execution-id'
@@ -47,7 +48,7 @@ async function executionOf(id: string, settled: boolean): Promise<Execution | nu
 /** Sends a webhook to a channel (the public /exec endpoint, with its token) and shows the reply beside its execution. */
 export function Tester({ query }: { query: URLSearchParams }) {
   const channels = useResource(
-    () => list<Channel>(PATHS.channels, { mask: 'id,code,type,token_local,opts.issync', limit: 1000 }),
+    () => list<Channel>(PATHS.channels, { mask: 'id,code,type,token_local,recv_svcscriptcode,opts.issync', limit: 1000 }),
     [],
   )
   const channelId = query.get('channel') ?? ''
@@ -61,6 +62,27 @@ export function Tester({ query }: { query: URLSearchParams }) {
   const [problem, setProblem] = useState<unknown>(null)
   const [headerProblem, setHeaderProblem] = useState<string | undefined>()
   const [busy, setBusy] = useState(false)
+  // "Edit and resend" from the inspector: the recorded request, prefilled once (?from=<execution id>).
+  const from = query.get('from') ?? ''
+  const [prefilled, setPrefilled] = useState<string | null>(null)
+  useEffect(() => {
+    if (from === '') return
+    request<Execution>('GET', `${PATHS.executions}/${from}`).then((recorded) => {
+      const webhook = webhookOf(recorded.input)
+      if (!webhook) return
+      setMethod(webhook.method)
+      const search = webhook.url.includes('?') ? webhook.url.slice(webhook.url.indexOf('?')) : ''
+      setSubPath(`${webhook.path.replace(/^\/+/, '')}${search}`)
+      setHeaders(
+        Object.entries(webhook.headers)
+          .filter(([name]) => !isNoisyHeader(name) && name !== 'authorization' && name !== 'user-agent')
+          .map(([name, value]) => `${name}: ${value}`)
+          .join('\n'),
+      )
+      setBody(bodyText(webhook) ?? '')
+      setPrefilled(recorded.id)
+    }, setProblem)
+  }, [from])
 
   return (
     <section>
@@ -71,7 +93,11 @@ export function Tester({ query }: { query: URLSearchParams }) {
         {({ items }) => {
           const usable = items.filter((channel) => channel.type !== 'eventing')
           if (usable.length === 0) return <Empty>Create a channel with a webhook script first.</Empty>
-          const channel = usable.find((item) => item.id === channelId) ?? (usable[0] as Channel)
+          // Without a choice, the first channel that has a webhook script (one without cannot answer).
+          const channel =
+            usable.find((item) => item.id === channelId) ??
+            usable.find((item) => item.recv_svcscriptcode !== '') ??
+            (usable[0] as Channel)
           const send = async (event: Event) => {
             event.preventDefault()
             const parsed = parseHeaders(headers)
@@ -118,6 +144,11 @@ export function Tester({ query }: { query: URLSearchParams }) {
           return (
             <div class="columns">
               <form class="form" onSubmit={send} noValidate aria-label="Request">
+                {prefilled && (
+                  <p class="note">
+                    Prefilled from execution <span class="mono">{prefilled.slice(0, 8)}</span>: edit and send.
+                  </p>
+                )}
                 <Select
                   label="Channel"
                   value={channel.id}

@@ -25,6 +25,8 @@ export function Users() {
   const [editing, setEditing] = useState<string | null>(null)
   const [problem, setProblem] = useState<unknown>(null)
   const [secret, setSecret] = useState<{ user: string; key: string } | null>(null)
+  // The name each user's next key gets (what it is for).
+  const [keyNames, setKeyNames] = useState<Record<string, string>>({})
   const [removing, setRemoving] = useState<{ what: 'user' | 'key'; id: string; label: string } | null>(null)
   const about = (field: string) => (problem instanceof ApiError ? problem.about(field) : undefined)
 
@@ -45,8 +47,9 @@ export function Users() {
     try {
       const created = await request<ApiKey>('POST', PATHS.apiKeys, {
         userid: user.id,
-        name: `console ${new Date().toISOString().slice(0, 10)}`,
+        name: keyNames[user.id]?.trim() || `console ${new Date().toISOString().slice(0, 10)}`,
       })
+      setKeyNames((names) => ({ ...names, [user.id]: '' }))
       setSecret({ user: user.login, key: created.key ?? '' })
       keys.reload()
     } catch (error) {
@@ -144,7 +147,8 @@ export function Users() {
                           <ul class="plain">
                             {mine.map((key) => (
                               <li key={key.id} class="small">
-                                {key.name || key.id.slice(0, 8)} · <Ago at={key.ext.ct} />{' '}
+                                <strong>{key.name || key.id.slice(0, 8)}</strong> · made <Ago at={key.ext.ct} /> · last used{' '}
+                                {key.last_used_at ? <Ago at={key.last_used_at} /> : 'never'}{' '}
                                 <button
                                   type="button"
                                   class="link"
@@ -155,9 +159,20 @@ export function Users() {
                               </li>
                             ))}
                           </ul>
-                          <button type="button" class="small" onClick={() => newKey(user)}>
-                            New key
-                          </button>
+                          <div class="new-key">
+                            <input
+                              aria-label={`Name of the new key for ${user.login}`}
+                              class="key-name"
+                              placeholder="what it is for"
+                              value={keyNames[user.id] ?? ''}
+                              onInput={(event) =>
+                                setKeyNames((names) => ({ ...names, [user.id]: (event.currentTarget as HTMLInputElement).value }))
+                              }
+                            />
+                            <button type="button" class="small" onClick={() => newKey(user)}>
+                              New key
+                            </button>
+                          </div>
                         </td>
                         <td>
                           <button
