@@ -65,18 +65,29 @@ export function changedValues(
   secret: readonly string[],
 ): FieldChange[] {
   return fields.map((field) => {
-    const isSecret =
-      secret.some((name) => field === name || field.startsWith(`${name}.`)) ||
-      field.split('.').some((part) => SECRET_NAME.test(part))
-    if (isSecret) return { field, withheld: 'secret' }
     const path = field.split('.')
     const was = valueAt(before, path)
     const is = valueAt(after, path)
+    // A whole object set or removed at once (`opts.verify: null`) is one leaf: it is a secret
+    // when a secret lies anywhere inside it.
+    const isSecret =
+      secret.some((name) => field === name || field.startsWith(`${name}.`) || name.startsWith(`${field}.`)) ||
+      path.some((part) => SECRET_NAME.test(part)) ||
+      holdsSecretName(was) ||
+      holdsSecretName(is)
+    if (isSecret) return { field, withheld: 'secret' }
     if ((JSON.stringify(was)?.length ?? 0) > MAX_VALUE_CHARS || (JSON.stringify(is)?.length ?? 0) > MAX_VALUE_CHARS) {
       return { field, withheld: 'long' }
     }
     return { field, ...(was !== undefined && { before: was }), ...(is !== undefined && { after: is }) }
   })
+}
+
+/** Whether `value` has, at any depth, a key whose name says it holds a credential. */
+function holdsSecretName(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(holdsSecretName)
+  if (!isObject(value)) return false
+  return Object.entries(value).some(([key, inner]) => SECRET_NAME.test(key) || holdsSecretName(inner))
 }
 
 function valueAt(value: unknown, path: readonly string[]): unknown {
