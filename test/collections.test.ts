@@ -25,6 +25,7 @@ for (const backend of BACKENDS) {
         source: 'return 1',
         opts: { title: '', comment: '', loglevel: 'info' },
         ext: { ct: ext.ct, lwt: ext.ct, team: 'ops' },
+        version: 1,
       })
       const id = '3f2b8c1e-7d4a-4c6b-9e1f-2a3b4c5d6e7f'
       const given = json(await root.post(SCRIPTS, { id, code: 'b' }))

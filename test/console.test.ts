@@ -568,8 +568,9 @@ describe('admin console (a real browser against a real server)', () => {
       )
     const ids = [await deliver(1), await deliver(2)]
     const statusOf = async (id: string) => String(json(await root.get(`/rest/v1/service/deliveries/${id}`)).status)
+    // Up to 20 s: under the whole suite the retries wait behind the other tests for the CPU.
     const settled = async (id: string, status: string) => {
-      for (let i = 0; i < 100 && (await statusOf(id)) !== status; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      for (let i = 0; i < 400 && (await statusOf(id)) !== status; i++) await new Promise((resolve) => setTimeout(resolve, 50))
       assert.equal(await statusOf(id), status)
     }
     for (const id of ids) await settled(id, 'failed')
