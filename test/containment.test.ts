@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { describe, it } from 'node:test'
 import { VERSION } from '../src/version.ts'
 import { parseMetrics, sample } from './support/metrics.ts'
@@ -314,6 +314,58 @@ describe('the process model (SPEC §13)', () => {
       const execution = json(await node.root.get(`/rest/v1/service/executions/${id}`))
       assert.equal(execution.status, 'ok', id)
     }
+  })
+
+  it('loses no request of keep-alive clients while the workers are replaced', async (t) => {
+    const node = await startNode(t, { workers: 2 })
+    const echo = await syncChannel(node.root, 'echo', 'return startparam(4)')
+    // Pooled connections, as most senders keep them: the one a client has just used is idle for
+    // an instant when its worker begins to drain, and the next request goes out on it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 })
+    t.after(() => agent.destroy())
+    const failures: string[] = []
+    let answered = 0
+    let sending = true
+    const post = (n: number) =>
+      new Promise<void>((resolve) => {
+        const payload = JSON.stringify({ n })
+        const outgoing = request(
+          `${node.url}/exec/${echo}`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
+          (response) => {
+            response.resume()
+            response.on('end', () => {
+              if (response.statusCode === 200) answered++
+              else failures.push(`HTTP ${response.statusCode}`)
+              resolve()
+            })
+          },
+        )
+        outgoing.on('error', (error) => {
+          failures.push(error.message)
+          resolve()
+        })
+        outgoing.end(payload)
+      })
+    const senders = Array.from({ length: 8 }, async (_, i) => {
+      for (let n = i; sending; n += 8) {
+        await post(n)
+        // A pause now and then, as real senders have: the connection waits in the pool.
+        if (n % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })
+    try {
+      const workers = [...node.workers().keys()]
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      node.supervisor.kill('SIGHUP')
+      await node.until(() => [...node.workers().keys()].every((pid) => !workers.includes(pid)), 30_000, 'new workers')
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+    } finally {
+      sending = false
+      await Promise.all(senders)
+    }
+    assert.deepEqual(failures, [], `${answered} answered`)
+    assert.ok(answered > 100, `${answered} answered`)
   })
 
   it('closes the websockets of a replaced worker with 1012; the clients reconnect to the node', async (t) => {

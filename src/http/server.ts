@@ -114,13 +114,23 @@ function writeClientError(error: Error & { code?: string }, socket: Duplex): voi
  * arriving on open connections are answered 503 and a keep-alive connection is closed as soon as
  * it is idle. A worker being replaced (`replacing`: the node's other workers serve on) answers
  * them as usual with `Connection: close`, so each client moves to a live worker after its answer
- * instead of losing a request, and idle connections are left to a short keep-alive timeout.
+ * instead of losing a request, and connections idle at the start are closed a moment later.
  * Requests still running after `graceMs` are cut (their connections closed). Resolves with the
  * number of connections cut.
  */
 export async function closeHttpServer(app: FastifyInstance, graceMs: number, replacing = false): Promise<number> {
   closingModes.set(app, replacing ? 'replacing' : 'shutdown')
-  if (replacing) app.server.keepAliveTimeout = REPLACING_KEEP_ALIVE_MS
+  let idleLater: NodeJS.Timeout | undefined
+  if (replacing) {
+    app.server.keepAliveTimeout = REPLACING_KEEP_ALIVE_MS
+    // Node's server.close() (and fastify's) closes the connections idle at that instant. A client
+    // that has just had its answer sends its next request on one in the same instant and is
+    // reset: every keep-alive sender lost a request per rolling restart. Those connections get a
+    // moment instead: a request that comes is answered with `Connection: close`; the rest close.
+    const closeIdle = app.server.closeIdleConnections.bind(app.server)
+    app.server.closeIdleConnections = () => {}
+    idleLater = setTimeout(closeIdle, REPLACING_KEEP_ALIVE_MS)
+  }
   const closing = app.close()
   // Node closes the connections idle when close() begins, not those that become idle later: a
   // client's keep-alive connection would hold the server open until its keep-alive timeout.
@@ -140,6 +150,7 @@ export async function closeHttpServer(app: FastifyInstance, graceMs: number, rep
     return open
   } finally {
     clearTimeout(timer)
+    clearTimeout(idleLater)
     clearInterval(idle)
   }
 }
