@@ -159,17 +159,13 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const steady = stream(node.url, echo, 20)
     t.after(() => Promise.all([steady.stop(), workers.stop()]))
 
-    // A connection per run, as the neighbour's senders do: a keep-alive connection left idle
-    // at the worker being replaced may be closed just as the next run is sent on it (ECONNRESET,
-    // which HTTP clients retry; fetch does not retry a POST).
-    const operator = httpClient(node.url, ROOT_KEY, { connection: 'close' })
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(operator, runaway, { timeout: 3000 })
+      const answer = await runScript(node.root, runaway, { timeout: 3000 })
       assert.equal(answer.httpStatus, 200)
       assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
     }
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(operator, wasm, { timeout: 3000 })
+      const answer = await runScript(node.root, wasm, { timeout: 3000 })
       assert.equal(answer.status, 'error')
       assert.match(answer.error?.message ?? '', /WebAssembly is not defined/)
     }
