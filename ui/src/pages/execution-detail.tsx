@@ -173,54 +173,17 @@ function RequestView({ webhook }: { webhook: RecordedWebhook }) {
         <JsonView value={webhook.body} label="Body" />
       )}
       <h3>Headers</h3>
-      <table class="pairs" aria-label="Headers">
-        <tbody>
-          {useful.map(([name, value]) => (
-            <tr key={name}>
-              <th scope="row" class="mono">
-                {name}
-              </th>
-              <td class="mono">{value}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Pairs label="Headers" pairs={useful} />
       {noisy.length > 0 && (
         <details class="folded">
           <summary>
             {noisy.length} browser and transport header{noisy.length === 1 ? '' : 's'}
           </summary>
-          <table class="pairs" aria-label="Browser and transport headers">
-            <tbody>
-              {noisy.map(([name, value]) => (
-                <tr key={name}>
-                  <th scope="row" class="mono">
-                    {name}
-                  </th>
-                  <td class="mono">{value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Pairs label="Browser and transport headers" pairs={noisy} />
         </details>
       )}
       <h3>Query</h3>
-      {query.length === 0 ? (
-        <p class="sub">No query parameters.</p>
-      ) : (
-        <table class="pairs" aria-label="Query">
-          <tbody>
-            {query.map(([name, value]) => (
-              <tr key={name}>
-                <th scope="row" class="mono">
-                  {name}
-                </th>
-                <td class="mono">{Array.isArray(value) ? value.join(', ') : value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {query.length === 0 ? <p class="sub">No query parameters.</p> : <Pairs label="Query" pairs={query} />}
       <h3>Sender</h3>
       <p class="mono small">
         {webhook.ip} · {webhook.protocol}
@@ -234,6 +197,24 @@ function RequestView({ webhook }: { webhook: RecordedWebhook }) {
       </div>
       <p class="sub">$TOKEN is the channel's token (records never keep it).</p>
     </div>
+  )
+}
+
+/** Names and values (headers, query parameters) as a two-column table; repeated values joined. */
+function Pairs({ label, pairs }: { label: string; pairs: readonly (readonly [string, unknown])[] }) {
+  return (
+    <table class="pairs" aria-label={label}>
+      <tbody>
+        {pairs.map(([name, value]) => (
+          <tr key={name}>
+            <th scope="row" class="mono">
+              {name}
+            </th>
+            <td class="mono">{Array.isArray(value) ? value.join(', ') : String(value)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   )
 }
 
