@@ -64,15 +64,21 @@ ensure_console() {
 # that loads TypeScript also loads Node's type stripper, and a node runs several processes. Rebuilt
 # when the sources change.
 ensure_build() {
-  local stamp="$SWITCHBOARD_ROOT/.build/.switchboard-built"
-  local want
-  want="$(cd "$SWITCHBOARD_ROOT" && find src bin/build-server.ts docs/switchboard-script.d.ts package.json -type f -name '*.ts' -o -name package.json | LC_ALL=C sort |
-    xargs sha256sum | sha256sum | cut -c1-16)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    return
-  fi
-  (cd "$SWITCHBOARD_ROOT" && node --disable-warning=ExperimentalWarning bin/build-server.ts) >&2
-  echo "$want" >"$stamp"
+  # Parallel callers (the tests start many `bin/switchboard`s) take turns: two builds at once
+  # share the staging directory, and one removes the .build/ the other's process is loading.
+  mkdir -p "$SWITCHBOARD_ROOT/.runtime"
+  (
+    flock 9
+    local stamp="$SWITCHBOARD_ROOT/.build/.switchboard-built"
+    local want
+    want="$(cd "$SWITCHBOARD_ROOT" && find src bin/build-server.ts docs/switchboard-script.d.ts package.json -type f -name '*.ts' -o -name package.json | LC_ALL=C sort |
+      xargs sha256sum | sha256sum | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+      exit 0
+    fi
+    (cd "$SWITCHBOARD_ROOT" && node --disable-warning=ExperimentalWarning bin/build-server.ts) >&2
+    echo "$want" >"$stamp"
+  ) 9>"$SWITCHBOARD_ROOT/.runtime/build.lock"
 }
 
 # ---------------------------------------------------------------------------------------------
