@@ -586,6 +586,8 @@ describe('admin console (a real browser against a real server)', () => {
     await counts.getByRole('link', { name: 'failed 2' }).click()
     await page.getByRole('heading', { level: 1, name: 'Deliveries' }).waitFor()
     assert.match(page.url(), /status=failed/)
+    // The list loads after the heading shows.
+    await page.locator('tbody tr').nth(1).waitFor()
     assert.equal((await rows(page)).length, 2)
     const [first] = await rows(page)
     assert.match(first ?? '', /failed billing invoice\.paid 1 · last 503 Retry$/)
