@@ -159,13 +159,17 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const steady = stream(node.url, echo, 20)
     t.after(() => Promise.all([steady.stop(), workers.stop()]))
 
+    // A connection per run: a tainted worker ends itself (SIGKILL) once it has drained, and a
+    // keep-alive connection to it can close under the next POST (seen once in six full runs; see
+    // the closing note). The neighbour's senders use a connection each too.
+    const operator = httpClient(node.url, ROOT_KEY, { connection: 'close' })
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(node.root, runaway, { timeout: 3000 })
+      const answer = await runScript(operator, runaway, { timeout: 3000 })
       assert.equal(answer.httpStatus, 200)
       assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
     }
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(node.root, wasm, { timeout: 3000 })
+      const answer = await runScript(operator, wasm, { timeout: 3000 })
       assert.equal(answer.status, 'error')
       assert.match(answer.error?.message ?? '', /WebAssembly is not defined/)
     }
@@ -205,8 +209,12 @@ describe('containment of scripts V8 cannot stop (SPEC §13)', () => {
     const runaway = await saveScript(node.root, 'runaway', RUNAWAY)
     const streams = [stream(node.url, echoOther, 10), stream(node.url, echoWorker, 10)]
     t.after(() => Promise.all(streams.map((s) => s.stop())))
+    // A connection per run: a tainted worker ends itself (SIGKILL) once it has drained, and a
+    // keep-alive connection to it can close under the next POST (seen once in six full runs; see
+    // the closing note). The neighbour's senders use a connection each too.
+    const operator = httpClient(node.url, ROOT_KEY, { connection: 'close' })
     for (let i = 0; i < 20; i++) {
-      const answer = await runScript(node.root, runaway, { timeout: 3000 })
+      const answer = await runScript(operator, runaway, { timeout: 3000 })
       assert.ok(['error', 'timeout'].includes(answer.status), `run ${i}: ${answer.status}`)
     }
     for (const s of streams) await s.stop()
