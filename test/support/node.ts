@@ -57,6 +57,9 @@ export async function startNode(
   })
   const exited = once(supervisor, 'exit').then(([code]) => code as number | null)
   t.after(async () => {
+    // A failed test shows what the node logged (warnings and errors: a worker tainted, killed, …).
+    // (`passed` is Node's, since 21.7; @types/node does not declare it.)
+    if (!(t as TestContext & { passed: boolean }).passed) t.diagnostic(`the node's output:\n${output.slice(-6000)}`)
     if (supervisor.exitCode === null && supervisor.signalCode === null) {
       supervisor.kill('SIGTERM')
       const timer = setTimeout(() => supervisor.kill('SIGKILL'), 30_000)

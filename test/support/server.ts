@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -72,6 +73,55 @@ export async function startServer(
 }
 
 export function httpClient(base: string, key?: string, defaults: Record<string, string> = {}): Client {
+  return clientOver(base, key, defaults, async (method, url, headers, payload) => {
+    // fetch's own error says only "fetch failed": the request it was is what a failing test needs.
+    const response = await fetch(url, { method, headers, ...(payload !== undefined && { body: payload }) }).catch(
+      (error: Error) => {
+        throw new Error(`${method} ${url}: ${error.message} (${String(error.cause)})`, { cause: error })
+      },
+    )
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+}
+
+/**
+ * A client whose every request opens a connection of its own, closed after the answer. fetch
+ * sends even a `Connection: close` request on a keep-alive connection of its pool if one is idle,
+ * and a worker being replaced closes those a second after it starts draining: a request sent on
+ * one in that instant gets no answer, as at any server's keep-alive timeout (docs/operations.md).
+ */
+export function oneShotClient(base: string, key?: string): Client {
+  return clientOver(base, key, {}, (method, url, headers, payload) => {
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest(url, { method, headers, agent: false }, (response) => {
+        let text = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => {
+          text += chunk
+        })
+        response.on('end', () => {
+          const answered = new Headers()
+          for (const [name, value] of Object.entries(response.headers)) {
+            for (const one of [value ?? []].flat()) answered.append(name, one)
+          }
+          resolve({ status: response.statusCode ?? 0, headers: answered, text })
+        })
+        response.on('error', reject)
+      })
+      outgoing.on('error', (error) => reject(new Error(`${method} ${url}: ${error.message}`, { cause: error })))
+      outgoing.end(payload)
+    })
+  })
+}
+
+type Transport = (
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  payload: string | undefined,
+) => Promise<{ status: number; headers: Headers; text: string }>
+
+function clientOver(base: string, key: string | undefined, defaults: Record<string, string>, send: Transport): Client {
   const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const all: Record<string, string> = { ...defaults, ...headers }
     if (key !== undefined) all.authorization = `Bearer ${key}`
@@ -80,8 +130,7 @@ export function httpClient(base: string, key?: string, defaults: Record<string, 
       payload = typeof body === 'string' ? body : JSON.stringify(body)
       all['content-type'] ??= 'application/json'
     }
-    const response = await fetch(base + path, { method, headers: all, ...(payload !== undefined && { body: payload }) })
-    const text = await response.text()
+    const { status, headers: answered, text } = await send(method, base + path, all, payload)
     let parsed: unknown
     if (text !== '') {
       try {
@@ -90,7 +139,7 @@ export function httpClient(base: string, key?: string, defaults: Record<string, 
         parsed = undefined
       }
     }
-    return { status: response.status, headers: response.headers, body: parsed, text }
+    return { status, headers: answered, body: parsed, text }
   }
   return {
     request,
