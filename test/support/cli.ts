@@ -10,7 +10,25 @@ export interface CliRun {
 }
 
 /** Runs `bin/switchboard <args>` against `url` with `key` (the environment a user would set) to its end. */
-export function cli(args: readonly string[], env: Record<string, string>, input?: string): Promise<CliRun> {
+export async function cli(args: readonly string[], env: Record<string, string>, input?: string): Promise<CliRun> {
+  await launcherBuilt()
+  return run(args, env, input)
+}
+
+let built: Promise<void> | undefined
+/**
+ * The launcher rebuilds .build/ when the sources changed and says so on stderr: done once here,
+ * before any run whose stderr a test compares (bin/test builds first; a single test file run
+ * after an edit does not).
+ */
+function launcherBuilt(): Promise<void> {
+  built ??= run(['--version'], {}).then(({ code, stderr }) => {
+    if (code !== 0) throw new Error(`bin/switchboard --version exited with ${code}: ${stderr}`)
+  })
+  return built
+}
+
+function run(args: readonly string[], env: Record<string, string>, input?: string): Promise<CliRun> {
   const child = spawn(LAUNCHER, args, {
     env: { ...process.env, SWITCHBOARD_KEY: '', SWITCHBOARD_ADMIN_KEY: '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
