@@ -38,6 +38,7 @@ import { eventsModule } from './events/events-module.ts'
 import { ExecutionRecorder } from './executions/execution-recorder.ts'
 import { executionsCollection } from './executions/executions-collection.ts'
 import { bulkReplayRoutes, replayRoutes } from './executions/replay-routes.ts'
+import { trafficRoutes } from './executions/traffic-routes.ts'
 import { fileRoutes } from './files/file-routes.ts'
 import { FileSpaces } from './files/file-spaces.ts'
 import { filesModule } from './files/files-module.ts'
@@ -652,6 +653,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const replayDeps = { executions: executionService, webhooks, scripts: scriptDirectory, channels, executor }
     replayRoutes(http, replayDeps)
     bulkReplayRoutes(http, replayDeps)
+    trafficRoutes(http, store.table('executions'))
     const census = new ConnectionCensus({ bus, peers, registry, node: nodeId })
     opened.push(census)
     connectionRoutes(http, { census })

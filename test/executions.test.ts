@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { assertError } from './support/assertions.ts'
+import { ROLES, userWith } from './support/iam.ts'
 import { BACKENDS, CHANNELS, type Client, json, jsonArray, SCRIPTS, startServer } from './support/server.ts'
 
 const EXECUTIONS = '/rest/v1/service/executions'
@@ -122,5 +123,110 @@ for (const backend of BACKENDS) {
       assertError(await root.request('POST', `${EXECUTIONS}/replay`, '{"filter":', { 'content-type': 'application/json' }), 400)
       assertError(await client().post(`${EXECUTIONS}/replay`, { filter: {} }), 401)
     })
+
+    it('counts every execution of the window per channel and per minute, with errors and the p95, in its domain only', async (t) => {
+      const { root, url, client } = await startServer(t, { backend, config: { asyncAttempts: 1 } })
+      const busy = await channel(root, 'busy', 'return 1')
+      const failing = await channel(root, 'failing', 'if (startparam(4).fail) throw new Error("no")\nreturn 2')
+      const since = new Date(Date.now() - 1000).toISOString()
+      for (let i = 0; i < 30; i++) await send(url, busy, '{}', 'application/json')
+      for (const fail of [true, false, true]) await send(url, failing, JSON.stringify({ fail }), 'application/json')
+      await listed(root, 'limit=100', 33)
+      // Runs started by hand belong to no channel.
+      const scripts = jsonArray(await root.get(`${SCRIPTS}?filter=${encodeURIComponent('{"code":"busy-in"}')}`))
+      assert.equal((await root.post(`${SCRIPTS}/${String(scripts[0]?.id)}/run`, {})).status, 200)
+      // Another domain's channel of the same code: not counted here.
+      assert.equal((await root.post('/rest/v1/master/domains', { name: 'other' })).status, 200)
+
+      const channels = jsonArray(await root.get(`${CHANNELS}?mask=id,code`))
+      const idOf = (code: string) => String(channels.find((one) => one.code === code)?.id)
+      const reply = await root.get(`${EXECUTIONS}/traffic?since=${encodeURIComponent(since)}`)
+      assert.equal(reply.status, 200, reply.text)
+      const traffic = json(reply) as {
+        since: string
+        until: string
+        channels: {
+          channel_id: string
+          requests: number
+          errors: number
+          p95_ms: number | null
+          minutes: { minute: string; requests: number; errors: number }[]
+        }[]
+      }
+      assert.equal(traffic.since, since)
+      assert.deepEqual(
+        traffic.channels.map((one) => [one.channel_id, one.requests, one.errors]),
+        [
+          [idOf('busy'), 30, 0],
+          [idOf('failing'), 3, 2],
+        ],
+        'the busiest first; the run by hand is in no channel',
+      )
+      for (const one of traffic.channels) {
+        assert.equal(
+          one.minutes.reduce((sum, minute) => sum + minute.requests, 0),
+          one.requests,
+        )
+        assert.equal(
+          one.minutes.reduce((sum, minute) => sum + minute.errors, 0),
+          one.errors,
+        )
+        for (const minute of one.minutes) assert.match(minute.minute, /^\d{4}-\d\d-\d\dT\d\d:\d\dZ$/)
+        assert.ok(typeof one.p95_ms === 'number' && one.p95_ms >= 0)
+      }
+      // The p95 is the nearest rank of the recorded durations.
+      const durations = jsonArray(
+        await root.get(
+          `${EXECUTIONS}?filter=${encodeURIComponent(JSON.stringify({ channel_id: idOf('busy') }))}&mask=duration_ms&limit=100`,
+        ),
+      )
+        .map((execution) => Number(execution.duration_ms))
+        .sort((a, b) => a - b)
+      assert.equal(traffic.channels[0]?.p95_ms, durations[Math.ceil(durations.length * 0.95) - 1])
+
+      // One channel; a window before the runs is empty.
+      const one = json(await root.get(`${EXECUTIONS}/traffic?since=${encodeURIComponent(since)}&channel_id=${idOf('failing')}`))
+      assert.deepEqual(
+        (one.channels as { requests: number }[]).map((c) => c.requests),
+        [3],
+      )
+      const before = new Date(Date.parse(since) - 3_600_000).toISOString()
+      assert.deepEqual(
+        json(await root.get(`${EXECUTIONS}/traffic?since=${encodeURIComponent(before)}&until=${encodeURIComponent(since)}`))
+          .channels,
+        [],
+      )
+      // The default window is the last hour.
+      const lastHour = json(await root.get(`${EXECUTIONS}/traffic`))
+      assert.ok(Math.abs(Date.parse(String(lastHour.until)) - Date.parse(String(lastHour.since)) - 3_600_000) < 1)
+      assert.equal((lastHour.channels as unknown[]).length, 2)
+      // Another domain sees its own channels only.
+      const inOther = json(await root.request('GET', `${EXECUTIONS}/traffic`, undefined, { 'switchboard-domain': 'other' }))
+      assert.deepEqual(inOther.channels, [])
+
+      assertError(await root.get(`${EXECUTIONS}/traffic?since=yesterday`), 400, /since/)
+      assertError(
+        await root.get(`${EXECUTIONS}/traffic?since=${encodeURIComponent(since)}&until=${encodeURIComponent(before)}`),
+        400,
+        /before until/,
+      )
+      assertError(await root.get(`${EXECUTIONS}/traffic?since=2026-01-01T00:00:00Z&until=2026-02-01T00:00:00Z`), 400, /7 days/)
+      assertError(await root.get(`${EXECUTIONS}/traffic?channel_id=not-a-uuid`), 400, /channel_id/)
+      assertError(await root.get(`${EXECUTIONS}/traffic?nosuch=1`), 400)
+      assertError(await client().get(`${EXECUTIONS}/traffic`), 401)
+      const { key } = await userWith(root, 'reader', [await role(root, 'channels-only', '/rest/v1/service/integration_points/*')])
+      assertError(await client(key).get(`${EXECUTIONS}/traffic`), 403)
+      const { key: readerKey } = await userWith(root, 'exec-reader', [
+        await role(root, 'executions', '/rest/v1/service/executions/*'),
+      ])
+      assert.equal((await client(readerKey).get(`${EXECUTIONS}/traffic`)).status, 200)
+    })
   })
+}
+
+/** A role that may GET `route`. */
+async function role(admin: Client, code: string, route: string): Promise<string> {
+  const reply = await admin.post(ROLES, { code, permissions: [{ route, methods: ['GET'] }] })
+  assert.equal(reply.status, 200, reply.text)
+  return code
 }

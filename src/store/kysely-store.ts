@@ -233,6 +233,42 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
         .execute()
       return new Map(rows.map((row) => [String(row[column]), traits.readCount(row.n)]))
     },
+    async countGrouped(scope, filter, groupBy, perMinute) {
+      const keys = groupBy.map((column) => {
+        if (!mirrored.has(column)) throw new Error(`${name}: ${column} is not a mirrored column`)
+        // RFC 3339 UTC times sort and cut as text: the first 16 characters are the minute.
+        return column === perMinute ? sql<string>`substr(${sql.ref(column)}, 1, 16)` : sql<string>`${sql.ref(column)}`
+      })
+      let builder = select(scope).select([...keys.map((key, i) => key.as(`k${i}`)), sql<unknown>`count(*)`.as('n')])
+      for (const item of filter) builder = builder.where(condition(item))
+      for (const key of keys) builder = builder.groupBy(key)
+      const rows = (await builder.execute()) as Record<string, unknown>[]
+      return rows.map((row) => ({
+        values: keys.map((_, i) => (row[`k${i}`] === null ? null : String(row[`k${i}`]))),
+        count: traits.readCount(row.n),
+      }))
+    },
+    async percentileBy(scope, filter, column, path, percent) {
+      if (!mirrored.has(column)) throw new Error(`${name}: ${column} is not a mirrored column`)
+      if (!Number.isInteger(percent) || percent < 1 || percent > 100) throw new Error('a percentile is a whole percent')
+      const value = traits.docSortKey(path)
+      let ranked = select(scope)
+        .select([
+          sql.ref(column).as('grp'),
+          value.as('v'),
+          sql<unknown>`row_number() over (partition by ${sql.ref(column)} order by ${value})`.as('r'),
+          sql<unknown>`count(*) over (partition by ${sql.ref(column)})`.as('n'),
+        ])
+        .where(sql<boolean>`not ${traits.docIsNull(path)}`)
+      for (const item of filter) ranked = ranked.where(condition(item))
+      // Nearest rank: the ceil(n · percent / 100)-th smallest, in integer arithmetic.
+      const rows = (await db
+        .selectFrom(ranked.as('ranked'))
+        .select(['grp', 'v'])
+        .where(sql<boolean>`r = (n * ${sql.lit(percent)} + 99) / 100`)
+        .execute()) as { grp: string | null; v: unknown }[]
+      return new Map(rows.map((row) => [row.grp, Number(row.v)]))
+    },
     async insert(scope, doc) {
       const rev = newRevision()
       const values = { id: doc.id, ...(scoped && { domain_id: scope }), ...columnValues(doc), doc: JSON.stringify(doc), rev }

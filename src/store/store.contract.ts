@@ -213,6 +213,79 @@ export function storeContract(label: string, open: () => Promise<{ store: Store;
       assert.deepEqual(await list([], 3, 10), ['code-b', 'code-a'])
     })
 
+    it('counts per combination of columns and per minute, and takes a percentile per column value', async (t) => {
+      const store = await fresh(t)
+      const table = store.table('executions')
+      const runs: [string | null, string, string, number | null][] = [
+        ['ch-a', 'ok', '2026-12-01T10:00:05.000Z', 10],
+        ['ch-a', 'ok', '2026-12-01T10:00:59.999Z', 30],
+        ['ch-a', 'error', '2026-12-01T10:00:30.000Z', 20],
+        ['ch-a', 'ok', '2026-12-01T10:01:00.000Z', 40],
+        ['ch-b', 'timeout', '2026-12-01T10:02:00.000Z', 5],
+        [null, 'ok', '2026-12-01T10:02:00.000Z', 7],
+        // Still running: no duration yet.
+        ['ch-b', 'queued', '2026-12-01T10:03:00.000Z', null],
+        // Before the window.
+        ['ch-a', 'error', '2026-12-01T09:59:59.999Z', 1000],
+      ]
+      for (const [n, [channelId, status, startedAt, duration]] of runs.entries()) {
+        await table.insert(DOMAIN_A, {
+          id: `00000000-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`,
+          channel_id: channelId,
+          script_code: 's',
+          trigger: 'http',
+          status,
+          started_at: startedAt,
+          ...(duration !== null && { duration_ms: duration }),
+        })
+      }
+      // Another domain's run is not counted.
+      await table.insert(DOMAIN_B, {
+        id: '00000000-0000-4000-8000-000000000099',
+        channel_id: 'ch-a',
+        script_code: 's',
+        trigger: 'http',
+        status: 'ok',
+        started_at: '2026-12-01T10:00:00.000Z',
+        duration_ms: 1,
+      })
+      const window = [{ path: ['started_at'], op: 'gte', value: '2026-12-01T10:00:00.000Z' }] as const
+      const grouped = await table.countGrouped(DOMAIN_A, window, ['channel_id', 'started_at', 'status'], 'started_at')
+      const sorted = (rows: typeof grouped) =>
+        rows.map((row) => [...row.values, row.count].join(' ')).sort((a, b) => a.localeCompare(b))
+      assert.deepEqual(
+        sorted(grouped),
+        [
+          'ch-a 2026-12-01T10:00 error 1',
+          'ch-a 2026-12-01T10:00 ok 2',
+          'ch-a 2026-12-01T10:01 ok 1',
+          'ch-b 2026-12-01T10:02 timeout 1',
+          'ch-b 2026-12-01T10:03 queued 1',
+          ' 2026-12-01T10:02 ok 1',
+        ].sort((a, b) => a.localeCompare(b)),
+      )
+      assert.deepEqual(await table.countGrouped(DOMAIN_A, [], ['status']).then(sorted), [
+        'error 2',
+        'ok 4',
+        'queued 1',
+        'timeout 1',
+      ])
+      assert.equal((await table.countGrouped(DOMAIN_A, window, ['channel_id'])).find((row) => row.values[0] === null)?.count, 1)
+
+      // Nearest rank: of ch-a's 10, 20, 30, 40 ms the 95th percentile is the 4th, the 50th the 2nd.
+      assert.deepEqual(
+        await table.percentileBy(DOMAIN_A, window, 'channel_id', ['duration_ms'], 95),
+        new Map<string | null, number>([
+          ['ch-a', 40],
+          ['ch-b', 5],
+          [null, 7],
+        ]),
+      )
+      assert.equal((await table.percentileBy(DOMAIN_A, window, 'channel_id', ['duration_ms'], 50)).get('ch-a'), 20)
+      await assert.rejects(table.countGrouped(DOMAIN_A, [], ['doc']), /not a mirrored column/)
+      await assert.rejects(table.percentileBy(DOMAIN_A, [], 'channel_id', ['duration_ms'], 99.9), /whole percent/)
+    })
+
     it('counts by column and scans everything or by column', async (t) => {
       const store = await fresh(t)
       const table = store.table('integration_points')

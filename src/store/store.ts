@@ -143,6 +143,28 @@ export interface DocumentTable {
   scan(where?: { readonly column: string; readonly value: string }): Promise<ScopedDoc[]>
   /** How many documents in `scope` have each value of the mirrored `column`. */
   countBy(scope: Scope, column: string): Promise<Map<string, number>>
+  /**
+   * How many documents in `scope` match `filter`, per combination of values of the mirrored
+   * `columns`; a column named `perMinute` (an RFC 3339 UTC time) counts by its minute, as
+   * `2026-12-03T18:05`. A `null` value is the column's null.
+   */
+  countGrouped(
+    scope: Scope,
+    filter: readonly FieldFilter[],
+    columns: readonly string[],
+    perMinute?: string,
+  ): Promise<{ readonly values: readonly (string | null)[]; readonly count: number }[]>
+  /**
+   * Per value of the mirrored `column` among the documents in `scope` that match `filter`: the
+   * `percent` percentile (nearest rank) of the number at `path`; documents without one are left out.
+   */
+  percentileBy(
+    scope: Scope,
+    filter: readonly FieldFilter[],
+    column: string,
+    path: readonly string[],
+    percent: number,
+  ): Promise<Map<string | null, number>>
   /** Answers the new document's revision. @throws DuplicateKeyError */
   insert(scope: Scope, doc: Doc): Promise<string>
   /**

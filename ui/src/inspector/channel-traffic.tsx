@@ -3,68 +3,57 @@ import uPlot from 'uplot'
 import { useResource } from '../app/use-resource.ts'
 import { Loaded } from '../components/states.tsx'
 import 'uplot/dist/uPlot.min.css'
-import { list, PATHS } from '../api/client.ts'
-import type { Execution } from '../api/types.ts'
+import { PATHS, request } from '../api/client.ts'
 
 /** The window the traffic covers, and the width of one bar. */
 const HOUR_MS = 3_600_000
 const BUCKET_MS = 5 * 60_000
-/** Executions one look at the traffic reads (the newest ones of the hour). */
-const SAMPLE = 1000
 
 export interface Traffic {
   readonly requests: number
   readonly errors: number
-  /** ms; null without executions. */
+  /** ms; null while no execution has ended. */
   readonly p95: number | null
   /** Bucket starts (s), requests and errors per bucket. */
   readonly series: [number[], number[], number[]]
-  /** More executions than the sample: the numbers are of the newest SAMPLE. */
-  readonly sampled: boolean
 }
 
-type Run = Pick<Execution, 'channel_id' | 'status' | 'duration_ms' | 'started_at'>
+/** What `GET …/executions/traffic` answers (one channel of it). */
+interface ChannelTraffic {
+  readonly channel_id: string
+  readonly requests: number
+  readonly errors: number
+  readonly p95_ms: number | null
+  readonly minutes: readonly { readonly minute: string; readonly requests: number; readonly errors: number }[]
+}
 
 /**
- * Requests, errors and p95 latency of the last hour, per channel id, from the execution records
- * (the console reads only the public API): the newest SAMPLE of the hour.
+ * Requests, errors and p95 latency of the last hour, per channel id: the server counts every
+ * execution of the hour per minute; the chart folds the minutes into 5-minute bars.
  */
 export async function trafficByChannel(channelId?: string): Promise<Map<string, Traffic>> {
   const now = Date.now()
   const since = new Date(now - HOUR_MS).toISOString()
-  const { items, total } = await list<Run>(PATHS.executions, {
-    since,
-    limit: SAMPLE,
-    mask: 'channel_id,status,duration_ms,started_at',
-    ...(channelId && { filter: JSON.stringify({ channel_id: channelId }) }),
-  })
-  const runs = new Map<string, Run[]>()
-  for (const run of items) {
-    if (!run.channel_id) continue
-    const mine = runs.get(run.channel_id) ?? []
-    mine.push(run)
-    runs.set(run.channel_id, mine)
-  }
+  const query = new URLSearchParams({ since, until: new Date(now).toISOString(), ...(channelId && { channel_id: channelId }) })
+  const { channels } = await request<{ channels: ChannelTraffic[] }>('GET', `${PATHS.executions}/traffic?${query}`)
   const first = Math.floor((now - HOUR_MS) / BUCKET_MS) * BUCKET_MS
   const buckets = Math.ceil((now - first) / BUCKET_MS)
   const out = new Map<string, Traffic>()
-  for (const [id, mine] of runs) {
+  for (const channel of channels) {
     const times = Array.from({ length: buckets }, (_, i) => (first + i * BUCKET_MS) / 1000)
     const requests = new Array<number>(buckets).fill(0)
     const errors = new Array<number>(buckets).fill(0)
-    let failed = 0
-    for (const run of mine) {
-      const at = Math.min(buckets - 1, Math.max(0, Math.floor((Date.parse(run.started_at) - first) / BUCKET_MS)))
-      requests[at] = (requests[at] ?? 0) + 1
-      if (run.status === 'error' || run.status === 'timeout' || run.status === 'retrying') {
-        errors[at] = (errors[at] ?? 0) + 1
-        failed++
-      }
+    for (const minute of channel.minutes) {
+      const at = Math.min(buckets - 1, Math.max(0, Math.floor((Date.parse(minute.minute) - first) / BUCKET_MS)))
+      requests[at] = (requests[at] ?? 0) + minute.requests
+      errors[at] = (errors[at] ?? 0) + minute.errors
     }
-    const durations = mine.map((run) => run.duration_ms).sort((a, b) => a - b)
-    const p95 =
-      durations.length === 0 ? null : (durations[Math.min(durations.length - 1, Math.ceil(durations.length * 0.95) - 1)] ?? null)
-    out.set(id, { requests: mine.length, errors: failed, p95, series: [times, requests, errors], sampled: total > SAMPLE })
+    out.set(channel.channel_id, {
+      requests: channel.requests,
+      errors: channel.errors,
+      p95: channel.p95_ms,
+      series: [times, requests, errors],
+    })
   }
   return out
 }
@@ -77,8 +66,7 @@ export function TrafficCell({ traffic, label }: { traffic: Traffic | undefined; 
     <div class="traffic">
       <TrafficChart series={traffic.series} label={label} />
       <span class="numbers">
-        {traffic.requests}
-        {traffic.sampled ? '+' : ''} req ·{' '}
+        {traffic.requests} req ·{' '}
         <span class={traffic.errors > 0 ? 'errors' : ''}>
           {traffic.errors} err ({rate} %)
         </span>{' '}
