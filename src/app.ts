@@ -90,6 +90,7 @@ import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import type { Store } from './store/store.ts'
+import { traceServerRequests } from './tracing/server-spans.ts'
 import { openTracing } from './tracing/tracing.ts'
 import { VERSION } from './version.ts'
 import { AsyncWebhooks, type WebhookJob } from './webhooks/async-webhooks.ts'
@@ -478,6 +479,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     peers.announce()
 
     const http = createHttpServer({ logger, bodyLimit: config.restBodyLimit, metrics: metrics.http })
+    // The project API's calls, over the network or in process (api.request, the websocket `rest`
+    // capability); webhooks have spans of their own (webhook-routes.ts).
+    if (tracing) traceServerRequests(http, tracing, { traced: (request) => request.url.startsWith('/rest/'), showPath: true })
     await installOpenApi(http, VERSION)
     installAuthHook(
       http,

@@ -344,6 +344,62 @@ await http.request({ method: 'POST', url: 'later' })`,
     assert.equal(traceHeaders(got).traceparent, `00-${caller.traceId}-${attempt.spanId}-01`)
   })
 
+  it('traces project API calls over the network, and a script’s api.request as a child of its run, without query strings', async (t) => {
+    const receiver = await startOtlpReceiver(t)
+    const node = await tracedNode(t, receiver)
+    const caller = upstream()
+    const query = `?filter=${encodeURIComponent('{"code":"secret-code"}')}`
+    const listed = await node.root.request('GET', `${CHANNELS}${query}`, undefined, { traceparent: caller.traceparent })
+    assert.equal(listed.status, 200, listed.text)
+    const rest = only(
+      inTrace(await receiver.until((all) => inTrace(all, caller.traceId).length > 0), caller.traceId),
+      `GET ${CHANNELS}`,
+    )
+    assert.equal(rest.kind, SERVER)
+    assert.equal(rest.parentSpanId, caller.spanId)
+    assert.deepEqual(rest.attributes, {
+      'http.request.method': 'GET',
+      'http.route': CHANNELS,
+      'url.scheme': 'http',
+      'url.path': CHANNELS,
+      'network.protocol.version': '1.1',
+      'switchboard.request_id': listed.headers.get('x-request-id'),
+      'http.response.status_code': 200,
+    })
+
+    // A path no route takes: named by its method alone (span names stay few).
+    const lost = upstream()
+    const missing = await node.root.request('GET', '/rest/v1/no/such/route', undefined, { traceparent: lost.traceparent })
+    assert.equal(missing.status, 404)
+    const unrouted = only(inTrace(await receiver.until((all) => inTrace(all, lost.traceId).length > 0), lost.traceId), 'GET')
+    assert.equal(unrouted.attributes['http.route'], undefined)
+    assert.equal(unrouted.attributes['http.response.status_code'], 404)
+
+    const reader = await channelWith(
+      node.root,
+      'reader',
+      {
+        recv: "const answer = await api.request('GET', '/rest/v1/service/svcscripts?filter=%7B%7D&limit=1')\nreturn { status: answer.status }",
+      },
+      {},
+      { roles: ['admin'] },
+    )
+    const sender = upstream()
+    const answer = await post(node, reader.token, {}, { traceparent: sender.traceparent })
+    assert.equal(answer.text, '{"status":200}')
+    const trace = inTrace(await receiver.until((all) => inTrace(all, sender.traceId).length >= 3), sender.traceId)
+    const run = only(trace, 'script reader-recv')
+    const inProcess = only(trace, 'GET /rest/v1/service/svcscripts')
+    assert.equal(inProcess.kind, SERVER)
+    assert.equal(inProcess.parentSpanId, run.spanId)
+    assert.equal(inProcess.attributes['switchboard.in_process'], true)
+    assert.equal(inProcess.attributes['url.path'], '/rest/v1/service/svcscripts')
+    assert.equal(inProcess.attributes['http.response.status_code'], 200)
+    // No query string, token or key in any span.
+    const exported = JSON.stringify(receiver.spans)
+    for (const secret of ['secret-code', 'filter', reader.token, ROOT_KEY]) assert.equal(exported.includes(secret), false, secret)
+  })
+
   it('exports OTLP protobuf by default', async (t) => {
     const receiver = await startOtlpReceiver(t)
     const shop = await downstream(t)

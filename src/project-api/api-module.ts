@@ -22,7 +22,8 @@ export function apiModule(api: () => InProcessApi): HostModule {
           if (!actor) throw new ScriptApiError('api.request needs a channel: the script runs without one, so it has no rights')
           try {
             // A run the call starts (POST …/run, a replay) is the next link of this execution's chain.
-            return await api().call(scope.domainId, actor, method, path, body, { depth: scope.depth, signal: scope.signal })
+            const origin = { depth: scope.depth, signal: scope.signal }
+            return await api().call(scope.domainId, actor, method, path, body, origin, scope.trace)
           } catch (error) {
             throw error instanceof AppError ? new ScriptApiError(`api.request: ${error.message}`) : error
           }

@@ -9,6 +9,7 @@ import { hasControlCharacter } from '../files/file-paths.ts'
 import type { Authenticated, CallOrigin } from '../iam/authenticator.ts'
 import { ALL_RIGHTS, type Rights } from '../iam/permissions.ts'
 import type { AccessRights } from '../iam/token-rights.ts'
+import { carried, type TraceCarrier } from '../tracing/tracing.ts'
 
 /** What a call answers: the HTTP status and the body (parsed JSON, or text). */
 export interface ApiAnswer {
@@ -111,6 +112,7 @@ export class InProcessApi {
    * Refused rights answer `{status: 403, body: {error_code: 1403, …}}` like any other HTTP error;
    * a call that is not a REST call at all throws 1400. `origin`: the execution whose script
    * calls (`api.request`), which the runs the call starts continue (its chain, its end).
+   * `trace`: that execution's span, the parent of the call's server span when tracing is on.
    */
   async call(
     domainId: string,
@@ -119,6 +121,7 @@ export class InProcessApi {
     path: unknown,
     body: unknown,
     origin?: CallOrigin,
+    trace?: TraceCarrier,
   ): Promise<ApiAnswer> {
     const verb = typeof method === 'string' ? method.toUpperCase() : undefined
     if (verb === undefined || !METHODS.has(verb))
@@ -142,7 +145,11 @@ export class InProcessApi {
       const response = await http.inject({
         method: verb as 'GET',
         url,
-        headers: { [TICKET_HEADER]: ticket, ...(withBody && { 'content-type': 'application/json' }) },
+        headers: {
+          [TICKET_HEADER]: ticket,
+          ...(withBody && { 'content-type': 'application/json' }),
+          ...(trace && carried(trace)),
+        },
         ...(withBody && { payload: JSON.stringify(body) }),
       })
       const text = response.body

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.ts'
 import { newTimeOrderedId } from '../ids.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
-import { carrierOfHeaders, type TraceCarrier, type TraceSpan, type Tracing } from '../tracing/tracing.ts'
+import { traceServerRequests } from '../tracing/server-spans.ts'
+import type { TraceCarrier, TraceSpan, Tracing } from '../tracing/tracing.ts'
 import { senderIp } from './sender-ip.ts'
 import { type SignatureRefusal, type Verified, verifySignature } from './signatures.ts'
 import { DUPLICATE_HEADER, type WebhookDedup } from './webhook-dedup.ts'
@@ -46,52 +47,12 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOption
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
       done(null, body)
     })
-    const spans = options.tracing && traceRequests(scope, options.tracing)
+    const spans = options.tracing && traceServerRequests(scope, options.tracing)
     const handler = (request: FastifyRequest, reply: FastifyReply) => handle(request, reply, options, spans?.get(request))
     for (const url of ['/exec', '/exec/*']) {
       scope.route({ method: [...METHODS], url, bodyLimit: options.bodyLimit, schema: { hide: true }, handler })
     }
   })
-}
-
-/**
- * Server spans of the scope's requests, from `onRequest` (before the body is read) to the answer
- * (`onResponse`) or the client's leaving (`onRequestAbort`); the handler adds what it learns.
- */
-function traceRequests(scope: FastifyInstance, tracing: Tracing): WeakMap<FastifyRequest, TraceSpan> {
-  const spans = new WeakMap<FastifyRequest, TraceSpan>()
-  scope.addHook('onRequest', async (request) => {
-    const route = request.routeOptions.url ?? '/exec'
-    spans.set(
-      request,
-      tracing.start(`${request.method} ${route}`, {
-        kind: 'server',
-        parent: carrierOfHeaders(request.headers),
-        attributes: {
-          'http.request.method': request.method,
-          'http.route': route,
-          'url.scheme': request.protocol,
-          'network.protocol.version': request.raw.httpVersion,
-          'switchboard.request_id': request.id,
-        },
-      }),
-    )
-  })
-  const end = (request: FastifyRequest, status: number | undefined) => {
-    const span = spans.get(request)
-    if (!span) return
-    spans.delete(request)
-    if (status === undefined) span.fail('the client left before the answer', 'aborted')
-    else {
-      span.set({ 'http.response.status_code': status })
-      // Server spans: only 5xx are the server's errors (semantic conventions).
-      if (status >= 500) span.fail(`HTTP ${status}`, String(status))
-    }
-    span.end()
-  }
-  scope.addHook('onResponse', async (request, reply) => end(request, reply.statusCode))
-  scope.addHook('onRequestAbort', async (request) => end(request, undefined))
-  return spans
 }
 
 async function handle(
