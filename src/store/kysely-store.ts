@@ -95,13 +95,13 @@ function storeOn(db: AnyDb, traits: StoreTraits, inTransaction: boolean, options
       if (!inTransaction) throw new Error('Store.lock() needs a transaction')
       await traits.lock(db, key)
     },
-    async migrate() {
+    async migrate(target) {
       const migrator = new Migrator({
         db,
         provider: { getMigrations: async () => migrations(traits) },
         ...(options.migrationSchema !== undefined && { migrationTableSchema: options.migrationSchema }),
       })
-      const { error } = await migrator.migrateToLatest()
+      const { error } = await (target === undefined ? migrator.migrateToLatest() : migrator.migrateTo(target))
       if (error) throw error
     },
     async ping() {
@@ -129,7 +129,8 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
 
   function columnValues(doc: Doc): Record<string, unknown> {
     const values: Record<string, unknown> = {}
-    for (const column of columns) values[column] = doc[column]
+    // A field the document lacks is the column's null (a multi-row insert has no per-row default).
+    for (const column of columns) values[column] = doc[column] ?? null
     return values
   }
 
@@ -251,15 +252,20 @@ function documentTable(db: AnyDb, traits: StoreTraits, name: TableName, run: Run
     async percentileBy(scope, filter, column, path, percent) {
       if (!mirrored.has(column)) throw new Error(`${name}: ${column} is not a mirrored column`)
       if (!Number.isInteger(percent) || percent < 1 || percent > 100) throw new Error('a percentile is a whole percent')
-      const value = traits.docSortKey(path)
+      const value = sortKey(path)
+      const [first] = path
+      const absent =
+        path.length === 1 && first !== undefined && mirrored.has(first)
+          ? sql<boolean>`${sql.ref(first)} is null`
+          : traits.docIsNull(path)
       let ranked = select(scope)
         .select([
           sql.ref(column).as('grp'),
-          value.as('v'),
+          sql<unknown>`${value}`.as('v'),
           sql<unknown>`row_number() over (partition by ${sql.ref(column)} order by ${value})`.as('r'),
           sql<unknown>`count(*) over (partition by ${sql.ref(column)})`.as('n'),
         ])
-        .where(sql<boolean>`not ${traits.docIsNull(path)}`)
+        .where(sql<boolean>`not (${absent})`)
       for (const item of filter) ranked = ranked.where(condition(item))
       // Nearest rank: the ceil(n · percent / 100)-th smallest, in integer arithmetic.
       const rows = (await db

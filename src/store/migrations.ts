@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { Migration } from 'kysely/migration'
 import type { StoreTraits } from './traits.ts'
 
@@ -248,6 +248,21 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
           .addColumn('rev', 'text', (c) => c.notNull().defaultTo('0'))
           .execute()
         await db.schema.createIndex('svcscript_versions_by_script').on('svcscript_versions').columns(['script_id']).execute()
+      },
+    },
+    '0013_execution_traffic': {
+      async up(db: Kysely<unknown>) {
+        // Traffic per channel (executions/traffic-routes.ts) reads only the index: the domain's
+        // window, with the channel, status and duration of each execution, and not the documents
+        // (on 100,000 records, reading each document's duration took 1.7 s; the index, ms).
+        await db.schema.alterTable('executions').addColumn('duration_ms', 'double precision').execute()
+        await sql`update executions set duration_ms = ${traits.docNumber(['duration_ms'])}`.execute(db)
+        await db.schema.dropIndex('executions_by_domain').execute()
+        await db.schema
+          .createIndex('executions_by_domain')
+          .on('executions')
+          .columns(['domain_id', 'started_at', 'channel_id', 'status', 'duration_ms'])
+          .execute()
       },
     },
   }

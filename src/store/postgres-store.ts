@@ -12,6 +12,7 @@ const postgresTraits: StoreTraits = {
   docEquals: (path, value) => sql<boolean>`(doc #> ${path}::text[]) = ${JSON.stringify(value)}::jsonb`,
   docIsNull: (path) => sql<boolean>`coalesce(doc #> ${path}::text[], 'null'::jsonb) = 'null'::jsonb`,
   docSortKey: (path) => sql`doc #> ${path}::text[]`,
+  docNumber: (path) => sql`(doc #>> ${path}::text[])::double precision`,
   duplicateColumn(error) {
     if ((error as { code?: unknown }).code !== '23505') return undefined
     // Constraints are named `<table>__<column>` by the migrations; the primary key is `<table>_pkey`.

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { it } from 'node:test'
+import Database from 'better-sqlite3'
 import { openSqliteStore } from './sqlite-store.ts'
 import { storeContract } from './store.contract.ts'
 
@@ -56,4 +57,28 @@ it('shares the file with other processes: concurrent writers take turns and see 
     { code: 0, out: 'done' },
   ])
   assert.equal(await store.table('jobs').count('d', []), 500)
+})
+
+it('fills the duration column of execution records stored before it existed (migration 0013)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-store-'))
+  t.after(() => rmSync(dir, { recursive: true }))
+  const file = join(dir, 'switchboard.db')
+  const old = openSqliteStore(file)
+  await old.migrate('0012_svcscript_versions')
+  await old.close()
+  const raw = new Database(file)
+  const insert = raw.prepare(
+    'insert into executions (id, domain_id, channel_id, script_code, trigger, status, started_at, doc) values (?, ?, ?, ?, ?, ?, ?, ?)',
+  )
+  for (const [n, duration] of [12.5, 30, undefined].entries()) {
+    const doc = { id: `e${n}`, channel_id: 'ch', status: 'ok', started_at: '2026-12-01T10:00:00.000Z', duration_ms: duration }
+    insert.run(`e${n}`, 'd', 'ch', 's', 'http', 'ok', doc.started_at, JSON.stringify(doc))
+  }
+  raw.close()
+  const store = openSqliteStore(file)
+  t.after(() => store.close())
+  await store.migrate()
+  const table = store.table('executions')
+  assert.deepEqual(await table.percentileBy('d', [], 'channel_id', ['duration_ms'], 100), new Map([['ch', 30]]))
+  assert.deepEqual(await table.percentileBy('d', [], 'channel_id', ['duration_ms'], 50), new Map([['ch', 12.5]]))
 })

@@ -32,6 +32,7 @@ export const sqliteTraits: StoreTraits = {
   docEquals: (path, value) => sql<boolean>`(doc -> ${jsonPath(path)}) = json(${JSON.stringify(value)})`,
   docIsNull: (path) => sql<boolean>`coalesce(doc -> ${jsonPath(path)}, 'null') = 'null'`,
   docSortKey: (path) => sql`doc ->> ${jsonPath(path)}`,
+  docNumber: (path) => sql`doc ->> ${jsonPath(path)}`,
   duplicateColumn(error) {
     const code = (error as { code?: unknown }).code
     if (code !== 'SQLITE_CONSTRAINT_UNIQUE' && code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') return undefined

@@ -20,7 +20,7 @@ export const TABLES = {
   api_keys: { scoped: true, columns: ['userid', 'key_hash'] },
   roles: { scoped: true, columns: ['code'] },
   audit: { scoped: true, columns: ['ts', 'collection', 'entity_id'] },
-  executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at'] },
+  executions: { scoped: true, columns: ['channel_id', 'script_code', 'trigger', 'status', 'started_at', 'duration_ms'] },
   jobs: { scoped: true, columns: [] },
   temp_links: { scoped: true, columns: ['expires_at'] },
   /** Webhook idempotency keys seen (webhooks/webhook-dedup.ts); the id is a hash of channel and key. */
@@ -255,8 +255,11 @@ export interface Store {
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   /** Inside a transaction: serialise on `key` with every node that shares this database until commit. */
   lock(key: string): Promise<void>
-  /** Creates or upgrades the schema. Safe to run from several nodes at once. */
-  migrate(): Promise<void>
+  /**
+   * Creates or upgrades the schema (up to the migration named `target`: tests of an upgrade).
+   * Safe to run from several nodes at once.
+   */
+  migrate(target?: string): Promise<void>
   /** Resolves when the database answers. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -15,6 +15,8 @@ export interface StoreTraits {
   docIsNull(path: readonly string[]): RawBuilder<boolean>
   /** A sort key for the value at `path`. */
   docSortKey(path: readonly string[]): RawBuilder<unknown>
+  /** The number at `path` as an SQL number (to fill a mirrored column from the documents). */
+  docNumber(path: readonly string[]): RawBuilder<number | null>
   /** The column a unique-constraint violation is about, or undefined if `error` is not one. */
   duplicateColumn(error: unknown): string | undefined
   /**
