@@ -254,7 +254,7 @@ export function migrations(traits: StoreTraits): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // Traffic per channel (executions/traffic-routes.ts) reads only the index: the domain's
         // window, with the channel, status and duration of each execution, and not the documents
-        // (on 100,000 records, reading each document's duration took 1.7 s; the index, ms).
+        // (on 100,000 records, reading each document's duration took 1.7 s; the index, about 0.1 s).
         await db.schema.alterTable('executions').addColumn('duration_ms', 'double precision').execute()
         await sql`update executions set duration_ms = ${traits.docNumber(['duration_ms'])}`.execute(db)
         await db.schema.dropIndex('executions_by_domain').execute()
