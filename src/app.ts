@@ -630,6 +630,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
       gate: new CapabilityGate(rights),
       trustProxy: parseIpRanges(config.trustProxy),
+      tracing,
       closing: () =>
         closeCode === 1012
           ? { code: 1012, reason: 'this worker is being replaced; reconnect' }

@@ -250,7 +250,11 @@ return { called: answer.status }`
       { filter_capabilities: ['svcscript'], roles: ['admin'] },
     )
     await saveScript(node.root, 'job', "await http.request({ url: 'job' })\nreturn startparam(1)")
-    const client = new TestSocket(`${node.url.replace('http', 'ws')}/ws/token/v1/${ws.token}`)
+    // The upgrade request names a trace: each frame's span links it, and is not its child.
+    const upgrade = upstream()
+    const client = new TestSocket(`${node.url.replace('http', 'ws')}/ws/token/v1/${ws.token}`, {
+      traceparent: upgrade.traceparent,
+    })
     t.after(() => client.socket.close())
     await client.opened()
     client.send(['message', { qid: 'm1', data: { x: 1 } }])
@@ -268,8 +272,10 @@ return { called: answer.status }`
       const run = only(spans, `script ${script}`)
       const get = only(spans, 'GET')
       assert.equal(span.kind, SERVER)
-      // Frames carry no trace context: each starts a trace.
+      // Frames carry no trace context: each starts a trace, linked to the upgrade's.
       assert.equal(span.parentSpanId, undefined)
+      assert.notEqual(traceId, upgrade.traceId)
+      assert.deepEqual(span.links, [{ traceId: upgrade.traceId, spanId: upgrade.spanId }])
       assert.equal(span.attributes['switchboard.ws.frame'], frame)
       assert.equal(span.attributes['switchboard.channel.code'], 'socket')
       assert.match(String(span.attributes['switchboard.connection.id']), /^[0-9a-f-]{36}$/)

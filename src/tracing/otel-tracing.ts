@@ -1,6 +1,8 @@
 import {
   type Context,
   defaultTextMapGetter,
+  isSpanContextValid,
+  type Link,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -97,7 +99,11 @@ export class OtelTracing implements Tracing {
     const span = this.#tracer.startSpan(
       name,
       // The SDK drops undefined attribute values itself.
-      { kind: KINDS[options.kind], ...(options.attributes && { attributes: options.attributes }) },
+      {
+        kind: KINDS[options.kind],
+        ...(options.attributes && { attributes: options.attributes }),
+        ...(options.links && { links: linksTo(options.links) }),
+      },
       parentContext(options.parent),
     )
     return new OtelSpan(span)
@@ -174,6 +180,16 @@ function parentContext(parent: TraceCarrier | undefined): Context {
   if (parent === undefined) return ROOT_CONTEXT
   if (parent instanceof OtelSpan) return parent.context
   return propagator.extract(ROOT_CONTEXT, parent, defaultTextMapGetter)
+}
+
+/** Links to the valid ones of `carriers`. */
+function linksTo(carriers: readonly TraceCarrier[]): Link[] {
+  const links: Link[] = []
+  for (const carrier of carriers) {
+    const context = trace.getSpanContext(parentContext(carrier))
+    if (context && isSpanContextValid(context)) links.push({ context })
+  }
+  return links
 }
 
 function sampler(settings: TracingSettings): Sampler {

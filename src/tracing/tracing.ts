@@ -44,6 +44,11 @@ export interface SpanOptions {
    * follows the parent's sampled flag by default.
    */
   readonly parent?: TraceCarrier | undefined
+  /**
+   * Spans this one follows from without being their child (OpenTelemetry links): a websocket
+   * frame's span links the connection's upgrade request. Invalid contexts are left out.
+   */
+  readonly links?: readonly TraceCarrier[] | undefined
   readonly attributes?: SpanAttributes
 }
 

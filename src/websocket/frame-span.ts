@@ -4,11 +4,13 @@ import type { WsConnection } from './ws-connection.ts'
 /**
  * The span of one websocket request frame that runs a script (`ws message`,
  * `ws start_svcscript`): a server span, the parent of the run's. Frames carry no trace context
- * of their own (SPEC §6.2), so each starts a trace; the connection's ids tie them together.
+ * of their own (SPEC §6.2), so each starts a trace; it links the upgrade request's trace when
+ * that sent one, and the connection's ids tie the frames together.
  */
 export function startFrameSpan(tracing: Tracing, connection: WsConnection, frame: string): TraceSpan {
   return tracing.start(`ws ${frame}`, {
     kind: 'server',
+    ...(connection.trace && { links: [connection.trace] }),
     attributes: {
       'switchboard.ws.frame': frame,
       'switchboard.connection.id': connection.id,

@@ -6,6 +6,7 @@ import { newId } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import type { Series } from '../metrics/metric-families.ts'
 import type { JsonValue } from '../store/store.ts'
+import type { TraceCarrier } from '../tracing/tracing.ts'
 import type { CapabilityGate } from './capability-gate.ts'
 import { type Frame, parseFrame, qidOf } from './ws-frames.ts'
 
@@ -29,6 +30,8 @@ export interface ConnectionOptions {
   readonly ip: string
   /** The upgrade request's id: the connection's executions carry it. */
   readonly requestId: string
+  /** The upgrade request's trace context, if it sent one: its frames' spans link it. */
+  readonly trace?: TraceCarrier | undefined
   readonly handlers: ReadonlyMap<string, FrameHandler>
   /** Which capabilities the channel's token may use (its filter and its rights). */
   readonly gate: CapabilityGate
@@ -62,6 +65,7 @@ export class WsConnection {
   /** The token the client presented: the connection ends when the channel's changes. */
   readonly token: string
   readonly requestId: string
+  readonly trace: TraceCarrier | undefined
   readonly openedAt = new Date()
   #channel: Channel
   readonly #socket: WebSocket
@@ -87,6 +91,7 @@ export class WsConnection {
     this.token = options.token
     this.ip = options.ip
     this.requestId = options.requestId
+    this.trace = options.trace
     this.#handlers = options.handlers
     this.#gate = options.gate
     this.#limits = options.limits

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts'
 import type { Series } from '../metrics/metric-families.ts'
 import type { WsMetrics } from '../metrics/ws-metrics.ts'
 import type { IpRanges } from '../net/ip-ranges.ts'
+import { carrierOfHeaders, type Tracing } from '../tracing/tracing.ts'
 import { senderIp } from '../webhooks/sender-ip.ts'
 import type { CapabilityGate } from './capability-gate.ts'
 import type { ConnectionRegistry } from './connection-registry.ts'
@@ -24,6 +25,8 @@ export interface WsRoutesOptions {
   /** Which capabilities a connection's token may use. */
   readonly gate: CapabilityGate
   readonly trustProxy: IpRanges
+  /** With tracing on: an upgrade's trace context is kept, for its frames' spans to link. */
+  readonly tracing?: Tracing | undefined
   /** Told of every connection that opens and closes (events, subscriptions). */
   readonly lifecycle: ConnectionLifecycle
   readonly metrics: WsMetrics
@@ -104,6 +107,7 @@ export async function wsRoutes(app: FastifyInstance, options: WsRoutesOptions): 
       token: found.token,
       ip: found.ip,
       requestId: request.id,
+      trace: options.tracing && carrierOfHeaders(request.headers),
       handlers: options.handlers,
       gate: options.gate,
       limits,

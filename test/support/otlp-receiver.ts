@@ -18,6 +18,8 @@ export interface ReceivedSpan {
   /** OTLP's StatusCode: 0 unset, 1 ok, 2 error. */
   readonly status: { readonly code: number; readonly message: string }
   readonly events: readonly { readonly name: string; readonly attributes: Readonly<Record<string, Value>> }[]
+  /** The spans it links (OpenTelemetry links: followed from, not a child of). */
+  readonly links: readonly { readonly traceId: string; readonly spanId: string }[]
   /** The attributes of the resource (the process) that sent it. */
   readonly resource: Readonly<Record<string, Value>>
 }
@@ -130,6 +132,7 @@ function fromJson(body: Buffer): ReceivedSpan[] {
           attributes?: JsonKeyValue[]
           status?: { code?: number; message?: string }
           events?: { name: string; attributes?: JsonKeyValue[] }[]
+          links?: { traceId: string; spanId: string }[]
         }[]
       }[]
     }[]
@@ -146,6 +149,7 @@ function fromJson(body: Buffer): ReceivedSpan[] {
         attributes: jsonAttributes(span.attributes),
         status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
         events: (span.events ?? []).map((event) => ({ name: event.name, attributes: jsonAttributes(event.attributes) })),
+        links: (span.links ?? []).map((link) => ({ traceId: link.traceId, spanId: link.spanId })),
         resource: jsonAttributes(resource?.attributes),
       })),
     ),
@@ -223,9 +227,9 @@ function protoAttributes(list: Fields[]): Record<string, Value> {
  * ExportTraceServiceRequest {ResourceSpans resource_spans = 1}; ResourceSpans {Resource resource
  * = 1; ScopeSpans scope_spans = 2}; Resource {KeyValue attributes = 1}; ScopeSpans {Span spans =
  * 2}; Span {bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; bytes parent_span_id
- * = 4; string name = 5; SpanKind kind = 6; KeyValue attributes = 9; Event events = 11; Status
- * status = 15}; Event {string name = 2; KeyValue attributes = 3}; Status {string message = 2;
- * StatusCode code = 3}.
+ * = 4; string name = 5; SpanKind kind = 6; KeyValue attributes = 9; Event events = 11; Link
+ * links = 13; Status status = 15}; Event {string name = 2; KeyValue attributes = 3}; Link {bytes
+ * trace_id = 1; bytes span_id = 2}; Status {string message = 2; StatusCode code = 3}.
  */
 function fromProtobuf(body: Buffer): ReceivedSpan[] {
   return messages(fields(body), 1).flatMap((resourceSpans) => {
@@ -244,6 +248,10 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
           attributes: protoAttributes(messages(span, 9)),
           status: { code: numberOf(status, 3), message: text(status, 2) },
           events: messages(span, 11).map((event) => ({ name: text(event, 2), attributes: protoAttributes(messages(event, 3)) })),
+          links: messages(span, 13).map((link) => ({
+            traceId: bytesOf(link, 1)?.toString('hex') ?? '',
+            spanId: bytesOf(link, 2)?.toString('hex') ?? '',
+          })),
           resource,
         }
       }),
