@@ -87,6 +87,7 @@ import { ScriptPlacement } from './scripts/script-placement.ts'
 import { scriptRoutes } from './scripts/script-routes.ts'
 import { scriptVersionRoutes } from './scripts/script-versions.ts'
 import { svcscriptsCollection } from './scripts/svcscripts-collection.ts'
+import { typeCheckedSaves } from './scripts/type-checked-saves.ts'
 import { openPostgresStore } from './store/postgres-store.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import type { Store } from './store/store.ts'
@@ -511,6 +512,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       gather ? { contentType: metrics.contentType, render: () => gather.render() } : metrics,
       config.metricsToken,
     )
+    typeCheckedSaves(http, scriptService)
     for (const service of services) collectionRoutes(http, service)
     channelRoutes(http, { channels, licensing, store })
     scriptRoutes(http, { scripts: scriptService, channels, executor })

@@ -136,10 +136,21 @@ export class RouteMetrics {
   }
 }
 
+interface TriggerSeries {
+  readonly duration: HistogramSeries
+  readonly byStatus: Map<string, Series>
+}
+
+/** A channel's series: under its own code, or `other` (shared) past MAX_CHANNEL_LABELS. */
+interface ChannelSeries {
+  readonly label: string
+  readonly byTrigger: Map<string, TriggerSeries>
+}
+
 interface DomainSeries {
   readonly name: string
-  /** By channel label and trigger (`<channel>\u0000<trigger>`). */
-  readonly byTrigger: Map<string, { readonly duration: HistogramSeries; readonly byStatus: Map<string, Series> }>
+  /** By channel code ('' for none). */
+  readonly byChannel: Map<string, ChannelSeries>
 }
 
 /**
@@ -211,25 +222,24 @@ export class ExecutionMetrics {
     let domain = this.#byDomain.get(domainId)
     // A renamed domain counts under its new name from now on.
     if (!domain || domain.name !== name) {
-      domain = { name, byTrigger: new Map() }
+      domain = { name, byChannel: new Map() }
       this.#byDomain.set(domainId, domain)
     }
-    const key = `${channel}\u0000${trigger}`
-    let forTrigger = domain.byTrigger.get(key)
-    if (!forTrigger) {
+    let forChannel = domain.byChannel.get(channel)
+    if (!forChannel) {
       const label = this.#channelLabel(domainId, channel)
-      forTrigger =
-        label === channel
-          ? { duration: this.#durations.series(name, label, trigger), byStatus: new Map() }
-          : (domain.byTrigger.get(`${label}\u0000${trigger}`) ?? {
-              duration: this.#durations.series(name, label, trigger),
-              byStatus: new Map(),
-            })
-      domain.byTrigger.set(key, forTrigger)
+      forChannel = domain.byChannel.get(label) ?? { label, byTrigger: new Map() }
+      domain.byChannel.set(channel, forChannel)
+      domain.byChannel.set(label, forChannel)
+    }
+    let forTrigger = forChannel.byTrigger.get(trigger)
+    if (!forTrigger) {
+      forTrigger = { duration: this.#durations.series(name, forChannel.label, trigger), byStatus: new Map() }
+      forChannel.byTrigger.set(trigger, forTrigger)
     }
     let total = forTrigger.byStatus.get(status)
     if (!total) {
-      total = this.#total.series(name, this.#channelLabel(domainId, channel), trigger, status)
+      total = this.#total.series(name, forChannel.label, trigger, status)
       forTrigger.byStatus.set(status, total)
     }
     total.value++

@@ -2,18 +2,13 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { ChannelDirectory } from '../channels/channel-directory.ts'
 import type { CollectionService } from '../collections/collection-service.ts'
-import { AppError, invalidField } from '../errors.ts'
+import { invalidField } from '../errors.ts'
 import { Execution } from '../executions/execution-schemas.ts'
 import { authOf } from '../http/auth-hook.ts'
 import { Code, errorResponses, IdParams } from '../http/shared-schemas.ts'
 import { DEFAULT_TIMEOUT_MS, MAX_STARTPARAMS, MAX_TIMEOUT_MS } from './run-limits.ts'
-import type { SourceProblem } from './runtime/script-source.ts'
 import type { ScriptExecutor } from './script-executor.ts'
 import { Svcscript } from './svcscript-schemas.ts'
-import { typeProblems } from './type-check.ts'
-
-const SCRIPTS = '/rest/v1/service/svcscripts'
-const typeWarnings = new WeakMap<object, SourceProblem[]>()
 
 const RunBody = Type.Object(
   {
@@ -47,42 +42,6 @@ export interface ScriptRoutesDeps {
 
 /** `POST /rest/v1/service/svcscripts/<id>/run`: try a script, as an editor or a CLI does. */
 export function scriptRoutes(app: FastifyInstance, { scripts, channels, executor }: ScriptRoutesDeps): void {
-  // Saves of a TypeScript script are type-checked: refused with ?strict=true, else saved with
-  // the problems as `warnings` in the answer.
-  app.addHook('preHandler', async (request) => {
-    const route = request.routeOptions.url
-    const saving = (request.method === 'POST' && route === SCRIPTS) || (request.method === 'PATCH' && route === `${SCRIPTS}/:id`)
-    if (!saving) return
-    const body = request.body as { lang?: string | null; source?: string | null }
-    let { lang, source } = body
-    if (request.method === 'PATCH') {
-      if (lang === undefined && source === undefined) return
-      const stored = await scripts.get(authOf(request), (request.params as { id: string }).id).catch(() => undefined)
-      if (lang === undefined) lang = stored?.lang as string | undefined
-      if (source === undefined) source = stored?.source as string | undefined
-    }
-    if (lang !== 'ts' || typeof source !== 'string' || source === '') return
-    const problems = typeProblems(source)
-    if (problems.length === 0) return
-    if ((request.query as { strict?: string }).strict === 'true') {
-      const [first] = problems as [SourceProblem]
-      throw new AppError(
-        'bad_request',
-        `source does not type-check: line ${first.line}, column ${first.column}: ${first.message}`,
-        problems.map((problem) => ({
-          field: 'source',
-          message: `line ${problem.line}, column ${problem.column}: ${problem.message}`,
-        })),
-      )
-    }
-    typeWarnings.set(request, problems)
-  })
-  app.addHook('preSerialization', async (request, reply, payload) => {
-    const warnings = typeWarnings.get(request)
-    if (!warnings || reply.statusCode !== 200 || payload === null || typeof payload !== 'object') return payload
-    return { ...payload, warnings }
-  })
-
   app.post(
     '/rest/v1/service/svcscripts/:id/run',
     {
